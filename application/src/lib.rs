@@ -1,0 +1,25 @@
+//! The use cases of the todo + users example: the only thing driving adapters (REST,
+//! GraphQL, gRPC, the CLI) call.
+//!
+//! Each use case is a small struct holding the ports it needs, with a typed input and its own
+//! error enum. Use cases enforce every rule that is not a property of a single value:
+//! authorisation (whose todo is it?), optimistic concurrency, what a login may reveal. They
+//! know the domain and its ports and nothing else; `Cargo.toml` lists no framework.
+//!
+//! - [`actor`]: who is acting, as established by [`users::Authenticate`].
+//! - [`users`]: register, log in and out, authenticate, the current user, listing users.
+//! - [`todos`]: everything a user does with their todos.
+//! - [`seed`]: demo data, written through the unit of work.
+//! - [`use_cases`]: the [`Ports`] bundle and the [`UseCases`] built from it.
+
+pub mod actor;
+pub mod seed;
+pub mod todos;
+pub mod use_cases;
+pub mod users;
+
+pub use actor::Actor;
+pub use use_cases::{Ports, Settings, UseCases};
+
+#[cfg(test)]
+mod test_support;

@@ -1,0 +1,103 @@
+//! Fixtures shared by the use-case unit tests.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::{
+    error::InfraError,
+    ports::{MockClock, MockIdGenerator},
+    todo::{NewTodo, Tags, Title, Todo, TodoId},
+    user::{DisplayName, Email, Password, PasswordHash, Role, User, UserId},
+};
+use uuid::Uuid;
+
+use crate::Actor;
+
+/// The time every fixed clock reports.
+pub(crate) const T0: DateTime<Utc> = match DateTime::from_timestamp(1_767_258_000, 0) {
+    Some(t) => t,
+    None => panic!("valid timestamp"),
+};
+
+pub(crate) fn fixed_clock() -> Arc<MockClock> {
+    let mut clock = MockClock::new();
+    clock.expect_now().return_const(T0);
+    Arc::new(clock)
+}
+
+/// Ids 1, 2, 3, ... as UUIDs, so tests can predict them.
+pub(crate) fn sequential_ids() -> Arc<MockIdGenerator> {
+    let next = AtomicU64::new(1);
+    let mut ids = MockIdGenerator::new();
+    ids.expect_generate()
+        .returning(move || Uuid::from_u128(u128::from(next.fetch_add(1, Ordering::Relaxed))));
+    Arc::new(ids)
+}
+
+pub(crate) fn email(s: &str) -> Email {
+    Email::parse(s).unwrap()
+}
+
+pub(crate) fn password(s: &str) -> Password {
+    Password::new(s.to_owned()).unwrap()
+}
+
+/// A stand-in for a real hash that tests can compute and compare.
+pub(crate) fn fake_hash(password: &str) -> PasswordHash {
+    PasswordHash::new(format!("fake-hash:{password}"))
+}
+
+pub(crate) fn user(email_text: &str, password_text: &str) -> User {
+    User {
+        id: UserId::from_uuid(Uuid::now_v7()),
+        email: email(email_text),
+        display_name: DisplayName::new("Someone").unwrap(),
+        password_hash: fake_hash(password_text),
+        role: Role::Member,
+        created_at: Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap(),
+    }
+}
+
+pub(crate) fn actor_for(user: &User) -> Actor {
+    Actor {
+        id: user.id,
+        role: user.role,
+    }
+}
+
+pub(crate) fn member() -> Actor {
+    Actor {
+        id: UserId::from_uuid(Uuid::now_v7()),
+        role: Role::Member,
+    }
+}
+
+pub(crate) fn admin() -> Actor {
+    Actor {
+        id: UserId::from_uuid(Uuid::now_v7()),
+        role: Role::Admin,
+    }
+}
+
+pub(crate) fn infra_down() -> InfraError {
+    InfraError::unavailable("test", "connection refused")
+}
+
+/// An open todo owned by `owner`, created at T0 - 1 day.
+pub(crate) fn todo_of(owner: &Actor) -> Todo {
+    let new = NewTodo {
+        title: Title::new("Water the plants").unwrap(),
+        description: None,
+        due_date: None,
+        tags: Tags::default(),
+    };
+    Todo::create(
+        TodoId::from_uuid(Uuid::now_v7()),
+        owner.id,
+        new,
+        T0 - chrono::Duration::days(1),
+    )
+}

@@ -1,0 +1,125 @@
+//! Creating a todo.
+
+use domain::{
+    error::{InfraError, RepositoryError},
+    todo::{NewTodo, Todo, TodoId},
+};
+
+use super::TodoPorts;
+use crate::Actor;
+
+/// Why a todo could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateTodoError {
+    /// Storage failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Creates a todo owned by the actor.
+#[derive(Debug, Clone)]
+pub struct CreateTodo {
+    ports: TodoPorts,
+}
+
+impl CreateTodo {
+    /// Builds the use case.
+    pub fn new(ports: TodoPorts) -> Self {
+        Self { ports }
+    }
+
+    /// Creates an open todo at version 1.
+    #[tracing::instrument(name = "create_todo", skip_all, fields(user_id = %actor.id))]
+    pub async fn execute(&self, actor: &Actor, new: NewTodo) -> Result<Todo, CreateTodoError> {
+        let id = TodoId::from_uuid(self.ports.ids.generate());
+        let todo = Todo::create(id, actor.id, new, self.ports.clock.now());
+        match self.ports.todos.insert(&todo).await {
+            Ok(()) => Ok(todo),
+            Err(RepositoryError::Infra(e)) => Err(e.into()),
+            // The generator promises unique ids, so a duplicate is a broken adapter.
+            Err(other) => Err(InfraError::internal("insert todo", other).into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use domain::{
+        ports::{MockTodoCache, MockTodoRepository},
+        todo::{Tag, Tags, Title, TodoStatus, Version},
+    };
+
+    use super::*;
+    use crate::test_support::*;
+
+    fn ports(todos: MockTodoRepository) -> TodoPorts {
+        TodoPorts {
+            todos: std::sync::Arc::new(todos),
+            cache: std::sync::Arc::new(MockTodoCache::new()),
+            clock: fixed_clock(),
+            ids: sequential_ids(),
+        }
+    }
+
+    fn new_todo() -> NewTodo {
+        NewTodo {
+            title: Title::new("File taxes").unwrap(),
+            description: None,
+            due_date: NaiveDate::from_ymd_opt(2026, 4, 15),
+            tags: Tags::new([Tag::new("home").unwrap()]).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn creates_an_open_todo_owned_by_the_actor() {
+        let actor = member();
+        let mut todos = MockTodoRepository::new();
+        todos
+            .expect_insert()
+            .withf(move |t| t.owner() == actor.id && t.version() == Version::INITIAL)
+            .times(1)
+            .returning(|_| Ok(()));
+
+        let todo = CreateTodo::new(ports(todos))
+            .execute(&actor, new_todo())
+            .await
+            .unwrap();
+
+        assert_eq!(todo.id().as_uuid(), uuid::Uuid::from_u128(1));
+        assert_eq!(todo.status(), TodoStatus::Open);
+        assert_eq!(todo.created_at(), T0);
+        assert_eq!(todo.title().as_str(), "File taxes");
+        assert_eq!(todo.tags().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_storage_failure_is_passed_on() {
+        let mut todos = MockTodoRepository::new();
+        todos
+            .expect_insert()
+            .returning(|_| Err(RepositoryError::Infra(infra_down())));
+
+        let err = CreateTodo::new(ports(todos))
+            .execute(&member(), new_todo())
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, CreateTodoError::Infra(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_id_is_an_internal_error() {
+        let mut todos = MockTodoRepository::new();
+        todos
+            .expect_insert()
+            .returning(|_| Err(RepositoryError::Duplicate("id")));
+
+        let err = CreateTodo::new(ports(todos))
+            .execute(&member(), new_todo())
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, CreateTodoError::Infra(_)), "{err:?}");
+    }
+}

@@ -1,0 +1,208 @@
+//! Deleting a todo, against the version the client saw.
+
+use domain::{
+    error::{InfraError, RepositoryError},
+    todo::{TodoId, Version},
+};
+
+use super::TodoPorts;
+use crate::Actor;
+
+/// Why a delete failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteTodoError {
+    /// No such todo, or it belongs to someone else.
+    #[error("todo not found")]
+    NotFound,
+    /// The todo changed since the client read it.
+    #[error("the todo was changed since version {expected}", expected = .expected.get())]
+    VersionConflict {
+        /// The version the client sent.
+        expected: Version,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Deletes one of the actor's todos.
+#[derive(Debug, Clone)]
+pub struct DeleteTodo {
+    ports: TodoPorts,
+}
+
+impl DeleteTodo {
+    /// Builds the use case.
+    pub fn new(ports: TodoPorts) -> Self {
+        Self { ports }
+    }
+
+    /// Deletes the todo if it is still at `expected`, so nobody deletes a change they
+    /// have not seen.
+    #[tracing::instrument(name = "delete_todo", skip_all, fields(user_id = %actor.id, todo_id = %id))]
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        id: TodoId,
+        expected: Version,
+    ) -> Result<(), DeleteTodoError> {
+        // Reading first is what makes someone else's todo "not found" rather than a
+        // conflict: the repository does not know owners.
+        let todo = self
+            .ports
+            .load_owned(actor, id)
+            .await?
+            .ok_or(DeleteTodoError::NotFound)?;
+        if todo.version() != expected {
+            return Err(DeleteTodoError::VersionConflict { expected });
+        }
+        match self.ports.todos.delete(id, expected).await {
+            Ok(()) => {}
+            Err(RepositoryError::NotFound) => return Err(DeleteTodoError::NotFound),
+            Err(RepositoryError::VersionConflict) => {
+                return Err(DeleteTodoError::VersionConflict { expected });
+            }
+            Err(RepositoryError::Infra(e)) => return Err(e.into()),
+            Err(other) => return Err(InfraError::internal("delete todo", other).into()),
+        }
+        self.ports.invalidate(id).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use domain::{
+        ports::{MockTodoCache, MockTodoRepository},
+        todo::Todo,
+    };
+
+    use super::*;
+    use crate::test_support::*;
+
+    fn use_case(todos: MockTodoRepository, cache: MockTodoCache) -> DeleteTodo {
+        DeleteTodo::new(TodoPorts {
+            todos: Arc::new(todos),
+            cache: Arc::new(cache),
+            clock: fixed_clock(),
+            ids: sequential_ids(),
+        })
+    }
+
+    fn repo_with(todo: &Todo) -> MockTodoRepository {
+        let stored = todo.clone();
+        let mut todos = MockTodoRepository::new();
+        todos
+            .expect_get()
+            .returning(move |_| Ok(Some(stored.clone())));
+        todos
+    }
+
+    #[tokio::test]
+    async fn deleting_at_the_current_version_removes_it_and_invalidates_the_cache() {
+        let actor = member();
+        let todo = todo_of(&actor);
+        let id = todo.id();
+        let mut todos = repo_with(&todo);
+        todos
+            .expect_delete()
+            .withf(move |i, v| *i == id && v.get() == 1)
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mut cache = MockTodoCache::new();
+        cache.expect_invalidate().times(1).returning(|_| Ok(()));
+
+        use_case(todos, cache)
+            .execute(&actor, id, Version::INITIAL)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_stale_version_deletes_nothing() {
+        let actor = member();
+        let mut todo = todo_of(&actor);
+        todo.complete(T0);
+        let mut todos = repo_with(&todo);
+        todos.expect_delete().never();
+
+        let err = use_case(todos, MockTodoCache::new())
+            .execute(&actor, todo.id(), Version::INITIAL)
+            .await
+            .unwrap_err();
+
+        assert!(
+            matches!(err, DeleteTodoError::VersionConflict { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_repository_outcomes_map_to_the_use_case_errors() {
+        let actor = member();
+        let todo = todo_of(&actor);
+        for (repo_error, check) in [
+            (
+                RepositoryError::NotFound,
+                (|e: &DeleteTodoError| matches!(e, DeleteTodoError::NotFound))
+                    as fn(&DeleteTodoError) -> bool,
+            ),
+            (RepositoryError::VersionConflict, |e| {
+                matches!(e, DeleteTodoError::VersionConflict { .. })
+            }),
+            (RepositoryError::Infra(infra_down()), |e| {
+                matches!(e, DeleteTodoError::Infra(_))
+            }),
+        ] {
+            let mut todos = repo_with(&todo);
+            let slot = std::sync::Mutex::new(Some(repo_error));
+            todos
+                .expect_delete()
+                .returning(move |_, _| Err(slot.lock().unwrap().take().unwrap()));
+            let err = use_case(todos, MockTodoCache::new())
+                .execute(&actor, todo.id(), Version::INITIAL)
+                .await
+                .unwrap_err();
+            assert!(check(&err), "{err:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn someone_elses_or_a_missing_todo_is_not_found() {
+        let todo = todo_of(&member());
+        let mut todos = repo_with(&todo);
+        todos.expect_delete().never();
+        let err = use_case(todos, MockTodoCache::new())
+            .execute(&member(), todo.id(), Version::INITIAL)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeleteTodoError::NotFound), "{err:?}");
+
+        let mut todos = MockTodoRepository::new();
+        todos.expect_get().returning(|_| Ok(None));
+        let err = use_case(todos, MockTodoCache::new())
+            .execute(&member(), todo.id(), Version::INITIAL)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeleteTodoError::NotFound), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_read_failure_is_passed_on() {
+        let mut todos = MockTodoRepository::new();
+        todos.expect_get().returning(|_| Err(infra_down()));
+
+        let err = use_case(todos, MockTodoCache::new())
+            .execute(
+                &member(),
+                TodoId::from_uuid(uuid::Uuid::now_v7()),
+                Version::INITIAL,
+            )
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, DeleteTodoError::Infra(_)), "{err:?}");
+    }
+}

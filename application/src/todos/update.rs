@@ -1,0 +1,291 @@
+//! Editing a todo's title, description and due date, against the version the client saw.
+
+use domain::{
+    error::{InfraError, RepositoryError},
+    todo::{Todo, TodoChanges, TodoId, Version},
+};
+
+use super::TodoPorts;
+use crate::Actor;
+
+/// Why an edit failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateTodoError {
+    /// No such todo, or it belongs to someone else.
+    #[error("todo not found")]
+    NotFound,
+    /// The todo changed since the client read it; the client must re-read and decide again.
+    #[error("the todo was changed since version {expected}; current version is {current}", expected = .expected.get(), current = .current.get())]
+    VersionConflict {
+        /// The version the client sent.
+        expected: Version,
+        /// The version stored when the conflict was found.
+        current: Version,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Edits the plain fields of one of the actor's todos.
+#[derive(Debug, Clone)]
+pub struct UpdateTodo {
+    ports: TodoPorts,
+}
+
+impl UpdateTodo {
+    /// Builds the use case.
+    pub fn new(ports: TodoPorts) -> Self {
+        Self { ports }
+    }
+
+    /// Applies `changes` if the todo is still at `expected`.
+    ///
+    /// No retry: the client decided on the edit while looking at `expected`, so a newer
+    /// version means the decision must be made again, by the client. Two clients editing with
+    /// the same version never both succeed; the repository's compare-and-set decides.
+    #[tracing::instrument(name = "update_todo", skip_all, fields(user_id = %actor.id, todo_id = %id, expected = expected.get()))]
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        id: TodoId,
+        expected: Version,
+        changes: TodoChanges,
+    ) -> Result<Todo, UpdateTodoError> {
+        let mut todo = self
+            .ports
+            .load_owned(actor, id)
+            .await?
+            .ok_or(UpdateTodoError::NotFound)?;
+        if todo.version() != expected {
+            return Err(UpdateTodoError::VersionConflict {
+                expected,
+                current: todo.version(),
+            });
+        }
+        if !todo.apply(changes, self.ports.clock.now()) {
+            return Ok(todo);
+        }
+        match self.ports.todos.update(&todo, expected).await {
+            Ok(()) => {}
+            Err(RepositoryError::NotFound) => return Err(UpdateTodoError::NotFound),
+            Err(RepositoryError::VersionConflict) => {
+                // Lost the race after our read; report the version that won if we can.
+                let current = match self.ports.todos.get(id).await? {
+                    Some(now) => now.version(),
+                    None => return Err(UpdateTodoError::NotFound),
+                };
+                return Err(UpdateTodoError::VersionConflict { expected, current });
+            }
+            Err(RepositoryError::Infra(e)) => return Err(e.into()),
+            Err(other) => return Err(InfraError::internal("update todo", other).into()),
+        }
+        self.ports.invalidate(id).await;
+        Ok(todo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use domain::{
+        ports::{MockTodoCache, MockTodoRepository},
+        todo::Title,
+    };
+
+    use super::*;
+    use crate::test_support::*;
+
+    fn use_case(todos: MockTodoRepository, cache: MockTodoCache) -> UpdateTodo {
+        UpdateTodo::new(TodoPorts {
+            todos: Arc::new(todos),
+            cache: Arc::new(cache),
+            clock: fixed_clock(),
+            ids: sequential_ids(),
+        })
+    }
+
+    fn rename(to: &str) -> TodoChanges {
+        TodoChanges {
+            title: Some(Title::new(to).unwrap()),
+            ..TodoChanges::default()
+        }
+    }
+
+    fn repo_with(todo: &Todo) -> MockTodoRepository {
+        let stored = todo.clone();
+        let mut todos = MockTodoRepository::new();
+        todos
+            .expect_get()
+            .returning(move |_| Ok(Some(stored.clone())));
+        todos
+    }
+
+    #[tokio::test]
+    async fn an_edit_at_the_current_version_is_saved_with_compare_and_set_and_invalidates_the_cache()
+     {
+        let actor = member();
+        let todo = todo_of(&actor);
+        let id = todo.id();
+        let mut todos = repo_with(&todo);
+        todos
+            .expect_update()
+            .withf(|t, expected| {
+                expected.get() == 1 && t.version().get() == 2 && t.title().as_str() == "Renamed"
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mut cache = MockTodoCache::new();
+        cache
+            .expect_invalidate()
+            .withf(move |i| *i == id)
+            .times(1)
+            .returning(|_| Ok(()));
+
+        let updated = use_case(todos, cache)
+            .execute(&actor, id, Version::INITIAL, rename("Renamed"))
+            .await
+            .unwrap();
+
+        assert_eq!(updated.version().get(), 2);
+        assert_eq!(updated.updated_at(), T0);
+    }
+
+    #[tokio::test]
+    async fn a_stale_version_is_a_conflict_and_nothing_is_written() {
+        let actor = member();
+        let mut todo = todo_of(&actor);
+        todo.complete(T0);
+        let mut todos = repo_with(&todo);
+        todos.expect_update().never();
+
+        let err = use_case(todos, MockTodoCache::new())
+            .execute(&actor, todo.id(), Version::INITIAL, rename("Renamed"))
+            .await
+            .unwrap_err();
+
+        assert!(
+            matches!(err, UpdateTodoError::VersionConflict { current, .. } if current.get() == 2),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn losing_the_race_after_reading_is_a_conflict() {
+        let actor = member();
+        let todo = todo_of(&actor);
+        let mut todos = repo_with(&todo);
+        todos
+            .expect_update()
+            .returning(|_, _| Err(RepositoryError::VersionConflict));
+        let mut cache = MockTodoCache::new();
+        cache.expect_invalidate().never();
+
+        let err = use_case(todos, cache)
+            .execute(&actor, todo.id(), Version::INITIAL, rename("Renamed"))
+            .await
+            .unwrap_err();
+
+        assert!(
+            matches!(err, UpdateTodoError::VersionConflict { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_todo_deleted_under_us_is_not_found() {
+        let actor = member();
+        let todo = todo_of(&actor);
+        let mut todos = repo_with(&todo);
+        todos
+            .expect_update()
+            .returning(|_, _| Err(RepositoryError::NotFound));
+
+        let err = use_case(todos, MockTodoCache::new())
+            .execute(&actor, todo.id(), Version::INITIAL, rename("Renamed"))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, UpdateTodoError::NotFound), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn an_edit_that_changes_nothing_writes_nothing() {
+        let actor = member();
+        let todo = todo_of(&actor);
+        let mut todos = repo_with(&todo);
+        todos.expect_update().never();
+
+        let same = use_case(todos, MockTodoCache::new())
+            .execute(
+                &actor,
+                todo.id(),
+                Version::INITIAL,
+                rename("Water the plants"),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(same, todo);
+    }
+
+    #[tokio::test]
+    async fn someone_elses_todo_is_not_found() {
+        let todo = todo_of(&member());
+        let mut todos = repo_with(&todo);
+        todos.expect_update().never();
+
+        let err = use_case(todos, MockTodoCache::new())
+            .execute(&member(), todo.id(), Version::INITIAL, rename("Mine now"))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, UpdateTodoError::NotFound), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_invalidation_does_not_fail_the_edit() {
+        let actor = member();
+        let todo = todo_of(&actor);
+        let mut todos = repo_with(&todo);
+        todos.expect_update().returning(|_, _| Ok(()));
+        let mut cache = MockTodoCache::new();
+        cache.expect_invalidate().returning(|_| Err(infra_down()));
+
+        let updated = use_case(todos, cache)
+            .execute(&actor, todo.id(), Version::INITIAL, rename("Renamed"))
+            .await
+            .unwrap();
+
+        assert_eq!(updated.title().as_str(), "Renamed");
+    }
+
+    #[tokio::test]
+    async fn storage_failures_are_passed_on() {
+        let mut todos = MockTodoRepository::new();
+        todos.expect_get().returning(|_| Err(infra_down()));
+        let err = use_case(todos, MockTodoCache::new())
+            .execute(
+                &member(),
+                TodoId::from_uuid(uuid::Uuid::now_v7()),
+                Version::INITIAL,
+                rename("x"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, UpdateTodoError::Infra(_)), "{err:?}");
+
+        let actor = member();
+        let todo = todo_of(&actor);
+        let mut todos = repo_with(&todo);
+        todos
+            .expect_update()
+            .returning(|_, _| Err(RepositoryError::Infra(infra_down())));
+        let err = use_case(todos, MockTodoCache::new())
+            .execute(&actor, todo.id(), Version::INITIAL, rename("x"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, UpdateTodoError::Infra(_)), "{err:?}");
+    }
+}

@@ -1,0 +1,127 @@
+//! The bundle of ports the use cases are built from, and the use cases themselves.
+//!
+//! The composition root (`bin`) picks an adapter for every port, puts them in [`Ports`], and
+//! calls [`UseCases::new`]. Driving adapters get an `Arc<UseCases>` and nothing else, so they
+//! cannot reach a repository behind the use cases' back.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use domain::ports::{
+    Clock, IdGenerator, PasswordHasher, SessionStore, TodoCache, TodoRepository, UnitOfWork,
+    UserRepository,
+};
+
+use crate::{
+    seed::SeedDemo,
+    todos::{
+        AddTag, CompleteTodo, CreateTodo, DeleteTodo, GetTodo, ListTodos, RemoveTag, ReopenTodo,
+        TodoPorts, UpdateTodo,
+    },
+    users::{Authenticate, CurrentUser, ListUsers, LogIn, LogOut, RegisterUser},
+};
+
+/// One adapter for every driven port.
+#[derive(Clone)]
+pub struct Ports {
+    /// Users.
+    pub users: Arc<dyn UserRepository>,
+    /// Todos.
+    pub todos: Arc<dyn TodoRepository>,
+    /// Writes that span repositories.
+    pub unit_of_work: Arc<dyn UnitOfWork>,
+    /// Login sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// The todo read cache.
+    pub todo_cache: Arc<dyn TodoCache>,
+    /// Password hashing.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// New ids.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports").finish_non_exhaustive()
+    }
+}
+
+/// Business settings that come from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How long a login session lasts.
+    pub session_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::hours(24),
+        }
+    }
+}
+
+/// Every use case, ready to call.
+#[derive(Debug)]
+#[allow(missing_docs)] // Each field is documented on its type.
+pub struct UseCases {
+    pub register: RegisterUser,
+    pub log_in: LogIn,
+    pub log_out: LogOut,
+    pub authenticate: Authenticate,
+    pub current_user: CurrentUser,
+    pub list_users: ListUsers,
+    pub create_todo: CreateTodo,
+    pub get_todo: GetTodo,
+    pub list_todos: ListTodos,
+    pub update_todo: UpdateTodo,
+    pub complete_todo: CompleteTodo,
+    pub reopen_todo: ReopenTodo,
+    pub add_tag: AddTag,
+    pub remove_tag: RemoveTag,
+    pub delete_todo: DeleteTodo,
+    pub seed_demo: SeedDemo,
+}
+
+impl UseCases {
+    /// Builds every use case from one set of adapters.
+    pub fn new(ports: Ports, settings: Settings) -> Self {
+        let todo_ports = TodoPorts {
+            todos: ports.todos.clone(),
+            cache: ports.todo_cache.clone(),
+            clock: ports.clock.clone(),
+            ids: ports.ids.clone(),
+        };
+        Self {
+            register: RegisterUser::new(
+                ports.users.clone(),
+                ports.hasher.clone(),
+                ports.clock.clone(),
+                ports.ids.clone(),
+            ),
+            log_in: LogIn::new(
+                ports.users.clone(),
+                ports.hasher.clone(),
+                ports.sessions.clone(),
+                ports.clock.clone(),
+                settings.session_ttl,
+            ),
+            log_out: LogOut::new(ports.sessions.clone()),
+            authenticate: Authenticate::new(ports.sessions.clone(), ports.clock.clone()),
+            current_user: CurrentUser::new(ports.users.clone()),
+            list_users: ListUsers::new(ports.users.clone()),
+            create_todo: CreateTodo::new(todo_ports.clone()),
+            get_todo: GetTodo::new(todo_ports.clone()),
+            list_todos: ListTodos::new(todo_ports.clone()),
+            update_todo: UpdateTodo::new(todo_ports.clone()),
+            complete_todo: CompleteTodo::new(todo_ports.clone()),
+            reopen_todo: ReopenTodo::new(todo_ports.clone()),
+            add_tag: AddTag::new(todo_ports.clone()),
+            remove_tag: RemoveTag::new(todo_ports.clone()),
+            delete_todo: DeleteTodo::new(todo_ports),
+            seed_demo: SeedDemo::new(ports.unit_of_work, ports.hasher, ports.clock, ports.ids),
+        }
+    }
+}

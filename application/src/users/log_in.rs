@@ -1,0 +1,250 @@
+//! Logging in: trading an email and password for a session token.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use domain::{
+    error::InfraError,
+    ports::{Clock, PasswordHasher, SessionStore, UserRepository},
+    session::{Session, SessionToken},
+    user::{Email, Password, User},
+};
+
+/// What a user logs in with.
+#[derive(Debug)]
+pub struct Credentials {
+    /// The login email.
+    pub email: Email,
+    /// The password.
+    pub password: Password,
+}
+
+/// A successful login.
+#[derive(Debug)]
+pub struct LoggedIn {
+    /// The bearer token; this is the only time it exists outside the client.
+    pub token: SessionToken,
+    /// The stored session (only its hash of the token).
+    pub session: Session,
+    /// The user who logged in.
+    pub user: User,
+}
+
+/// Why a login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogInError {
+    /// The email is unknown or the password is wrong; deliberately one error for both, so a
+    /// caller cannot find out which emails have accounts.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Storage, hashing or the session store failed.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Checks credentials and starts a session.
+#[derive(Clone)]
+pub struct LogIn {
+    users: Arc<dyn UserRepository>,
+    hasher: Arc<dyn PasswordHasher>,
+    sessions: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    session_ttl: Duration,
+}
+
+impl LogIn {
+    /// Builds the use case; sessions last `session_ttl`.
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        hasher: Arc<dyn PasswordHasher>,
+        sessions: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        session_ttl: Duration,
+    ) -> Self {
+        Self {
+            users,
+            hasher,
+            sessions,
+            clock,
+            session_ttl,
+        }
+    }
+
+    /// Logs in with `credentials`.
+    #[tracing::instrument(name = "log_in", skip_all)]
+    pub async fn execute(&self, credentials: Credentials) -> Result<LoggedIn, LogInError> {
+        let Some(user) = self.users.find_by_email(&credentials.email).await? else {
+            // Do the same argon2 work as a real check, so the response time does not tell
+            // an unknown email from a wrong password.
+            self.hasher.hash(&credentials.password).await?;
+            return Err(LogInError::InvalidCredentials);
+        };
+        if !self
+            .hasher
+            .verify(&credentials.password, &user.password_hash)
+            .await?
+        {
+            return Err(LogInError::InvalidCredentials);
+        }
+
+        let token = SessionToken::generate();
+        let now = self.clock.now();
+        let session = Session {
+            token_hash: token.hash(),
+            user_id: user.id,
+            role: user.role,
+            created_at: now,
+            expires_at: now + self.session_ttl,
+        };
+        self.sessions.create(&session).await?;
+        tracing::info!(user_id = %user.id, "user logged in");
+        Ok(LoggedIn {
+            token,
+            session,
+            user,
+        })
+    }
+}
+
+impl std::fmt::Debug for LogIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogIn")
+            .field("session_ttl", &self.session_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::ports::{MockPasswordHasher, MockSessionStore, MockUserRepository};
+
+    use super::*;
+    use crate::test_support::*;
+
+    fn credentials(password_text: &str) -> Credentials {
+        Credentials {
+            email: email("ann@example.org"),
+            password: password(password_text),
+        }
+    }
+
+    fn users_with_ann() -> MockUserRepository {
+        let mut users = MockUserRepository::new();
+        users
+            .expect_find_by_email()
+            .withf(|e| e.as_str() == "ann@example.org")
+            .returning(|_| Ok(Some(user("ann@example.org", "right password"))));
+        users
+    }
+
+    /// A hasher whose "hash" is readable, so verify can be checked for real.
+    fn hasher() -> MockPasswordHasher {
+        let mut hasher = MockPasswordHasher::new();
+        hasher
+            .expect_hash()
+            .returning(|p| Ok(fake_hash(p.expose())));
+        hasher
+            .expect_verify()
+            .returning(|p, h| Ok(fake_hash(p.expose()) == *h));
+        hasher
+    }
+
+    fn use_case(
+        users: MockUserRepository,
+        hasher: MockPasswordHasher,
+        sessions: MockSessionStore,
+    ) -> LogIn {
+        LogIn::new(
+            Arc::new(users),
+            Arc::new(hasher),
+            Arc::new(sessions),
+            fixed_clock(),
+            Duration::hours(2),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_right_password_starts_a_session_stored_under_the_token_hash() {
+        let mut sessions = MockSessionStore::new();
+        sessions
+            .expect_create()
+            .withf(|s| s.created_at == T0 && s.expires_at == T0 + Duration::hours(2))
+            .times(1)
+            .returning(|_| Ok(()));
+
+        let logged_in = use_case(users_with_ann(), hasher(), sessions)
+            .execute(credentials("right password"))
+            .await
+            .unwrap();
+
+        assert_eq!(logged_in.session.token_hash, logged_in.token.hash());
+        assert_eq!(logged_in.session.user_id, logged_in.user.id);
+        assert_eq!(logged_in.session.role, logged_in.user.role);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_invalid_credentials_and_starts_no_session() {
+        let mut sessions = MockSessionStore::new();
+        sessions.expect_create().never();
+
+        let err = use_case(users_with_ann(), hasher(), sessions)
+            .execute(credentials("wrong password"))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, LogInError::InvalidCredentials), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_email_gives_the_same_error_after_doing_the_hashing_work() {
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_email().returning(|_| Ok(None));
+        let mut hasher = MockPasswordHasher::new();
+        hasher
+            .expect_hash()
+            .times(1)
+            .returning(|p| Ok(fake_hash(p.expose())));
+        let mut sessions = MockSessionStore::new();
+        sessions.expect_create().never();
+
+        let err = use_case(users, hasher, sessions)
+            .execute(credentials("right password"))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, LogInError::InvalidCredentials), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn storage_hashing_and_session_failures_are_passed_on() {
+        let mut broken_users = MockUserRepository::new();
+        broken_users
+            .expect_find_by_email()
+            .returning(|_| Err(infra_down()));
+        let err = use_case(broken_users, hasher(), MockSessionStore::new())
+            .execute(credentials("right password"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LogInError::Infra(_)), "{err:?}");
+
+        let mut broken_hasher = MockPasswordHasher::new();
+        broken_hasher
+            .expect_verify()
+            .returning(|_, _| Err(infra_down()));
+        let err = use_case(users_with_ann(), broken_hasher, MockSessionStore::new())
+            .execute(credentials("right password"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LogInError::Infra(_)), "{err:?}");
+
+        let mut broken_sessions = MockSessionStore::new();
+        broken_sessions
+            .expect_create()
+            .returning(|_| Err(infra_down()));
+        let err = use_case(users_with_ann(), hasher(), broken_sessions)
+            .execute(credentials("right password"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LogInError::Infra(_)), "{err:?}");
+    }
+}

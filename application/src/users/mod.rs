@@ -1,0 +1,15 @@
+//! Use cases about users and their sessions.
+
+mod authenticate;
+mod current_user;
+mod list_users;
+mod log_in;
+mod log_out;
+mod register;
+
+pub use authenticate::{Authenticate, AuthenticateError};
+pub use current_user::{CurrentUser, CurrentUserError};
+pub use list_users::{ListUsers, ListUsersError};
+pub use log_in::{Credentials, LogIn, LogInError, LoggedIn};
+pub use log_out::{LogOut, LogOutError};
+pub use register::{RegisterError, RegisterUser, Registration};

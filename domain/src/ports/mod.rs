@@ -1,0 +1,32 @@
+//! The driven ports: everything the use cases need from the outside world, as traits.
+//!
+//! Each trait is a contract. Its docs say, in MUST language, what every adapter does, and
+//! the contract test suites in `infrastructure/tests/` hold every adapter (the in-memory
+//! fake and the real Postgres or Redis one) to it. The traits use `#[async_trait]` so they
+//! stay object-safe and compose as `Arc<dyn Port>`: no generic parameters leak into the use
+//! cases or the servers. With the `mocks` feature, mockall generates `Mock*` types for each.
+
+mod cache;
+mod clock;
+mod ids;
+mod password;
+mod sessions;
+mod todos;
+mod unit_of_work;
+mod users;
+
+pub use cache::TodoCache;
+pub use clock::Clock;
+pub use ids::IdGenerator;
+pub use password::PasswordHasher;
+pub use sessions::SessionStore;
+pub use todos::{TodoQuery, TodoRepository};
+pub use unit_of_work::{Transaction, UnitOfWork};
+pub use users::UserRepository;
+
+#[cfg(feature = "mocks")]
+pub use {
+    cache::MockTodoCache, clock::MockClock, ids::MockIdGenerator, password::MockPasswordHasher,
+    sessions::MockSessionStore, todos::MockTodoRepository, unit_of_work::MockTransaction,
+    unit_of_work::MockUnitOfWork, users::MockUserRepository,
+};

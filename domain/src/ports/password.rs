@@ -1,0 +1,32 @@
+//! Password hashing.
+
+use async_trait::async_trait;
+
+use crate::{
+    error::InfraError,
+    user::{Password, PasswordHash},
+};
+
+/// Hashes passwords and checks them against stored hashes.
+///
+/// Both methods are deliberately slow (that is the point of a password hash), so adapters
+/// MUST NOT run them on an async worker thread.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes `password` with a fresh random salt.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] only if hashing itself fails.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, InfraError>;
+
+    /// True if `password` is the one `hash` was made from.
+    ///
+    /// MUST take about as long as [`PasswordHasher::hash`], so that callers can make a
+    /// login for an unknown email cost the same as one for a known email.
+    ///
+    /// # Errors
+    /// MUST return `Ok(false)` for a wrong password, and [`InfraError`] only if `hash` is
+    /// not a hash this hasher can read.
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, InfraError>;
+}

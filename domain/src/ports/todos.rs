@@ -1,0 +1,73 @@
+//! Where todos are kept.
+
+use async_trait::async_trait;
+
+use crate::{
+    error::{InfraError, RepositoryError},
+    todo::{Tag, Todo, TodoId, TodoStatus, Version},
+    user::UserId,
+};
+
+/// Which of a user's todos to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TodoQuery {
+    /// The user whose todos to list.
+    pub owner: UserId,
+    /// Only todos with this status, when given.
+    pub status: Option<TodoStatus>,
+    /// Only todos with this tag, when given.
+    pub tag: Option<Tag>,
+    /// Only todos older than this one (the cursor), when given.
+    pub before: Option<TodoId>,
+    /// At most this many todos.
+    pub limit: u32,
+}
+
+/// Stores todos.
+///
+/// The repository does not check ownership: it stores what the use cases, which do, hand it.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait TodoRepository: Send + Sync {
+    /// Stores a new todo.
+    ///
+    /// # Errors
+    /// - MUST return [`RepositoryError::Duplicate`]`("id")` when a todo with the same id
+    ///   exists.
+    /// - MUST return [`RepositoryError::Infra`] when storage fails.
+    async fn insert(&self, todo: &Todo) -> Result<(), RepositoryError>;
+
+    /// The todo with `id`, whoever owns it; MUST return `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when storage fails.
+    async fn get(&self, id: TodoId) -> Result<Option<Todo>, InfraError>;
+
+    /// Replaces the stored todo with `todo`, but only if the stored version is still
+    /// `expected` (compare-and-set).
+    ///
+    /// MUST be atomic: of any number of concurrent updates with the same `expected`, exactly
+    /// one succeeds and the others get `VersionConflict`.
+    ///
+    /// # Errors
+    /// - MUST return [`RepositoryError::NotFound`] when no todo has the id.
+    /// - MUST return [`RepositoryError::VersionConflict`] when the stored version is not
+    ///   `expected`, and change nothing.
+    /// - MUST return [`RepositoryError::Infra`] when storage fails.
+    async fn update(&self, todo: &Todo, expected: Version) -> Result<(), RepositoryError>;
+
+    /// Deletes the todo with `id` if its stored version is still `expected`.
+    ///
+    /// # Errors
+    /// - MUST return [`RepositoryError::NotFound`] when no todo has the id.
+    /// - MUST return [`RepositoryError::VersionConflict`] when the stored version is not
+    ///   `expected`, and delete nothing.
+    /// - MUST return [`RepositoryError::Infra`] when storage fails.
+    async fn delete(&self, id: TodoId, expected: Version) -> Result<(), RepositoryError>;
+
+    /// Up to `query.limit` todos of `query.owner` that match the filters, newest first.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when storage fails.
+    async fn list(&self, query: &TodoQuery) -> Result<Vec<Todo>, InfraError>;
+}

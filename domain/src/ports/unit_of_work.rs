@@ -1,0 +1,51 @@
+//! Writes that span repositories, committed or rolled back as one.
+//!
+//! A use case that must change several aggregates together asks the [`UnitOfWork`] for a
+//! [`Transaction`], does all its reads and writes through the repositories the transaction
+//! hands out, and commits. Dropping the transaction without committing rolls everything
+//! back, so an early `?` return can never leave half a change behind.
+//!
+//! Postgres implements this with one database transaction; the in-memory adapter with a
+//! lock and a staged copy of its data. There is no nesting and no implicit retry.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{
+    error::InfraError,
+    ports::{TodoRepository, UserRepository},
+};
+
+/// Starts transactions.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait UnitOfWork: Send + Sync {
+    /// Starts a transaction.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when storage cannot start one.
+    async fn begin(&self) -> Result<Box<dyn Transaction>, InfraError>;
+}
+
+/// One open transaction and the repositories bound to it.
+///
+/// Everything done through [`Transaction::users`] and [`Transaction::todos`] MUST become
+/// visible to others at [`Transaction::commit`], all at once, or not at all if the
+/// transaction is dropped without committing. Other readers MUST NOT see any of it before.
+/// Inside the transaction, use only its repositories: the ordinary ones are outside it.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Transaction: Send + Sync {
+    /// The user repository inside this transaction.
+    fn users(&self) -> Arc<dyn UserRepository>;
+
+    /// The todo repository inside this transaction.
+    fn todos(&self) -> Arc<dyn TodoRepository>;
+
+    /// Makes every change of the transaction visible at once.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when the commit fails; then none of the changes are kept.
+    async fn commit(self: Box<Self>) -> Result<(), InfraError>;
+}

@@ -1,0 +1,137 @@
+//! The `UnitOfWork` contract.
+
+use std::{sync::Arc, time::Duration};
+
+use domain::{
+    error::RepositoryError,
+    ports::{TodoRepository, UnitOfWork, UserRepository},
+};
+use infrastructure::{
+    memory::MemoryStore,
+    postgres::{PgTodoRepository, PgUnitOfWork, PgUserRepository},
+    testing::TestDatabase,
+};
+
+use crate::support::*;
+
+pub struct Fixture {
+    unit_of_work: Arc<dyn UnitOfWork>,
+    /// The ordinary repositories, outside any transaction.
+    users: Arc<dyn UserRepository>,
+    todos: Arc<dyn TodoRepository>,
+    _db: Option<TestDatabase>,
+}
+
+async fn memory() -> Fixture {
+    let store = MemoryStore::new();
+    Fixture {
+        unit_of_work: Arc::new(store.unit_of_work()),
+        users: Arc::new(store.users()),
+        todos: Arc::new(store.todos()),
+        _db: None,
+    }
+}
+
+async fn postgres() -> Fixture {
+    let db = TestDatabase::new().await;
+    let pool = db.pool().clone();
+    Fixture {
+        unit_of_work: Arc::new(PgUnitOfWork::new(pool.clone())),
+        users: Arc::new(PgUserRepository::new(pool.clone())),
+        todos: Arc::new(PgTodoRepository::new(pool)),
+        _db: Some(db),
+    }
+}
+
+contract!(adapters: [memory, postgres], checks: [
+    a_commit_makes_every_write_visible,
+    dropping_a_transaction_keeps_none_of_its_writes,
+    writes_are_invisible_to_others_until_commit,
+    a_transaction_reads_its_own_writes,
+    a_failed_write_inside_a_transaction_can_be_abandoned_cleanly,
+]);
+
+async fn a_commit_makes_every_write_visible(f: &Fixture) {
+    let owner = user(&unique_email());
+    let todo = full_todo(owner.id);
+    let tx = f.unit_of_work.begin().await.unwrap();
+    tx.users().insert(&owner).await.unwrap();
+    tx.todos().insert(&todo).await.unwrap();
+
+    tx.commit().await.unwrap();
+
+    assert_eq!(f.users.get(owner.id).await.unwrap(), Some(owner));
+    assert_eq!(f.todos.get(todo.id()).await.unwrap(), Some(todo));
+}
+
+async fn dropping_a_transaction_keeps_none_of_its_writes(f: &Fixture) {
+    let owner = user(&unique_email());
+    let todo = full_todo(owner.id);
+    {
+        let tx = f.unit_of_work.begin().await.unwrap();
+        tx.users().insert(&owner).await.unwrap();
+        tx.todos().insert(&todo).await.unwrap();
+    }
+
+    assert_eq!(f.users.get(owner.id).await.unwrap(), None);
+    assert_eq!(f.todos.get(todo.id()).await.unwrap(), None);
+}
+
+async fn writes_are_invisible_to_others_until_commit(f: &Fixture) {
+    let owner = user(&unique_email());
+    let tx = f.unit_of_work.begin().await.unwrap();
+    tx.users().insert(&owner).await.unwrap();
+
+    // An outside reader either does not see the user (Postgres) or waits for the
+    // transaction to end (the in-memory lock); both keep the write invisible.
+    let users = f.users.clone();
+    let id = owner.id;
+    let outside = tokio::time::timeout(Duration::from_millis(300), async move {
+        users.get(id).await.unwrap()
+    })
+    .await;
+    assert!(
+        matches!(outside, Ok(None) | Err(_)),
+        "seen before commit: {outside:?}"
+    );
+
+    tx.commit().await.unwrap();
+    assert_eq!(f.users.get(owner.id).await.unwrap(), Some(owner));
+}
+
+async fn a_transaction_reads_its_own_writes(f: &Fixture) {
+    let owner = user(&unique_email());
+    let tx = f.unit_of_work.begin().await.unwrap();
+    tx.users().insert(&owner).await.unwrap();
+
+    assert_eq!(
+        tx.users().find_by_email(&owner.email).await.unwrap(),
+        Some(owner)
+    );
+}
+
+async fn a_failed_write_inside_a_transaction_can_be_abandoned_cleanly(f: &Fixture) {
+    let existing = user(&unique_email());
+    f.users.insert(&existing).await.unwrap();
+    let newcomer = user(&unique_email());
+    let clash = domain::user::User {
+        id: user("x@example.org").id,
+        ..existing.clone()
+    };
+    {
+        let tx = f.unit_of_work.begin().await.unwrap();
+        tx.users().insert(&newcomer).await.unwrap();
+        let err = tx.users().insert(&clash).await.unwrap_err();
+        assert!(
+            matches!(err, RepositoryError::Duplicate("email")),
+            "{err:?}"
+        );
+    }
+
+    assert_eq!(
+        f.users.get(newcomer.id).await.unwrap(),
+        None,
+        "the transaction's other write is gone"
+    );
+    assert_eq!(f.users.get(existing.id).await.unwrap(), Some(existing));
+}

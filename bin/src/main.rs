@@ -1,1 +1,24 @@
-fn main() {}
+//! Entry point: load configuration, start telemetry, run the chosen command.
+
+use anyhow::Context;
+use backend::{Config, cli::Cli, telemetry};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    load_dotenv()?;
+    let config = Config::from_env()?;
+    telemetry::init(config.log_format, &config.log_filter)?;
+    backend::cli::run(cli.command, &config).await
+}
+
+/// Loads `.env` from the working directory or its parents, for local development. Real
+/// environment variables win over the file. A missing file is fine; a broken one is not.
+fn load_dotenv() -> anyhow::Result<()> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(e) => Err(e).context("cannot read .env"),
+    }
+}

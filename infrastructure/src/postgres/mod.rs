@@ -11,6 +11,8 @@ mod todos;
 mod unit_of_work;
 mod users;
 
+/// The pool type, re-exported so the composition root needs no sqlx dependency of its own.
+pub use sqlx::PgPool;
 pub use todos::PgTodoRepository;
 pub use unit_of_work::PgUnitOfWork;
 pub use users::PgUserRepository;
@@ -19,7 +21,6 @@ use std::time::Duration;
 
 use domain::error::InfraError;
 use sqlx::{
-    PgPool,
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };

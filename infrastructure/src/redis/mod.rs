@@ -8,12 +8,14 @@ mod cache;
 mod sessions;
 
 pub use cache::RedisTodoCache;
+/// The connection type, re-exported so the composition root needs no redis dependency.
+pub use redis::aio::ConnectionManager;
 pub use sessions::RedisSessionStore;
 
 use std::time::Duration;
 
 use domain::error::InfraError;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 
 /// How the Redis connection behaves.
 #[derive(Debug, Clone)]

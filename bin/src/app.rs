@@ -1,0 +1,155 @@
+//! The composition root: picks an adapter for every port and builds the use cases.
+//!
+//! This is the only place that knows which adapters exist. Adapters are built first, then
+//! the use cases over them; the servers (in later modules) take the finished
+//! [`Application`]. `main` and the end-to-end tests both call [`Application::build`], so the
+//! tests run exactly the wiring that production runs.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use application::{Ports, Settings, UseCases};
+use domain::ports::{Clock, SessionStore, TodoCache, TodoRepository, UnitOfWork, UserRepository};
+use infrastructure::{
+    clock::SystemClock,
+    ids::UuidV7Generator,
+    memory::{MemorySessionStore, MemoryStore, MemoryTodoCache},
+    password::Argon2Hasher,
+    postgres::{self, PgPool, PgTodoRepository, PgUnitOfWork, PgUserRepository, PoolSettings},
+    redis::{self, ConnectionManager, RedisSessionStore, RedisSettings, RedisTodoCache},
+};
+use secrecy::ExposeSecret;
+
+use crate::config::Config;
+
+/// The connections to the backing services, for health checks and shutdown.
+#[derive(Clone, Default)]
+pub struct Backends {
+    /// The Postgres pool, when `DATABASE_URL` is set.
+    pub postgres: Option<PgPool>,
+    /// The Redis connection, when `REDIS_URL` is set.
+    pub redis: Option<ConnectionManager>,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends")
+            .field("postgres", &self.postgres.is_some())
+            .field("redis", &self.redis.is_some())
+            .finish()
+    }
+}
+
+/// The built application: every use case, and the connections behind them.
+#[derive(Debug, Clone)]
+pub struct Application {
+    /// What the driving adapters call.
+    pub use_cases: Arc<UseCases>,
+    /// The backing services in use.
+    pub backends: Backends,
+}
+
+impl Application {
+    /// Connects to the configured services and wires every port.
+    ///
+    /// Postgres when `DATABASE_URL` is set, else in memory; Redis when `REDIS_URL` is set,
+    /// else in memory. The choice is logged once.
+    ///
+    /// # Errors
+    /// When a configured service cannot be reached: failing at start-up is clearer than
+    /// failing on the first request.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let mut backends = Backends::default();
+
+        let (users, todos, unit_of_work): (
+            Arc<dyn UserRepository>,
+            Arc<dyn TodoRepository>,
+            Arc<dyn UnitOfWork>,
+        ) = match &config.database {
+            Some(db) => {
+                let settings = PoolSettings {
+                    max_connections: db.max_connections,
+                    acquire_timeout: db.acquire_timeout,
+                    statement_timeout: db.statement_timeout,
+                };
+                let pool = postgres::connect(db.url.expose_secret(), settings)
+                    .await
+                    .context("cannot connect to Postgres (DATABASE_URL)")?;
+                tracing::info!(max_connections = db.max_connections, "storage: Postgres");
+                backends.postgres = Some(pool.clone());
+                (
+                    Arc::new(PgUserRepository::new(pool.clone())),
+                    Arc::new(PgTodoRepository::new(pool.clone())),
+                    Arc::new(PgUnitOfWork::new(pool)),
+                )
+            }
+            None => {
+                tracing::warn!("storage: in memory (DATABASE_URL is unset); data is lost on exit");
+                let store = MemoryStore::new();
+                (
+                    Arc::new(store.users()),
+                    Arc::new(store.todos()),
+                    Arc::new(store.unit_of_work()),
+                )
+            }
+        };
+
+        let (sessions, todo_cache): (Arc<dyn SessionStore>, Arc<dyn TodoCache>) =
+            match &config.redis {
+                Some(r) => {
+                    let settings = RedisSettings {
+                        key_prefix: r.key_prefix.clone(),
+                        response_timeout: r.timeout,
+                        ..RedisSettings::default()
+                    };
+                    let manager = redis::connect(r.url.expose_secret(), &settings)
+                        .await
+                        .context("cannot connect to Redis (REDIS_URL)")?;
+                    tracing::info!(key_prefix = %r.key_prefix, "sessions and todo cache: Redis");
+                    backends.redis = Some(manager.clone());
+                    (
+                        Arc::new(RedisSessionStore::new(
+                            manager.clone(),
+                            &r.key_prefix,
+                            clock.clone(),
+                        )),
+                        Arc::new(RedisTodoCache::new(
+                            manager,
+                            &r.key_prefix,
+                            config.cache_ttl,
+                        )),
+                    )
+                }
+                None => {
+                    tracing::info!("sessions and todo cache: in memory (REDIS_URL is unset)");
+                    (
+                        Arc::new(MemorySessionStore::new(clock.clone())),
+                        Arc::new(MemoryTodoCache::new(
+                            config.cache_capacity,
+                            config.cache_ttl,
+                        )),
+                    )
+                }
+            };
+
+        let ports = Ports {
+            users,
+            todos,
+            unit_of_work,
+            sessions,
+            todo_cache,
+            hasher: Arc::new(Argon2Hasher::new()?),
+            clock,
+            ids: Arc::new(UuidV7Generator),
+        };
+        let settings = Settings {
+            session_ttl: chrono::Duration::from_std(config.session_ttl)
+                .context("SESSION_TTL_SECS is too large")?,
+        };
+        Ok(Self {
+            use_cases: Arc::new(UseCases::new(ports, settings)),
+            backends,
+        })
+    }
+}

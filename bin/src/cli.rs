@@ -1,0 +1,201 @@
+//! The command line: one binary, one subcommand per operator task.
+//!
+//! Each command is a thin driver like the HTTP handlers will be: it parses its arguments
+//! into domain types, calls a use case (or the migrator), and prints the outcome. Command
+//! output goes to stdout; logs go to stderr.
+#![allow(clippy::print_stdout)] // Printing the outcome is what a CLI command is for.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{Context, bail};
+use application::{
+    seed::{DemoUser, SeedOutcome},
+    users::{RegisterError, Registration},
+};
+use clap::{Parser, Subcommand};
+use domain::user::{DisplayName, Email, Password, Role};
+use infrastructure::postgres::{self, PoolSettings};
+use secrecy::ExposeSecret;
+
+use crate::{app::Application, config::Config};
+
+/// The environment variable `users create` and `seed` read the password from. Passwords
+/// never come from arguments, which other users of the machine can see in the process list.
+pub const PASSWORD_VAR: &str = "USER_PASSWORD";
+
+/// The todo + users reference backend.
+#[derive(Debug, Parser)]
+#[command(name = "backend", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply the pending database migrations (needs DATABASE_URL). Safe to run again.
+    Migrate,
+    /// Manage users.
+    Users {
+        /// The user command.
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Create a demo user with a few todos, unless the user exists (needs DATABASE_URL).
+    ///
+    /// The password is read from USER_PASSWORD, or else from standard input.
+    Seed {
+        /// The demo user's email.
+        #[arg(long, default_value = "demo@example.org")]
+        email: String,
+    },
+    /// Print the effective configuration, with secrets redacted.
+    Config,
+}
+
+/// The `users` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user (needs DATABASE_URL).
+    ///
+    /// The password is read from USER_PASSWORD, or else from standard input (prompted for,
+    /// without echo, on a terminal).
+    Create {
+        /// The login email.
+        #[arg(long)]
+        email: String,
+        /// The name shown for the user.
+        #[arg(long)]
+        display_name: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+/// Runs `command` with `config`.
+///
+/// # Errors
+/// Whatever stops the command; the message says what to fix.
+pub async fn run(command: Command, config: &Config) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => migrate(config).await,
+        Command::Users {
+            command:
+                UsersCommand::Create {
+                    email,
+                    display_name,
+                    admin,
+                },
+        } => create_user(config, &email, &display_name, admin).await,
+        Command::Seed { email } => seed(config, &email).await,
+        Command::Config => {
+            for (var, value) in config.describe() {
+                println!("{var}={value}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let Some(db) = &config.database else {
+        bail!("migrate needs a database: set DATABASE_URL");
+    };
+    let settings = PoolSettings {
+        max_connections: 1,
+        ..PoolSettings::default()
+    };
+    let pool = postgres::connect(db.url.expose_secret(), settings)
+        .await
+        .context("cannot connect to DATABASE_URL")?;
+    postgres::migrate(&pool).await?;
+    pool.close().await;
+    println!("migrations are up to date");
+    Ok(())
+}
+
+async fn create_user(
+    config: &Config,
+    email: &str,
+    display_name: &str,
+    admin: bool,
+) -> anyhow::Result<()> {
+    require_database(config, "users create")?;
+    let registration = Registration {
+        email: Email::parse(email).with_context(|| format!("invalid --email {email:?}"))?,
+        display_name: DisplayName::new(display_name)
+            .with_context(|| format!("invalid --display-name {display_name:?}"))?,
+        password: read_password()?,
+    };
+    let app = Application::build(config).await?;
+    let role = if admin { Role::Admin } else { Role::Member };
+    match app
+        .use_cases
+        .register
+        .create_with_role(registration, role)
+        .await
+    {
+        Ok(user) => {
+            println!("created {} user {} <{}>", user.role, user.id, user.email);
+            Ok(())
+        }
+        Err(RegisterError::EmailTaken) => bail!("a user with the email {email} already exists"),
+        Err(e) => Err(e).context("cannot create the user"),
+    }
+}
+
+async fn seed(config: &Config, email: &str) -> anyhow::Result<()> {
+    require_database(config, "seed")?;
+    let demo = DemoUser {
+        email: Email::parse(email).with_context(|| format!("invalid --email {email:?}"))?,
+        display_name: DisplayName::new("Demo User")?,
+        password: read_password()?,
+    };
+    let app = Application::build(config).await?;
+    match app
+        .use_cases
+        .seed_demo
+        .execute(demo)
+        .await
+        .context("cannot seed the demo data")?
+    {
+        SeedOutcome::Created { user, todos } => println!(
+            "created demo user {} <{}> with {todos} todos",
+            user.id, user.email
+        ),
+        SeedOutcome::AlreadyPresent => println!("demo user {email} exists already; nothing to do"),
+    }
+    Ok(())
+}
+
+/// Users written to the in-memory store would vanish when the command exits.
+fn require_database(config: &Config, command: &str) -> anyhow::Result<()> {
+    if config.database.is_none() {
+        bail!("{command} needs a database to write to: set DATABASE_URL (and run `migrate` first)");
+    }
+    Ok(())
+}
+
+/// The password from USER_PASSWORD, or else from standard input.
+fn read_password() -> anyhow::Result<Password> {
+    let raw = match std::env::var(PASSWORD_VAR) {
+        Ok(value) => value,
+        Err(_) if std::io::stdin().is_terminal() => rpassword::prompt_password("Password: ")
+            .context("cannot read the password from the terminal")?,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if raw.is_empty() {
+        bail!("no password given: set {PASSWORD_VAR} or pipe the password to standard input");
+    }
+    Password::new(raw).context("invalid password")
+}

@@ -1,0 +1,394 @@
+//! Typed configuration, read once from the environment (12-factor).
+//!
+//! Every setting has a documented variable and a default, except the two backing services:
+//! leaving `DATABASE_URL` or `REDIS_URL` unset is a choice (use the in-memory adapters), not a
+//! mistake. A value that does not parse is an error that names the variable. Secrets (the
+//! URLs, which carry passwords) are wrapped so that neither `Debug` nor [`Config::describe`]
+//! can print them.
+//!
+//! This reads variables by hand rather than through a config framework: there are a dozen
+//! of them, and the one thing a framework would add, layered files, is what 12-factor
+//! configuration avoids.
+
+use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// A variable that is set but cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {var}={value:?}: {reason}")]
+pub struct ConfigError {
+    var: &'static str,
+    /// The offending value, or a placeholder for secrets.
+    value: String,
+    reason: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-friendly, coloured when writing to a terminal; for local development.
+    Pretty,
+    /// One JSON object per line; for production log pipelines.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pretty" => Ok(Self::Pretty),
+            "json" => Ok(Self::Json),
+            _ => Err("expected \"pretty\" or \"json\"".into()),
+        }
+    }
+}
+
+/// Postgres settings; present only when `DATABASE_URL` is set.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `DATABASE_URL`: the connection URL, including credentials.
+    pub url: SecretString,
+    /// `DATABASE_MAX_CONNECTIONS` (default 16): the pool size.
+    pub max_connections: u32,
+    /// `DATABASE_ACQUIRE_TIMEOUT_MS` (default 3000): how long a request waits for a
+    /// connection before it fails as unavailable.
+    pub acquire_timeout: Duration,
+    /// `DATABASE_STATEMENT_TIMEOUT_MS` (default 5000): the longest any statement may run.
+    pub statement_timeout: Duration,
+}
+
+/// Redis settings; present only when `REDIS_URL` is set.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `REDIS_URL`: the connection URL, possibly with a password.
+    pub url: SecretString,
+    /// `REDIS_KEY_PREFIX` (default `todo-app:`): prepended to every key.
+    pub key_prefix: String,
+    /// `REDIS_TIMEOUT_MS` (default 500): how long one command may take.
+    pub timeout: Duration,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Postgres, or `None` for the in-memory repositories.
+    pub database: Option<DatabaseConfig>,
+    /// Redis, or `None` for the in-memory session store and cache.
+    pub redis: Option<RedisConfig>,
+    /// `SESSION_TTL_SECS` (default 86400): how long a login lasts.
+    pub session_ttl: Duration,
+    /// `CACHE_TTL_SECS` (default 300): how long a todo stays in the read cache. Also bounds
+    /// how long an entry can be stale after a failed invalidation.
+    pub cache_ttl: Duration,
+    /// `CACHE_CAPACITY` (default 10000): the most todos the in-memory cache holds.
+    pub cache_capacity: u64,
+    /// `LOG_FORMAT` (default `pretty`): `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// `RUST_LOG` (default `info`): a tracing env-filter directive.
+    pub log_filter: String,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first variable that does not parse.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `get`, which returns a variable's value if it is set.
+    /// Tests pass a map here instead of changing the process environment.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first variable that does not parse.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Vars { get: &get };
+        let database = match env.secret("DATABASE_URL") {
+            None => None,
+            Some(url) => Some(DatabaseConfig {
+                url,
+                max_connections: env.parse("DATABASE_MAX_CONNECTIONS", 16u32)?,
+                acquire_timeout: env.millis("DATABASE_ACQUIRE_TIMEOUT_MS", 3_000)?,
+                statement_timeout: env.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5_000)?,
+            }),
+        };
+        if let Some(db) = &database {
+            check_scheme("DATABASE_URL", &db.url, &["postgres", "postgresql"])?;
+            if db.max_connections == 0 {
+                return Err(env.invalid("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
+            }
+        }
+        let redis = match env.secret("REDIS_URL") {
+            None => None,
+            Some(url) => Some(RedisConfig {
+                url,
+                key_prefix: env
+                    .string("REDIS_KEY_PREFIX")
+                    .unwrap_or_else(|| "todo-app:".into()),
+                timeout: env.millis("REDIS_TIMEOUT_MS", 500)?,
+            }),
+        };
+        if let Some(redis) = &redis {
+            check_scheme("REDIS_URL", &redis.url, &["redis", "rediss"])?;
+        }
+        let session_ttl = env.seconds("SESSION_TTL_SECS", 86_400)?;
+        if session_ttl.is_zero() {
+            return Err(env.invalid("SESSION_TTL_SECS", "must be at least 1"));
+        }
+        Ok(Self {
+            database,
+            redis,
+            session_ttl,
+            cache_ttl: env.seconds("CACHE_TTL_SECS", 300)?,
+            cache_capacity: env.parse("CACHE_CAPACITY", 10_000u64)?,
+            log_format: env.parse("LOG_FORMAT", LogFormat::Pretty)?,
+            log_filter: env.string("RUST_LOG").unwrap_or_else(|| "info".into()),
+        })
+    }
+
+    /// Every effective setting by variable name, secrets redacted: what `config` prints.
+    pub fn describe(&self) -> BTreeMap<&'static str, String> {
+        let mut out = BTreeMap::new();
+        match &self.database {
+            None => {
+                out.insert("DATABASE_URL", "(unset: in-memory repositories)".into());
+            }
+            Some(db) => {
+                out.insert("DATABASE_URL", redact_url(&db.url));
+                out.insert("DATABASE_MAX_CONNECTIONS", db.max_connections.to_string());
+                out.insert(
+                    "DATABASE_ACQUIRE_TIMEOUT_MS",
+                    db.acquire_timeout.as_millis().to_string(),
+                );
+                out.insert(
+                    "DATABASE_STATEMENT_TIMEOUT_MS",
+                    db.statement_timeout.as_millis().to_string(),
+                );
+            }
+        }
+        match &self.redis {
+            None => {
+                out.insert("REDIS_URL", "(unset: in-memory sessions and cache)".into());
+            }
+            Some(redis) => {
+                out.insert("REDIS_URL", redact_url(&redis.url));
+                out.insert("REDIS_KEY_PREFIX", redis.key_prefix.clone());
+                out.insert("REDIS_TIMEOUT_MS", redis.timeout.as_millis().to_string());
+            }
+        }
+        out.insert("SESSION_TTL_SECS", self.session_ttl.as_secs().to_string());
+        out.insert("CACHE_TTL_SECS", self.cache_ttl.as_secs().to_string());
+        out.insert("CACHE_CAPACITY", self.cache_capacity.to_string());
+        out.insert(
+            "LOG_FORMAT",
+            format!("{:?}", self.log_format).to_lowercase(),
+        );
+        out.insert("RUST_LOG", self.log_filter.clone());
+        out
+    }
+}
+
+/// Typed access to variables, each error naming its variable.
+struct Vars<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Vars<'_> {
+    /// A non-empty value; an empty variable counts as unset, as in most shells' `.env` use.
+    fn string(&self, var: &str) -> Option<String> {
+        (self.get)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    fn secret(&self, var: &str) -> Option<SecretString> {
+        self.string(var).map(SecretString::from)
+    }
+
+    fn parse<T: FromStr>(&self, var: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.string(var) {
+            None => Ok(default),
+            Some(raw) => raw.trim().parse().map_err(|e: T::Err| ConfigError {
+                var,
+                value: raw,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn millis(&self, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.parse(var, default).map(Duration::from_millis)
+    }
+
+    fn seconds(&self, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.parse(var, default).map(Duration::from_secs)
+    }
+
+    fn invalid(&self, var: &'static str, reason: &str) -> ConfigError {
+        ConfigError {
+            var,
+            value: self.string(var).unwrap_or_default(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks a URL's scheme without ever putting the URL in the error.
+fn check_scheme(
+    var: &'static str,
+    url: &SecretString,
+    schemes: &[&str],
+) -> Result<(), ConfigError> {
+    let invalid = |reason: String| ConfigError {
+        var,
+        value: "(redacted)".into(),
+        reason,
+    };
+    let parsed =
+        url::Url::parse(url.expose_secret()).map_err(|e| invalid(format!("not a URL ({e})")))?;
+    if schemes.contains(&parsed.scheme()) {
+        Ok(())
+    } else {
+        Err(invalid(format!("the scheme must be one of {schemes:?}")))
+    }
+}
+
+/// The URL with its password replaced, for display.
+fn redact_url(url: &SecretString) -> String {
+    match url::Url::parse(url.expose_secret()) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                // Setting a password only fails for URLs that cannot have one, and this
+                // one has one.
+                let _ = parsed.set_password(Some("REDACTED"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "(unparseable, redacted)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_vars(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn an_empty_environment_selects_the_in_memory_adapters_and_defaults() {
+        let config = config(&[]).unwrap();
+        assert!(config.database.is_none());
+        assert!(config.redis.is_none());
+        assert_eq!(config.session_ttl, Duration::from_secs(86_400));
+        assert_eq!(config.cache_ttl, Duration::from_secs(300));
+        assert_eq!(config.log_format, LogFormat::Pretty);
+        assert_eq!(config.log_filter, "info");
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let config = config(&[
+            ("DATABASE_URL", "postgres://app:pw@db:5432/app"),
+            ("DATABASE_MAX_CONNECTIONS", "4"),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "250"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "1000"),
+            ("REDIS_URL", "redis://cache:6379"),
+            ("REDIS_KEY_PREFIX", "svc:"),
+            ("REDIS_TIMEOUT_MS", "50"),
+            ("SESSION_TTL_SECS", "60"),
+            ("CACHE_TTL_SECS", "5"),
+            ("CACHE_CAPACITY", "7"),
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "debug"),
+        ])
+        .unwrap();
+        let db = config.database.unwrap();
+        assert_eq!(db.max_connections, 4);
+        assert_eq!(db.acquire_timeout, Duration::from_millis(250));
+        assert_eq!(db.statement_timeout, Duration::from_secs(1));
+        let redis = config.redis.unwrap();
+        assert_eq!(redis.key_prefix, "svc:");
+        assert_eq!(redis.timeout, Duration::from_millis(50));
+        assert_eq!(config.session_ttl, Duration::from_secs(60));
+        assert_eq!(config.cache_ttl, Duration::from_secs(5));
+        assert_eq!(config.cache_capacity, 7);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.log_filter, "debug");
+    }
+
+    #[test]
+    fn errors_name_the_offending_variable() {
+        let cases = [
+            ("DATABASE_MAX_CONNECTIONS", "many"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("SESSION_TTL_SECS", "-5"),
+            ("SESSION_TTL_SECS", "0"),
+            ("LOG_FORMAT", "xml"),
+            ("CACHE_TTL_SECS", "1.5"),
+            ("REDIS_TIMEOUT_MS", "fast"),
+        ];
+        for (var, value) in cases {
+            let vars = [
+                ("DATABASE_URL", "postgres://localhost/db"),
+                ("REDIS_URL", "redis://localhost"),
+                (var, value),
+            ];
+            let err = config(&vars).unwrap_err();
+            assert!(err.to_string().contains(var), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_url_is_named_but_never_printed() {
+        let err = config(&[("DATABASE_URL", "mysql://root:hunter2@db/app")]).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err = config(&[("REDIS_URL", "not a url with secret")]).unwrap_err();
+        assert!(err.to_string().contains("REDIS_URL"), "{err}");
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn passwords_never_appear_in_debug_output_or_the_description() {
+        let config = config(&[
+            ("DATABASE_URL", "postgres://app:hunter2@db/app"),
+            ("REDIS_URL", "redis://:s3cret@cache:6379"),
+        ])
+        .unwrap();
+        let debug = format!("{config:?}");
+        let described = format!("{:?}", config.describe());
+        for text in [&debug, &described] {
+            assert!(
+                !text.contains("hunter2") && !text.contains("s3cret"),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            config.describe()["DATABASE_URL"],
+            "postgres://app:REDACTED@db/app"
+        );
+        assert_eq!(
+            config.describe()["REDIS_URL"],
+            "redis://:REDACTED@cache:6379"
+        );
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let config = config(&[("DATABASE_URL", ""), ("LOG_FORMAT", " ")]).unwrap();
+        assert!(config.database.is_none());
+        assert_eq!(config.log_format, LogFormat::Pretty);
+    }
+}

@@ -1,0 +1,312 @@
+//! The binary's subcommands, run as an operator runs them: as a process, configured through
+//! its environment, against a fresh test database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    io::Write,
+    process::{Command, Output, Stdio},
+};
+
+use infrastructure::testing::TestDatabase;
+
+/// Runs the binary in an empty directory (so no `.env` is picked up) with only `env` set,
+/// feeding `stdin` to it.
+fn backend(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backend"))
+        .args(args)
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn count(db: &TestDatabase, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db.pool()).await.unwrap()
+}
+
+/// A fresh database with the migrations undone, so `migrate` has work to do.
+async fn empty_database() -> TestDatabase {
+    let db = TestDatabase::new().await;
+    for sql in [
+        "DROP TABLE todos",
+        "DROP TABLE users",
+        "DROP TABLE _sqlx_migrations",
+    ] {
+        sqlx::query(sql).execute(db.pool()).await.unwrap();
+    }
+    db
+}
+
+#[tokio::test]
+async fn migrate_creates_the_schema_and_is_idempotent() {
+    let db = empty_database().await;
+    let env = [("DATABASE_URL", db.url())];
+
+    let first = backend(&["migrate"], &env, "");
+    let second = backend(&["migrate"], &env, "");
+
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(count(&db, "SELECT count(*) FROM users").await, 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM _sqlx_migrations").await, 2);
+}
+
+#[tokio::test]
+async fn users_create_reads_the_password_from_the_environment_or_stdin() {
+    let db = TestDatabase::new().await;
+
+    let admin = backend(
+        &[
+            "users",
+            "create",
+            "--email",
+            "Root@Example.org",
+            "--display-name",
+            "Root",
+            "--admin",
+        ],
+        &[
+            ("DATABASE_URL", db.url()),
+            ("USER_PASSWORD", "from-the-environment"),
+        ],
+        "",
+    );
+    let member = backend(
+        &[
+            "users",
+            "create",
+            "--email",
+            "ann@example.org",
+            "--display-name",
+            "Ann",
+        ],
+        &[("DATABASE_URL", db.url())],
+        "from-standard-input\n",
+    );
+
+    assert!(admin.status.success(), "{}", text(&admin.stderr));
+    assert!(
+        text(&admin.stdout).contains("created admin user"),
+        "{}",
+        text(&admin.stdout)
+    );
+    assert!(member.status.success(), "{}", text(&member.stderr));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM users WHERE email = 'root@example.org' AND role = 'admin'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM users WHERE email = 'ann@example.org' AND role = 'member'"
+        )
+        .await,
+        1
+    );
+    let hashes: Vec<String> = sqlx::query_scalar("SELECT password_hash FROM users")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    assert!(
+        hashes.iter().all(|h| h.starts_with("$argon2id$")),
+        "{hashes:?}"
+    );
+}
+
+#[tokio::test]
+async fn users_create_refuses_bad_input_with_a_clear_message() {
+    let db = TestDatabase::new().await;
+    let env = [
+        ("DATABASE_URL", db.url()),
+        ("USER_PASSWORD", "long-enough-password"),
+    ];
+    let create = |email: &str, name: &str| {
+        backend(
+            &["users", "create", "--email", email, "--display-name", name],
+            &env,
+            "",
+        )
+    };
+
+    assert!(create("ann@example.org", "Ann").status.success());
+    let taken = create("ANN@example.org", "Ann again");
+    let bad_email = create("not-an-email", "X");
+    let bad_name = create("x@example.org", "  ");
+    let short = backend(
+        &[
+            "users",
+            "create",
+            "--email",
+            "y@example.org",
+            "--display-name",
+            "Y",
+        ],
+        &[("DATABASE_URL", db.url())],
+        "short\n",
+    );
+    let in_argv = backend(
+        &[
+            "users",
+            "create",
+            "--email",
+            "z@example.org",
+            "--display-name",
+            "Z",
+            "--password",
+            "x",
+        ],
+        &env,
+        "",
+    );
+
+    for (output, expected) in [
+        (&taken, "already exists"),
+        (&bad_email, "--email"),
+        (&bad_name, "--display-name"),
+        (&short, "at least 8 characters"),
+        (&in_argv, "--password"),
+    ] {
+        assert!(
+            !output.status.success(),
+            "expected failure mentioning {expected}"
+        );
+        assert!(
+            text(&output.stderr).contains(expected),
+            "{expected}: {}",
+            text(&output.stderr)
+        );
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn seed_creates_the_demo_data_once() {
+    let db = TestDatabase::new().await;
+    let env = [
+        ("DATABASE_URL", db.url()),
+        ("USER_PASSWORD", "demo-password"),
+    ];
+
+    let first = backend(&["seed"], &env, "");
+    let second = backend(&["seed"], &env, "");
+
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("with 3 todos"),
+        "{}",
+        text(&first.stdout)
+    );
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stdout).contains("nothing to do"),
+        "{}",
+        text(&second.stdout)
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM users").await, 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM todos").await, 3);
+}
+
+#[test]
+fn commands_that_write_users_need_a_database() {
+    for args in [
+        &["seed"][..],
+        &[
+            "users",
+            "create",
+            "--email",
+            "a@b.org",
+            "--display-name",
+            "A",
+        ],
+        &["migrate"],
+    ] {
+        let output = backend(args, &[("USER_PASSWORD", "long-enough")], "");
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            text(&output.stderr).contains("DATABASE_URL"),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn config_prints_the_effective_settings_with_secrets_redacted() {
+    let output = backend(
+        &["config"],
+        &[
+            (
+                "DATABASE_URL",
+                "postgres://app:hunter2@db.internal:5432/app",
+            ),
+            ("REDIS_URL", "redis://:s3cret@cache:6379"),
+            ("SESSION_TTL_SECS", "60"),
+        ],
+        "",
+    );
+
+    let out = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        out.contains("DATABASE_URL=postgres://app:REDACTED@db.internal:5432/app"),
+        "{out}"
+    );
+    assert!(
+        out.contains("REDIS_URL=redis://:REDACTED@cache:6379"),
+        "{out}"
+    );
+    assert!(out.contains("SESSION_TTL_SECS=60"), "{out}");
+    assert!(!out.contains("hunter2") && !out.contains("s3cret"), "{out}");
+}
+
+#[test]
+fn a_bad_variable_is_named_in_the_error() {
+    let output = backend(&["config"], &[("CACHE_TTL_SECS", "soon")], "");
+
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("CACHE_TTL_SECS"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn an_unreachable_database_fails_with_the_variable_named() {
+    let output = backend(
+        &["migrate"],
+        &[
+            ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "500"),
+        ],
+        "",
+    );
+
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("DATABASE_URL"),
+        "{}",
+        text(&output.stderr)
+    );
+}

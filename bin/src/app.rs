@@ -153,3 +153,13 @@ impl Application {
         })
     }
 }
+
+impl Application {
+    /// Closes the connections to the backing services; call after every server has stopped.
+    pub async fn close(&self) {
+        if let Some(pool) = &self.backends.postgres {
+            pool.close().await;
+        }
+        tracing::info!("connections closed");
+    }
+}

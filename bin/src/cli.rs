@@ -17,7 +17,7 @@ use domain::user::{DisplayName, Email, Password, Role};
 use infrastructure::postgres::{self, PoolSettings};
 use secrecy::ExposeSecret;
 
-use crate::{app::Application, config::Config};
+use crate::{app::Application, config::Config, server::HttpServer, shutdown};
 
 /// The environment variable `users create` and `seed` read the password from. Passwords
 /// never come from arguments, which other users of the machine can see in the process list.
@@ -35,6 +35,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the HTTP API until SIGINT or SIGTERM.
+    Serve,
     /// Apply the pending database migrations (needs DATABASE_URL). Safe to run again.
     Migrate,
     /// Manage users.
@@ -81,6 +83,7 @@ pub enum UsersCommand {
 /// Whatever stops the command; the message says what to fix.
 pub async fn run(command: Command, config: &Config) -> anyhow::Result<()> {
     match command {
+        Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
         Command::Users {
             command:
@@ -98,6 +101,16 @@ pub async fn run(command: Command, config: &Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn serve(config: &Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    let server = HttpServer::bind(&app, &config.http).await?;
+    let addr = server.local_addr()?;
+    tracing::info!(%addr, docs = %format!("http://{addr}/docs"), "listening");
+    server.run(shutdown::on_signal()).await?;
+    app.close().await;
+    Ok(())
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {

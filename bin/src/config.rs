@@ -10,7 +10,7 @@
 //! of them, and the one thing a framework would add, layered files, is what 12-factor
 //! configuration avoids.
 
-use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
+use std::{collections::BTreeMap, fmt, net::SocketAddr, str::FromStr, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -70,9 +70,26 @@ pub struct RedisConfig {
     pub timeout: Duration,
 }
 
+/// The HTTP server's settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `HTTP_ADDR` (default `127.0.0.1:8080`): where `serve` listens. Port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// `HTTP_REQUEST_TIMEOUT_MS` (default 10000): a request taking longer gets 503.
+    pub request_timeout: Duration,
+    /// `HTTP_DRAIN_TIMEOUT_SECS` (default 20): on shutdown, how long in-flight requests may
+    /// take to finish before the server stops anyway.
+    pub drain_timeout: Duration,
+    /// `HTTP_CORS_ALLOWED_ORIGINS` (default empty: CORS off): comma-separated origins, such
+    /// as `https://app.example.org`, that browsers may call the API from.
+    pub cors_allowed_origins: Vec<String>,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The HTTP server.
+    pub http: HttpConfig,
     /// Postgres, or `None` for the in-memory repositories.
     pub database: Option<DatabaseConfig>,
     /// Redis, or `None` for the in-memory session store and cache.
@@ -138,7 +155,36 @@ impl Config {
         if session_ttl.is_zero() {
             return Err(env.invalid("SESSION_TTL_SECS", "must be at least 1"));
         }
+        let http = HttpConfig {
+            addr: env.parse("HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            request_timeout: env.millis("HTTP_REQUEST_TIMEOUT_MS", 10_000)?,
+            drain_timeout: env.seconds("HTTP_DRAIN_TIMEOUT_SECS", 20)?,
+            cors_allowed_origins: env
+                .string("HTTP_CORS_ALLOWED_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        for origin in &http.cors_allowed_origins {
+            let parsed = url::Url::parse(origin).map_err(|e| {
+                env.invalid(
+                    "HTTP_CORS_ALLOWED_ORIGINS",
+                    &format!("{origin:?} is not an origin ({e})"),
+                )
+            })?;
+            if parsed.origin().ascii_serialization() != *origin {
+                return Err(env.invalid(
+                    "HTTP_CORS_ALLOWED_ORIGINS",
+                    &format!("{origin:?} is not an origin like https://app.example.org"),
+                ));
+            }
+        }
         Ok(Self {
+            http,
             database,
             redis,
             session_ttl,
@@ -152,6 +198,19 @@ impl Config {
     /// Every effective setting by variable name, secrets redacted: what `config` prints.
     pub fn describe(&self) -> BTreeMap<&'static str, String> {
         let mut out = BTreeMap::new();
+        out.insert("HTTP_ADDR", self.http.addr.to_string());
+        out.insert(
+            "HTTP_REQUEST_TIMEOUT_MS",
+            self.http.request_timeout.as_millis().to_string(),
+        );
+        out.insert(
+            "HTTP_DRAIN_TIMEOUT_SECS",
+            self.http.drain_timeout.as_secs().to_string(),
+        );
+        out.insert(
+            "HTTP_CORS_ALLOWED_ORIGINS",
+            self.http.cors_allowed_origins.join(","),
+        );
         match &self.database {
             None => {
                 out.insert("DATABASE_URL", "(unset: in-memory repositories)".into());
@@ -295,6 +354,43 @@ mod tests {
         assert_eq!(config.cache_ttl, Duration::from_secs(300));
         assert_eq!(config.log_format, LogFormat::Pretty);
         assert_eq!(config.log_filter, "info");
+        assert_eq!(config.http.addr.to_string(), "127.0.0.1:8080");
+        assert!(config.http.cors_allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn http_settings_are_read_and_origins_checked() {
+        let config = config(&[
+            ("HTTP_ADDR", "0.0.0.0:9000"),
+            ("HTTP_REQUEST_TIMEOUT_MS", "1500"),
+            ("HTTP_DRAIN_TIMEOUT_SECS", "3"),
+            (
+                "HTTP_CORS_ALLOWED_ORIGINS",
+                "https://app.example.org, http://localhost:3000",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(config.http.addr.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.http.request_timeout, Duration::from_millis(1500));
+        assert_eq!(config.http.drain_timeout, Duration::from_secs(3));
+        assert_eq!(
+            config.http.cors_allowed_origins,
+            ["https://app.example.org", "http://localhost:3000"]
+        );
+        for bad in ["https://app.example.org/path", "not an origin", "*"] {
+            let err = super::Config::from_vars(|name| {
+                (name == "HTTP_CORS_ALLOWED_ORIGINS").then(|| bad.to_owned())
+            })
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("HTTP_CORS_ALLOWED_ORIGINS"),
+                "{bad}: {err}"
+            );
+        }
+        let err =
+            super::Config::from_vars(|name| (name == "HTTP_ADDR").then(|| "localhost".to_owned()))
+                .unwrap_err();
+        assert!(err.to_string().contains("HTTP_ADDR"), "{err}");
     }
 
     #[test]

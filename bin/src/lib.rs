@@ -4,13 +4,17 @@
 //! - [`config`]: typed configuration from the environment.
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`app`]: [`Application::build`], the one place where adapters are chosen and wired.
-//! - [`cli`]: the subcommands (`migrate`, `users create`, `seed`, `config`).
+//! - [`cli`]: the subcommands (`serve`, `migrate`, `users create`, `seed`, `config`).
+//! - [`server`]: the HTTP server and its graceful shutdown.
+//! - [`shutdown`]: the cancellation token every server and task stops on.
 //!
 //! `main.rs` only strings these together.
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod server;
+pub mod shutdown;
 pub mod telemetry;
 
 pub use app::Application;

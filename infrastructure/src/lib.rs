@@ -6,11 +6,13 @@
 //! - [`redis`]: the session store and the todo read cache on Redis.
 //! - [`password`]: argon2id password hashing on the blocking thread pool.
 //! - [`clock`] and [`ids`]: the system clock and the UUIDv7 generator.
+//! - [`http`]: the REST adapter (axum), the first driving adapter.
 //! - `testing` (feature `testing`): real Postgres and Redis servers for tests.
 //!
 //! Frameworks and drivers appear here and in `bin`, never in `domain` or `application`.
 
 pub mod clock;
+pub mod http;
 pub mod ids;
 pub mod memory;
 pub mod password;

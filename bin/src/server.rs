@@ -12,6 +12,34 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{app::Application, config::HttpConfig};
 
+/// The REST API over `app`, with `/readyz` probing the backing services `app` uses. The
+/// handler tests drive this router directly, without a socket.
+///
+/// # Errors
+/// When an allowed CORS origin is not a valid header value.
+pub fn router(app: &Application, config: &HttpConfig) -> anyhow::Result<Router> {
+    let mut probes: Vec<Arc<dyn ReadinessProbe>> = Vec::new();
+    if let Some(pool) = &app.backends.postgres {
+        probes.push(Arc::new(PostgresProbe(pool.clone())));
+    }
+    if let Some(redis) = &app.backends.redis {
+        probes.push(Arc::new(RedisProbe(redis.clone())));
+    }
+    let settings = HttpSettings {
+        request_timeout: config.request_timeout,
+        cors_allowed_origins: config
+            .cors_allowed_origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o))
+            .collect::<Result<_, _>>()
+            .context("invalid HTTP_CORS_ALLOWED_ORIGINS")?,
+    };
+    Ok(http::router(
+        ApiState::new(app.use_cases.clone(), probes),
+        &settings,
+    ))
+}
+
 /// A bound, not yet running, HTTP server.
 #[derive(Debug)]
 pub struct HttpServer {
@@ -27,23 +55,7 @@ impl HttpServer {
     /// # Errors
     /// When the address cannot be bound or an allowed CORS origin is not a header value.
     pub async fn bind(app: &Application, config: &HttpConfig) -> anyhow::Result<Self> {
-        let mut probes: Vec<Arc<dyn ReadinessProbe>> = Vec::new();
-        if let Some(pool) = &app.backends.postgres {
-            probes.push(Arc::new(PostgresProbe(pool.clone())));
-        }
-        if let Some(redis) = &app.backends.redis {
-            probes.push(Arc::new(RedisProbe(redis.clone())));
-        }
-        let settings = HttpSettings {
-            request_timeout: config.request_timeout,
-            cors_allowed_origins: config
-                .cors_allowed_origins
-                .iter()
-                .map(|o| HeaderValue::from_str(o))
-                .collect::<Result<_, _>>()
-                .context("invalid HTTP_CORS_ALLOWED_ORIGINS")?,
-        };
-        let router = http::router(ApiState::new(app.use_cases.clone(), probes), &settings);
+        let router = router(app, config)?;
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on HTTP_ADDR={}", config.addr))?;

@@ -1,0 +1,563 @@
+//! End-to-end: the real server (`Application::build` + `HttpServer`, exactly what `serve`
+//! runs) on port 0, backed by a fresh Postgres database and Redis key space, driven over
+//! HTTP with reqwest.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use backend::{Application, server::HttpServer};
+use infrastructure::testing::{TestDatabase, TestRedis};
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{Value, json};
+use support::config;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+struct TestApp {
+    base: String,
+    client: Client,
+    shutdown: CancellationToken,
+    server: JoinHandle<anyhow::Result<()>>,
+    db: TestDatabase,
+    _redis: TestRedis,
+}
+
+/// Starts the whole application on an ephemeral port.
+async fn spawn_app() -> TestApp {
+    let db = TestDatabase::new().await;
+    let redis = TestRedis::new().await;
+    let config = config(&[
+        ("DATABASE_URL", db.url()),
+        ("REDIS_URL", redis.url()),
+        ("REDIS_KEY_PREFIX", redis.key_prefix()),
+        ("HTTP_ADDR", "127.0.0.1:0"),
+        ("HTTP_DRAIN_TIMEOUT_SECS", "10"),
+    ]);
+    let app = Application::build(&config).await.unwrap();
+    let server = HttpServer::bind(&app, &config.http).await.unwrap();
+    let base = format!("http://{}", server.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(server.run(shutdown.clone()));
+    TestApp {
+        base,
+        client: Client::new(),
+        shutdown,
+        server,
+        db,
+        _redis: redis,
+    }
+}
+
+impl TestApp {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Option<String>, Value) {
+        let response = self.call(method, path, token, headers, body).await;
+        let status = response.status();
+        let etag = response
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, etag, body)
+    }
+
+    async fn user(&self, email: &str) -> String {
+        let (status, _, _) = self
+            .json(
+                Method::POST,
+                "/v1/users",
+                None,
+                &[],
+                Some(json!({"email": email, "password": "password-123", "display_name": "E2E"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, _, session) = self
+            .json(
+                Method::POST,
+                "/v1/sessions",
+                None,
+                &[],
+                Some(json!({"email": email, "password": "password-123"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        session["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn todo(&self, token: &str, title: &str) -> String {
+        let (status, _, body) = self
+            .json(
+                Method::POST,
+                "/v1/todos",
+                Some(token),
+                &[],
+                Some(json!({"title": title})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_log_in_work_through_a_todo_and_log_out() {
+    let app = spawn_app().await;
+    let token = app.user("ann@example.org").await;
+
+    let (status, etag, created) = app
+        .json(
+            Method::POST,
+            "/v1/todos",
+            Some(&token),
+            &[],
+            Some(json!({"title": "Plan the trip", "tags": ["travel"], "due_date": "2027-01-15"})),
+        )
+        .await;
+    assert_eq!(
+        (status, etag.as_deref()),
+        (StatusCode::CREATED, Some("\"1\""))
+    );
+    let path = format!("/v1/todos/{}", created["id"].as_str().unwrap());
+
+    // Read twice: the first fills the Redis cache, the second is served from it.
+    for _ in 0..2 {
+        let (status, etag, body) = app.json(Method::GET, &path, Some(&token), &[], None).await;
+        assert_eq!(
+            (status, etag.as_deref(), body["title"].as_str()),
+            (StatusCode::OK, Some("\"1\""), Some("Plan the trip"))
+        );
+    }
+
+    let (status, etag, _) = app
+        .json(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            &[("if-match", "\"1\"")],
+            Some(json!({"title": "Plan the ski trip"})),
+        )
+        .await;
+    assert_eq!((status, etag.as_deref()), (StatusCode::OK, Some("\"2\"")));
+    let (_, etag, body) = app.json(Method::GET, &path, Some(&token), &[], None).await;
+    assert_eq!(
+        (etag.as_deref(), body["title"].as_str()),
+        (Some("\"2\""), Some("Plan the ski trip")),
+        "the write invalidated the cache"
+    );
+
+    let (_, _, done) = app
+        .json(
+            Method::POST,
+            &format!("{path}/complete"),
+            Some(&token),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(done["status"], "done");
+    let (_, _, tagged) = app
+        .json(
+            Method::PUT,
+            &format!("{path}/tags/booked"),
+            Some(&token),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(tagged["tags"], json!(["booked", "travel"]));
+    let (_, etag, untagged) = app
+        .json(
+            Method::DELETE,
+            &format!("{path}/tags/travel"),
+            Some(&token),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(untagged["tags"], json!(["booked"]));
+    let (_, _, list) = app
+        .json(
+            Method::GET,
+            "/v1/todos?status=done&tag=booked",
+            Some(&token),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &path,
+            Some(&token),
+            &[("if-match", etag.as_deref().unwrap())],
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.call(Method::GET, &path, Some(&token), &[], None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    assert_eq!(
+        app.call(
+            Method::DELETE,
+            "/v1/sessions/current",
+            Some(&token),
+            &[],
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    let after = app
+        .call(Method::GET, "/v1/users/me", Some(&token), &[], None)
+        .await;
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    assert!(after.headers().contains_key("www-authenticate"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_user_gets_404_on_every_route_for_my_todo() {
+    let app = spawn_app().await;
+    let ann = app.user("ann@example.org").await;
+    let bob = app.user("bob@example.org").await;
+    let path = format!("/v1/todos/{}", app.todo(&ann, "Ann's secret").await);
+
+    for (method, route, headers, body) in [
+        (Method::GET, path.clone(), vec![], None),
+        (
+            Method::PATCH,
+            path.clone(),
+            vec![("if-match", "\"1\"")],
+            Some(json!({"title": "mine"})),
+        ),
+        (
+            Method::DELETE,
+            path.clone(),
+            vec![("if-match", "\"1\"")],
+            None,
+        ),
+        (Method::POST, format!("{path}/complete"), vec![], None),
+        (Method::POST, format!("{path}/reopen"), vec![], None),
+        (Method::PUT, format!("{path}/tags/x"), vec![], None),
+        (Method::DELETE, format!("{path}/tags/x"), vec![], None),
+    ] {
+        let response = app
+            .call(method.clone(), &route, Some(&bob), &headers, body)
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {route}");
+    }
+    let (_, _, bobs) = app
+        .json(Method::GET, "/v1/todos", Some(&bob), &[], None)
+        .await;
+    assert!(bobs["items"].as_array().unwrap().is_empty());
+    let (_, etag, mine) = app.json(Method::GET, &path, Some(&ann), &[], None).await;
+    assert_eq!(
+        (
+            etag.as_deref(),
+            mine["title"].as_str(),
+            mine["status"].as_str()
+        ),
+        (Some("\"1\""), Some("Ann's secret"), Some("open"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_patches_with_the_same_if_match_give_one_200_and_one_412() {
+    let app = spawn_app().await;
+    let token = app.user("ann@example.org").await;
+    let path = format!("/v1/todos/{}", app.todo(&token, "Contested").await);
+
+    let (a, b) = tokio::join!(
+        app.call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            &[("if-match", "\"1\"")],
+            Some(json!({"title": "Writer A"}))
+        ),
+        app.call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            &[("if-match", "\"1\"")],
+            Some(json!({"title": "Writer B"}))
+        ),
+    );
+
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
+    let (_, etag, body) = app.json(Method::GET, &path, Some(&token), &[], None).await;
+    assert_eq!(etag.as_deref(), Some("\"2\""), "exactly one write happened");
+    let winner = if a.status() == StatusCode::OK {
+        "Writer A"
+    } else {
+        "Writer B"
+    };
+    assert_eq!(body["title"], winner);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_4xx_never_a_5xx() {
+    let app = spawn_app().await;
+    let token = app.user("ann@example.org").await;
+    let path = format!("/v1/todos/{}", app.todo(&token, "Target").await);
+    let raw = |method: Method, route: &str, content_type: &str, body: Vec<u8>| {
+        app.client
+            .request(method, format!("{}{route}", app.base))
+            .bearer_auth(&token)
+            .header("content-type", content_type)
+            .body(body)
+    };
+
+    let requests = vec![
+        raw(
+            Method::POST,
+            "/v1/todos",
+            "application/json",
+            b"{not json".to_vec(),
+        ),
+        raw(
+            Method::POST,
+            "/v1/todos",
+            "application/json",
+            b"\xff\xfe\x00garbage".to_vec(),
+        ),
+        raw(
+            Method::POST,
+            "/v1/todos",
+            "application/json",
+            br#"{"title": 42}"#.to_vec(),
+        ),
+        raw(
+            Method::POST,
+            "/v1/todos",
+            "application/json",
+            br#"{"title": "x", "tags": "work"}"#.to_vec(),
+        ),
+        raw(
+            Method::POST,
+            "/v1/todos",
+            "application/json",
+            br#"{"title": "x", "owner": "me"}"#.to_vec(),
+        ),
+        raw(
+            Method::POST,
+            "/v1/todos",
+            "application/json",
+            br#"[]"#.to_vec(),
+        ),
+        raw(
+            Method::POST,
+            "/v1/todos",
+            "application/json",
+            format!(r#"{{"title": "{}"}}"#, "x".repeat(2 * 1024 * 1024)).into_bytes(),
+        ),
+        raw(
+            Method::POST,
+            "/v1/todos",
+            "text/plain",
+            br#"{"title": "x"}"#.to_vec(),
+        ),
+        raw(
+            Method::POST,
+            "/v1/todos",
+            "application/json",
+            format!(r#"{{"title": "{}"}}"#, "x".repeat(10_000)).into_bytes(),
+        ),
+        raw(
+            Method::PATCH,
+            &path,
+            "application/json",
+            br#"{"due_date": "31/12/2026"}"#.to_vec(),
+        )
+        .header("if-match", "\"1\""),
+        raw(
+            Method::PATCH,
+            &path,
+            "application/json",
+            br#"{"title": "x"}"#.to_vec(),
+        )
+        .header("if-match", "garbage"),
+        raw(
+            Method::GET,
+            "/v1/todos?status=archived",
+            "application/json",
+            vec![],
+        ),
+        raw(
+            Method::GET,
+            "/v1/todos?limit=1000000",
+            "application/json",
+            vec![],
+        ),
+        raw(
+            Method::GET,
+            "/v1/todos?limit=99999999999999999999999",
+            "application/json",
+            vec![],
+        ),
+        raw(
+            Method::GET,
+            "/v1/todos?limit=-1",
+            "application/json",
+            vec![],
+        ),
+        raw(
+            Method::GET,
+            "/v1/todos?cursor=%00%01",
+            "application/json",
+            vec![],
+        ),
+        raw(
+            Method::GET,
+            "/v1/todos/%F0%9F%92%A9",
+            "application/json",
+            vec![],
+        ),
+        raw(
+            Method::PUT,
+            &format!("{path}/tags/%C3%A9t%C3%A9"),
+            "application/json",
+            vec![],
+        ),
+        raw(
+            Method::PUT,
+            &format!("{path}/tags/{}", "a".repeat(5000)),
+            "application/json",
+            vec![],
+        ),
+        raw(
+            Method::POST,
+            "/v1/users",
+            "application/json",
+            br#"{"email": "a@b.org", "password": "short", "display_name": "A"}"#.to_vec(),
+        ),
+        raw(
+            Method::POST,
+            "/v1/sessions",
+            "application/json",
+            format!(
+                r#"{{"email": "a@b.org", "password": "{}"}}"#,
+                "p".repeat(100_000)
+            )
+            .into_bytes(),
+        ),
+    ];
+    for request in requests {
+        let request = request.build().unwrap();
+        let described = format!("{} {}", request.method(), request.url());
+        let response = app.client.execute(request).await.unwrap();
+        let status = response.status();
+        assert!(status.is_client_error(), "{described} got {status}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{described}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_slow_in_flight_request_finish() {
+    let app = spawn_app().await;
+    let token = app.user("ann@example.org").await;
+    let id = app.todo(&token, "Slow to change").await;
+    // Hold the todo's row lock in another transaction: the PATCH below reads the todo, then
+    // waits in its UPDATE until this transaction ends. A genuinely slow request, no test hooks.
+    let mut blocker = app.db.pool().begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM todos WHERE id = $1::uuid FOR UPDATE")
+        .bind(&id)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+
+    let client = app.client.clone();
+    let url = format!("{}/v1/todos/{id}", app.base);
+    let token_for_patch = token.clone();
+    let in_flight = tokio::spawn(async move {
+        client
+            .patch(url)
+            .bearer_auth(token_for_patch)
+            .header("if-match", "\"1\"")
+            .json(&json!({"title": "Changed during shutdown"}))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !in_flight.is_finished(),
+        "the request must be waiting on the lock"
+    );
+
+    app.shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = Client::new()
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a shutting-down server accepts no new connections"
+    );
+
+    blocker.rollback().await.unwrap();
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["title"],
+        "Changed during shutdown"
+    );
+    tokio::time::timeout(Duration::from_secs(5), app.server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_checks_postgres_and_redis() {
+    let app = spawn_app().await;
+
+    let (status, _, body) = app.json(Method::GET, "/readyz", None, &[], None).await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["checks"], json!({"postgres": "up", "redis": "up"}));
+}

@@ -14,6 +14,7 @@ use infrastructure::{
     clock::SystemClock,
     ids::UuidV7Generator,
     memory::{MemorySessionStore, MemoryStore, MemoryTodoCache},
+    no_cache::NoTodoCache,
     password::Argon2Hasher,
     postgres::{self, PgPool, PgTodoRepository, PgUnitOfWork, PgUserRepository, PoolSettings},
     redis::{self, ConnectionManager, RedisSessionStore, RedisSettings, RedisTodoCache},
@@ -132,6 +133,13 @@ impl Application {
                     )
                 }
             };
+
+        let todo_cache: Arc<dyn TodoCache> = if config.cache_ttl.is_zero() {
+            tracing::info!("todo cache: off (CACHE_TTL_SECS=0)");
+            Arc::new(NoTodoCache)
+        } else {
+            todo_cache
+        };
 
         let ports = Ports {
             users,

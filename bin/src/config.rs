@@ -97,7 +97,7 @@ pub struct Config {
     /// `SESSION_TTL_SECS` (default 86400): how long a login lasts.
     pub session_ttl: Duration,
     /// `CACHE_TTL_SECS` (default 300): how long a todo stays in the read cache. Also bounds
-    /// how long an entry can be stale after a failed invalidation.
+    /// how long an entry can be stale after a failed invalidation. 0 turns the cache off.
     pub cache_ttl: Duration,
     /// `CACHE_CAPACITY` (default 10000): the most todos the in-memory cache holds.
     pub cache_capacity: u64,

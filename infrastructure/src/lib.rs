@@ -4,6 +4,7 @@
 //!   configured, and the reference fakes the contract tests hold the real adapters to.
 //! - [`postgres`]: users, todos and the unit of work on PostgreSQL (sqlx), with migrations.
 //! - [`redis`]: the session store and the todo read cache on Redis.
+//! - [`no_cache`]: a todo cache that caches nothing, for `CACHE_TTL_SECS=0`.
 //! - [`password`]: argon2id password hashing on the blocking thread pool.
 //! - [`clock`] and [`ids`]: the system clock and the UUIDv7 generator.
 //! - [`http`]: the REST adapter (axum), the first driving adapter.
@@ -15,6 +16,7 @@ pub mod clock;
 pub mod http;
 pub mod ids;
 pub mod memory;
+pub mod no_cache;
 pub mod password;
 pub mod postgres;
 pub mod redis;

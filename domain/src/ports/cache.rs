@@ -10,8 +10,10 @@ use crate::{
 /// Keeps recently read todos for cache-aside reads.
 ///
 /// The cache is an optimisation, never the source of truth: callers treat every error as
-/// a miss and carry on with the repository. Entries expire after a bounded time, which also
-/// bounds how long a failed invalidation can leave a stale entry behind.
+/// a miss and carry on with the repository. A cache MAY forget any entry at any time (that
+/// is what eviction is), but MUST NOT return an entry after it was invalidated or expired,
+/// and what it returns MUST equal what was last put. Entries expire after a bounded time,
+/// which also bounds how long a failed invalidation can leave a stale entry behind.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait TodoCache: Send + Sync {
@@ -23,8 +25,8 @@ pub trait TodoCache: Send + Sync {
     /// MUST return [`InfraError`] when the cache cannot answer.
     async fn get(&self, id: TodoId) -> Result<Option<Todo>, InfraError>;
 
-    /// Caches `todo`, replacing any entry for its id. A later `get` MUST return an equal
-    /// todo (every field, including version and times).
+    /// Caches `todo`, replacing any entry for its id. A later `get` that hits MUST return
+    /// an equal todo (every field, including version and times).
     ///
     /// # Errors
     /// MUST return [`InfraError`] when the cache fails.

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Load benchmark: this service against the bare axum + sqlx + redis baseline in
+# ../shared/bench/baseline, in one run, on one machine, against one Postgres and one Redis.
+# Figures are reported as app ÷ baseline ratios of medians, because absolute numbers on a
+# shared 2-core VM move by 10-15 % from run to run.
+#
+#   bench/run.sh                        # REPS=3 DURATION=10 CONNS=64 THREADS=2
+#   REPS=5 DURATION=20 bench/run.sh
+#
+# Pairs (each side does the same I/O: one Redis session lookup, then the read or write):
+#   read, cache off   app GET /v1/todos/{id} (CACHE_TTL_SECS=0)  vs  baseline GET /auth/todos/{id}
+#   read, cache warm  app GET /v1/todos/{id}                     vs  baseline GET /auth/cached/{id}
+#   create            app POST /v1/todos                         vs  baseline POST /todos (no session lookup)
+#   list              app GET /v1/todos?limit=20                 (no baseline route: absolute only)
+#
+# Knobs: REPS DURATION CONNS THREADS OUT SHARED_BENCH BASELINE_TEST_BEFORE_ACQUIRE (default 0,
+# the pool setting this app uses, so the comparison is of the layers and not of the pool).
+# Needs: the machine's Postgres (trust or the `bench` role) and Redis; installs wrk if missing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
+REPS=${REPS:-3}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+OUT=${OUT:-/tmp/todo-bench/$(date +%Y%m%d-%H%M%S)}
+BASELINE_TEST_BEFORE_ACQUIRE=${BASELINE_TEST_BEFORE_ACQUIRE:-0}
+export PGHOST=127.0.0.1 PGPORT=5432 PGUSER=bench PGPASSWORD=bench
+APP_DB=todo_bench
+APP_DB_URL="postgres://bench:bench@127.0.0.1:5432/$APP_DB"
+REDIS_URL=redis://127.0.0.1:6379
+APP=http://127.0.0.1:8080          # cache on
+APP_NOCACHE=http://127.0.0.1:8081  # cache off
+BASE=http://127.0.0.1:3000
+ROUTE_LUA="$SHARED/wrk/route.lua"
+CREATE_LUA="$ROOT/bench/wrk/create_todo.lua"
+
+mkdir -p "$OUT"
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$OUT/run.log" >&2; }
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+log "services and the baseline's data (100k todos)"
+"$SHARED/setup-services.sh" >>"$OUT/run.log" 2>&1
+
+log "building the app and the baseline (release)"
+(cd "$ROOT" && cargo build --release -q -p backend)
+rm -rf /tmp/todo-bench-baseline && cp -r "$SHARED/baseline" /tmp/todo-bench-baseline
+(cd /tmp/todo-bench-baseline && cargo build --release -q)
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/backend"
+
+log "the app's database: migrated, 100k todos, 100 of them the bench user's"
+su postgres -c "psql -qc 'DROP DATABASE IF EXISTS $APP_DB WITH (FORCE)' -c 'CREATE DATABASE $APP_DB OWNER bench'" >/dev/null
+DATABASE_URL=$APP_DB_URL "$BIN" migrate >>"$OUT/run.log"
+
+start() { # name, then env assignments for the process
+  local name=$1; shift
+  env "$@" >"$OUT/$name.log" 2>&1 &
+  PIDS+=($!)
+}
+app_env=(DATABASE_URL=$APP_DB_URL REDIS_URL=$REDIS_URL REDIS_KEY_PREFIX=bench-app: RUST_LOG=warn DATABASE_MAX_CONNECTIONS=16)
+start app env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8080 CACHE_TTL_SECS=3600 "$BIN" serve
+start app-nocache env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8081 CACHE_TTL_SECS=0 "$BIN" serve
+start baseline env BIND=127.0.0.1:3000 DATABASE_URL=postgres://bench:bench@127.0.0.1:5432/bench REDIS_URL=$REDIS_URL \
+  DB_POOL=16 DB_TEST_BEFORE_ACQUIRE=$BASELINE_TEST_BEFORE_ACQUIRE /tmp/todo-bench-baseline/target/release/baseline
+for url in $APP $APP_NOCACHE $BASE; do
+  for _ in $(seq 50); do curl -sf "$url/healthz" >/dev/null 2>&1 || curl -sf "$url/plain" >/dev/null 2>&1 && break; sleep 0.2; done
+done
+
+curl -sf -XPOST $APP/v1/users -H 'content-type: application/json' \
+  -d '{"email":"bench@example.org","password":"bench-password","display_name":"Bench"}' >/dev/null
+TOKEN=$(curl -sf -XPOST $APP/v1/sessions -H 'content-type: application/json' \
+  -d '{"email":"bench@example.org","password":"bench-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+psql -d $APP_DB -q -v ON_ERROR_STOP=1 <<'SQL' >>"$OUT/run.log"
+INSERT INTO users (id, email, display_name, password_hash, role, created_at)
+SELECT md5('filler' || n)::uuid, 'filler' || n || '@bench.local', 'Filler', 'x', 'member', now()
+FROM generate_series(1, 999) n;
+INSERT INTO todos (id, owner_id, title, tags, version, created_at, updated_at)
+SELECT md5('todo' || n)::uuid,
+       CASE WHEN n % 1000 = 1 THEN (SELECT id FROM users WHERE email = 'bench@example.org')
+            ELSE md5('filler' || (n % 999 + 1))::uuid END,
+       'Todo number ' || n, ARRAY['bench'], 1, now(), now()
+FROM generate_series(1, 100000) n;
+VACUUM ANALYZE;
+SQL
+APP_IDS=$OUT/app-ids.txt BASE_IDS=$OUT/baseline-ids.txt
+psql -d $APP_DB -Atc "SELECT t.id FROM todos t JOIN users u ON u.id = t.owner_id WHERE u.email = 'bench@example.org'" >"$APP_IDS"
+psql -d bench -Atc "SELECT id FROM todos WHERE owner_id = md5('owner1')::uuid" >"$BASE_IDS"
+log "$(wc -l <"$APP_IDS") app ids, $(wc -l <"$BASE_IDS") baseline ids"
+
+printf 'rep\tbench\ttarget\trps\tp50_ms\tp99_ms\tnon2xx\tsock_err\n' >"$OUT/results.tsv"
+run() { # rep bench target url bearer lua args...
+  local rep=$1 bench=$2 target=$3 url=$4 bearer=$5 lua=$6; shift 6
+  local line
+  line=$(WRK_BEARER=$bearer WRK_THREADS=$THREADS wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$lua" "$url" -- "$@" | tee -a "$OUT/wrk.log" | grep '^RESULT')
+  python3 - "$rep" "$bench" "$target" "$line" >>"$OUT/results.tsv" <<'PY'
+import sys
+rep, bench, target, line = sys.argv[1:]
+kv = dict(p.split("=") for p in line.split()[1:])
+print("\t".join([rep, bench, target, kv["rps"], kv["p50_ms"], kv["p99_ms"], kv["non2xx"], kv["sock_err"]]))
+PY
+  log "rep $rep $bench $target: $line"
+}
+clean_posts() {
+  psql -d $APP_DB -qc "DELETE FROM todos WHERE title LIKE 'bench-post%'" -c "VACUUM ANALYZE todos" >/dev/null
+  psql -d bench -qc "DELETE FROM todos WHERE title LIKE 'bench-post%'" -c "VACUUM ANALYZE todos" >/dev/null
+}
+
+log "warming both caches through their own miss paths"
+WRK_BEARER=$TOKEN WRK_THREADS=$THREADS wrk -t"$THREADS" -c8 -d3s -s "$ROUTE_LUA" $APP -- seq /v1/todos/ "$APP_IDS" >/dev/null
+WRK_BEARER=bench-token WRK_THREADS=$THREADS wrk -t"$THREADS" -c8 -d3s -s "$ROUTE_LUA" $BASE -- seq /auth/cached/ "$BASE_IDS" >/dev/null
+
+for rep in $(seq "$REPS"); do
+  run "$rep" read_nocache baseline $BASE bench-token "$ROUTE_LUA" byid /auth/todos/ "$BASE_IDS"
+  run "$rep" read_nocache app $APP_NOCACHE "$TOKEN" "$ROUTE_LUA" byid /v1/todos/ "$APP_IDS"
+  run "$rep" read_cached baseline $BASE bench-token "$ROUTE_LUA" byid /auth/cached/ "$BASE_IDS"
+  run "$rep" read_cached app $APP "$TOKEN" "$ROUTE_LUA" byid /v1/todos/ "$APP_IDS"
+  run "$rep" create baseline $BASE "" "$ROUTE_LUA" post /todos
+  clean_posts
+  run "$rep" create app $APP "$TOKEN" "$CREATE_LUA"
+  clean_posts
+  run "$rep" list app $APP "$TOKEN" "$ROUTE_LUA" plain "/v1/todos?limit=20"
+done
+
+python3 - "$OUT/results.tsv" <<'PY' | tee "$OUT/summary.md"
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+def med(bench, target, key):
+    vals = [float(r[key]) for r in rows if r["bench"] == bench and r["target"] == target]
+    return statistics.median(vals) if vals else None
+errors = sum(int(r["non2xx"]) + int(r["sock_err"]) for r in rows)
+print("| pair | app req/s | baseline req/s | app ÷ baseline | app p99 ms | baseline p99 ms | p99 app ÷ baseline |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for bench, label in [("read_nocache", "GET /v1/todos/{id}, cache off"), ("read_cached", "GET /v1/todos/{id}, cache warm"), ("create", "POST /v1/todos"), ("list", "GET /v1/todos?limit=20")]:
+    a, b = med(bench, "app", "rps"), med(bench, "baseline", "rps")
+    ap, bp = med(bench, "app", "p99_ms"), med(bench, "baseline", "p99_ms")
+    ratio = f"{a / b:.2f}" if b else "n/a"
+    p99 = f"{ap / bp:.2f}" if bp else "n/a"
+    print(f"| {label} | {a:,.0f} | {b:,.0f} | **{ratio}** | {ap:.2f} | {bp:.2f} | {p99} |" if b else f"| {label} | {a:,.0f} | – | {ratio} | {ap:.2f} | – | {p99} |")
+print(f"\nmedians of {len({r['rep'] for r in rows})} reps; non-2xx + socket errors across all runs: {errors}")
+PY
+log "results in $OUT"

@@ -49,12 +49,14 @@ log "services and the baseline's data (100k todos)"
 
 log "building the app and the baseline (release)"
 (cd "$ROOT" && cargo build --release -q -p backend)
+# The shared folder is read-only: build a copy, with a target directory that survives reruns.
 rm -rf /tmp/todo-bench-baseline && cp -r "$SHARED/baseline" /tmp/todo-bench-baseline
-(cd /tmp/todo-bench-baseline && cargo build --release -q)
+(cd /tmp/todo-bench-baseline && CARGO_TARGET_DIR=/tmp/todo-bench-baseline-target cargo build --release -q)
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/backend"
 
 log "the app's database: migrated, 100k todos, 100 of them the bench user's"
-su postgres -c "psql -qc 'DROP DATABASE IF EXISTS $APP_DB WITH (FORCE)' -c 'CREATE DATABASE $APP_DB OWNER bench'" >/dev/null
+# As the postgres superuser over the local socket (su keeps our PG* variables, so drop them).
+su postgres -c "env -u PGUSER -u PGPASSWORD -u PGHOST -u PGPORT psql -qc 'DROP DATABASE IF EXISTS $APP_DB WITH (FORCE)' -c 'CREATE DATABASE $APP_DB OWNER bench'" >/dev/null
 DATABASE_URL=$APP_DB_URL "$BIN" migrate >>"$OUT/run.log"
 
 start() { # name, then env assignments for the process
@@ -66,7 +68,7 @@ app_env=(DATABASE_URL=$APP_DB_URL REDIS_URL=$REDIS_URL REDIS_KEY_PREFIX=bench-ap
 start app env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8080 CACHE_TTL_SECS=3600 "$BIN" serve
 start app-nocache env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8081 CACHE_TTL_SECS=0 "$BIN" serve
 start baseline env BIND=127.0.0.1:3000 DATABASE_URL=postgres://bench:bench@127.0.0.1:5432/bench REDIS_URL=$REDIS_URL \
-  DB_POOL=16 DB_TEST_BEFORE_ACQUIRE=$BASELINE_TEST_BEFORE_ACQUIRE /tmp/todo-bench-baseline/target/release/baseline
+  DB_POOL=16 DB_TEST_BEFORE_ACQUIRE=$BASELINE_TEST_BEFORE_ACQUIRE /tmp/todo-bench-baseline-target/release/baseline
 for url in $APP $APP_NOCACHE $BASE; do
   for _ in $(seq 50); do curl -sf "$url/healthz" >/dev/null 2>&1 || curl -sf "$url/plain" >/dev/null 2>&1 && break; sleep 0.2; done
 done
@@ -93,6 +95,16 @@ psql -d bench -Atc "SELECT id FROM todos WHERE owner_id = md5('owner1')::uuid" >
 log "$(wc -l <"$APP_IDS") app ids, $(wc -l <"$BASE_IDS") baseline ids"
 
 printf 'rep\tbench\ttarget\trps\tp50_ms\tp99_ms\tnon2xx\tsock_err\n' >"$OUT/results.tsv"
+# The same single-row insert straight into each database (pgbench, no HTTP): what the app's
+# richer schema (foreign key, GIN index on tags, two list indexes) costs by itself.
+schema_anchor() { # rep
+  local rep=$1 base app
+  base=$(pgbench -n -M prepared -c 16 -j 2 -T "$DURATION" -d bench -f "$SHARED/pgbench/insert.sql" 2>/dev/null | awk '/^tps/{print $3}')
+  app=$(pgbench -n -M prepared -c 16 -j 2 -T "$DURATION" -d $APP_DB -f "$ROOT/bench/pgbench/insert_todo.sql" 2>/dev/null | awk '/^tps/{print $3}')
+  printf '%s\tinsert_sql\tbaseline\t%s\t0\t0\t0\t0\n%s\tinsert_sql\tapp\t%s\t0\t0\t0\t0\n' "$rep" "$base" "$rep" "$app" >>"$OUT/results.tsv"
+  log "rep $rep pgbench insert: baseline schema $base tps, app schema $app tps"
+  clean_posts
+}
 run() { # rep bench target url bearer lua args...
   local rep=$1 bench=$2 target=$3 url=$4 bearer=$5 lua=$6; shift 6
   local line
@@ -124,6 +136,7 @@ for rep in $(seq "$REPS"); do
   run "$rep" create app $APP "$TOKEN" "$CREATE_LUA"
   clean_posts
   run "$rep" list app $APP "$TOKEN" "$ROUTE_LUA" plain "/v1/todos?limit=20"
+  schema_anchor "$rep"
 done
 
 python3 - "$OUT/results.tsv" <<'PY' | tee "$OUT/summary.md"
@@ -135,11 +148,11 @@ def med(bench, target, key):
 errors = sum(int(r["non2xx"]) + int(r["sock_err"]) for r in rows)
 print("| pair | app req/s | baseline req/s | app ÷ baseline | app p99 ms | baseline p99 ms | p99 app ÷ baseline |")
 print("|---|---:|---:|---:|---:|---:|---:|")
-for bench, label in [("read_nocache", "GET /v1/todos/{id}, cache off"), ("read_cached", "GET /v1/todos/{id}, cache warm"), ("create", "POST /v1/todos"), ("list", "GET /v1/todos?limit=20")]:
+for bench, label in [("read_nocache", "GET /v1/todos/{id}, cache off"), ("read_cached", "GET /v1/todos/{id}, cache warm"), ("create", "POST /v1/todos"), ("insert_sql", "the insert alone, pgbench (schema cost)"), ("list", "GET /v1/todos?limit=20")]:
     a, b = med(bench, "app", "rps"), med(bench, "baseline", "rps")
     ap, bp = med(bench, "app", "p99_ms"), med(bench, "baseline", "p99_ms")
     ratio = f"{a / b:.2f}" if b else "n/a"
-    p99 = f"{ap / bp:.2f}" if bp else "n/a"
+    p99 = f"{ap / bp:.2f}" if bp else "n/a"  # pgbench rows carry no p99 (0): shown as n/a
     print(f"| {label} | {a:,.0f} | {b:,.0f} | **{ratio}** | {ap:.2f} | {bp:.2f} | {p99} |" if b else f"| {label} | {a:,.0f} | – | {ratio} | {ap:.2f} | – | {p99} |")
 print(f"\nmedians of {len({r['rep'] for r in rows})} reps; non-2xx + socket errors across all runs: {errors}")
 PY

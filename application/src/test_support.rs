@@ -7,14 +7,14 @@ use std::sync::{
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{
-    error::InfraError,
-    ports::{MockClock, MockIdGenerator},
+    error::{InfraError, RepositoryError},
+    ports::{MockClock, MockIdGenerator, MockTodoCache, MockTodoRepository},
     todo::{NewTodo, Tags, Title, Todo, TodoId},
     user::{DisplayName, Email, Password, PasswordHash, Role, User, UserId},
 };
 use uuid::Uuid;
 
-use crate::Actor;
+use crate::{Actor, todos::TodoPorts};
 
 /// The time every fixed clock reports.
 pub(crate) const T0: DateTime<Utc> = match DateTime::from_timestamp(1_767_258_000, 0) {
@@ -100,4 +100,36 @@ pub(crate) fn todo_of(owner: &Actor) -> Todo {
         new,
         T0 - chrono::Duration::days(1),
     )
+}
+
+/// A repository whose `get` returns `todo`, whatever the id.
+pub(crate) fn repo_holding(todo: &Todo) -> MockTodoRepository {
+    let stored = todo.clone();
+    let mut todos = MockTodoRepository::new();
+    todos
+        .expect_get()
+        .returning(move |_| Ok(Some(stored.clone())));
+    todos
+}
+
+/// Todo ports over `todos` and `cache`, with the fixed clock and sequential ids.
+pub(crate) fn todo_ports(todos: MockTodoRepository, cache: MockTodoCache) -> TodoPorts {
+    TodoPorts {
+        todos: Arc::new(todos),
+        cache: Arc::new(cache),
+        clock: fixed_clock(),
+        ids: sequential_ids(),
+    }
+}
+
+/// Ports over a repository holding `todo` whose `update` answers `update`, and a cache that
+/// accepts invalidations.
+pub(crate) fn ports_holding(todo: &Todo, update: Result<(), fn() -> RepositoryError>) -> TodoPorts {
+    let mut todos = repo_holding(todo);
+    todos
+        .expect_update()
+        .returning(move |_, _| update.map_err(|make| make()));
+    let mut cache = MockTodoCache::new();
+    cache.expect_invalidate().returning(|_| Ok(()));
+    todo_ports(todos, cache)
 }

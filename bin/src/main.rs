@@ -4,6 +4,12 @@ use anyhow::Context;
 use backend::{Config, cli::Cli, telemetry};
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: a request allocates and frees many small
+/// objects on whichever worker thread runs it, and glibc's malloc serialises such threads on
+/// its arena locks (visible as futex waits under load). See bench/README.md for the figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -72,32 +72,13 @@ impl DeleteTodo {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use domain::{
-        ports::{MockTodoCache, MockTodoRepository},
-        todo::Todo,
-    };
+    use domain::ports::{MockTodoCache, MockTodoRepository};
 
     use super::*;
     use crate::test_support::*;
 
     fn use_case(todos: MockTodoRepository, cache: MockTodoCache) -> DeleteTodo {
-        DeleteTodo::new(TodoPorts {
-            todos: Arc::new(todos),
-            cache: Arc::new(cache),
-            clock: fixed_clock(),
-            ids: sequential_ids(),
-        })
-    }
-
-    fn repo_with(todo: &Todo) -> MockTodoRepository {
-        let stored = todo.clone();
-        let mut todos = MockTodoRepository::new();
-        todos
-            .expect_get()
-            .returning(move |_| Ok(Some(stored.clone())));
-        todos
+        DeleteTodo::new(todo_ports(todos, cache))
     }
 
     #[tokio::test]
@@ -105,7 +86,7 @@ mod tests {
         let actor = member();
         let todo = todo_of(&actor);
         let id = todo.id();
-        let mut todos = repo_with(&todo);
+        let mut todos = repo_holding(&todo);
         todos
             .expect_delete()
             .withf(move |i, v| *i == id && v.get() == 1)
@@ -125,7 +106,7 @@ mod tests {
         let actor = member();
         let mut todo = todo_of(&actor);
         todo.complete(T0);
-        let mut todos = repo_with(&todo);
+        let mut todos = repo_holding(&todo);
         todos.expect_delete().never();
 
         let err = use_case(todos, MockTodoCache::new())
@@ -156,7 +137,7 @@ mod tests {
                 matches!(e, DeleteTodoError::Infra(_))
             }),
         ] {
-            let mut todos = repo_with(&todo);
+            let mut todos = repo_holding(&todo);
             let slot = std::sync::Mutex::new(Some(repo_error));
             todos
                 .expect_delete()
@@ -172,7 +153,7 @@ mod tests {
     #[tokio::test]
     async fn someone_elses_or_a_missing_todo_is_not_found() {
         let todo = todo_of(&member());
-        let mut todos = repo_with(&todo);
+        let mut todos = repo_holding(&todo);
         todos.expect_delete().never();
         let err = use_case(todos, MockTodoCache::new())
             .execute(&member(), todo.id(), Version::INITIAL)

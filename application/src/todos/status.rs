@@ -81,49 +81,24 @@ impl ReopenTodo {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use domain::{
-        error::RepositoryError,
-        ports::{MockTodoCache, MockTodoRepository},
-        todo::TodoStatus,
-    };
+    use domain::{error::RepositoryError, todo::TodoStatus};
 
     use super::*;
     use crate::test_support::*;
-
-    fn ports_with(todo: &Todo, update: Result<(), fn() -> RepositoryError>) -> TodoPorts {
-        let stored = todo.clone();
-        let mut todos = MockTodoRepository::new();
-        todos
-            .expect_get()
-            .returning(move |_| Ok(Some(stored.clone())));
-        todos
-            .expect_update()
-            .returning(move |_, _| update.map_err(|make| make()));
-        let mut cache = MockTodoCache::new();
-        cache.expect_invalidate().returning(|_| Ok(()));
-        TodoPorts {
-            todos: Arc::new(todos),
-            cache: Arc::new(cache),
-            clock: fixed_clock(),
-            ids: sequential_ids(),
-        }
-    }
 
     #[tokio::test]
     async fn completing_then_reopening_round_trips_the_status() {
         let actor = member();
         let todo = todo_of(&actor);
 
-        let done = CompleteTodo::new(ports_with(&todo, Ok(())))
+        let done = CompleteTodo::new(ports_holding(&todo, Ok(())))
             .execute(&actor, todo.id())
             .await
             .unwrap();
         assert_eq!(done.status(), TodoStatus::Done);
         assert_eq!(done.completed_at(), Some(T0));
 
-        let open = ReopenTodo::new(ports_with(&done, Ok(())))
+        let open = ReopenTodo::new(ports_holding(&done, Ok(())))
             .execute(&actor, done.id())
             .await
             .unwrap();
@@ -153,7 +128,7 @@ mod tests {
             ),
         ];
         for (make, check) in cases {
-            let err = CompleteTodo::new(ports_with(&todo, Err(make)))
+            let err = CompleteTodo::new(ports_holding(&todo, Err(make)))
                 .execute(&actor, todo.id())
                 .await
                 .unwrap_err();
@@ -162,7 +137,7 @@ mod tests {
         let mut done = todo.clone();
         done.complete(T0);
         for (make, check) in cases {
-            let err = ReopenTodo::new(ports_with(&done, Err(make)))
+            let err = ReopenTodo::new(ports_holding(&done, Err(make)))
                 .execute(&actor, done.id())
                 .await
                 .unwrap_err();

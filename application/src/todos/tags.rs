@@ -118,37 +118,18 @@ mod tests {
         Tag::new(s).unwrap()
     }
 
-    fn ports_with(todo: &Todo, update: Result<(), fn() -> RepositoryError>) -> TodoPorts {
-        let stored = todo.clone();
-        let mut todos = MockTodoRepository::new();
-        todos
-            .expect_get()
-            .returning(move |_| Ok(Some(stored.clone())));
-        todos
-            .expect_update()
-            .returning(move |_, _| update.map_err(|make| make()));
-        let mut cache = MockTodoCache::new();
-        cache.expect_invalidate().returning(|_| Ok(()));
-        TodoPorts {
-            todos: Arc::new(todos),
-            cache: Arc::new(cache),
-            clock: fixed_clock(),
-            ids: sequential_ids(),
-        }
-    }
-
     #[tokio::test]
     async fn a_tag_is_added_then_removed() {
         let actor = member();
         let todo = todo_of(&actor);
 
-        let tagged = AddTag::new(ports_with(&todo, Ok(())))
+        let tagged = AddTag::new(ports_holding(&todo, Ok(())))
             .execute(&actor, todo.id(), tag("garden"))
             .await
             .unwrap();
         assert!(tagged.tags().contains(&tag("garden")));
 
-        let untagged = RemoveTag::new(ports_with(&tagged, Ok(())))
+        let untagged = RemoveTag::new(ports_holding(&tagged, Ok(())))
             .execute(&actor, todo.id(), &tag("garden"))
             .await
             .unwrap();
@@ -214,12 +195,12 @@ mod tests {
             ),
         ];
         for (make, check_add, check_remove) in cases {
-            let err = AddTag::new(ports_with(&todo, Err(make)))
+            let err = AddTag::new(ports_holding(&todo, Err(make)))
                 .execute(&actor, todo.id(), tag("new"))
                 .await
                 .unwrap_err();
             assert!(check_add(&err), "add: {err:?}");
-            let err = RemoveTag::new(ports_with(&todo, Err(make)))
+            let err = RemoveTag::new(ports_holding(&todo, Err(make)))
                 .execute(&actor, todo.id(), &tag("old"))
                 .await
                 .unwrap_err();

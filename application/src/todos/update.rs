@@ -113,22 +113,13 @@ mod tests {
         }
     }
 
-    fn repo_with(todo: &Todo) -> MockTodoRepository {
-        let stored = todo.clone();
-        let mut todos = MockTodoRepository::new();
-        todos
-            .expect_get()
-            .returning(move |_| Ok(Some(stored.clone())));
-        todos
-    }
-
     #[tokio::test]
     async fn an_edit_at_the_current_version_is_saved_with_compare_and_set_and_invalidates_the_cache()
      {
         let actor = member();
         let todo = todo_of(&actor);
         let id = todo.id();
-        let mut todos = repo_with(&todo);
+        let mut todos = repo_holding(&todo);
         todos
             .expect_update()
             .withf(|t, expected| {
@@ -157,7 +148,7 @@ mod tests {
         let actor = member();
         let mut todo = todo_of(&actor);
         todo.complete(T0);
-        let mut todos = repo_with(&todo);
+        let mut todos = repo_holding(&todo);
         todos.expect_update().never();
 
         let err = use_case(todos, MockTodoCache::new())
@@ -175,7 +166,7 @@ mod tests {
     async fn losing_the_race_after_reading_is_a_conflict() {
         let actor = member();
         let todo = todo_of(&actor);
-        let mut todos = repo_with(&todo);
+        let mut todos = repo_holding(&todo);
         todos
             .expect_update()
             .returning(|_, _| Err(RepositoryError::VersionConflict));
@@ -197,7 +188,7 @@ mod tests {
     async fn a_todo_deleted_under_us_is_not_found() {
         let actor = member();
         let todo = todo_of(&actor);
-        let mut todos = repo_with(&todo);
+        let mut todos = repo_holding(&todo);
         todos
             .expect_update()
             .returning(|_, _| Err(RepositoryError::NotFound));
@@ -214,7 +205,7 @@ mod tests {
     async fn an_edit_that_changes_nothing_writes_nothing() {
         let actor = member();
         let todo = todo_of(&actor);
-        let mut todos = repo_with(&todo);
+        let mut todos = repo_holding(&todo);
         todos.expect_update().never();
 
         let same = use_case(todos, MockTodoCache::new())
@@ -233,7 +224,7 @@ mod tests {
     #[tokio::test]
     async fn someone_elses_todo_is_not_found() {
         let todo = todo_of(&member());
-        let mut todos = repo_with(&todo);
+        let mut todos = repo_holding(&todo);
         todos.expect_update().never();
 
         let err = use_case(todos, MockTodoCache::new())
@@ -248,7 +239,7 @@ mod tests {
     async fn a_failed_invalidation_does_not_fail_the_edit() {
         let actor = member();
         let todo = todo_of(&actor);
-        let mut todos = repo_with(&todo);
+        let mut todos = repo_holding(&todo);
         todos.expect_update().returning(|_, _| Ok(()));
         let mut cache = MockTodoCache::new();
         cache.expect_invalidate().returning(|_| Err(infra_down()));
@@ -278,7 +269,7 @@ mod tests {
 
         let actor = member();
         let todo = todo_of(&actor);
-        let mut todos = repo_with(&todo);
+        let mut todos = repo_holding(&todo);
         todos
             .expect_update()
             .returning(|_, _| Err(RepositoryError::Infra(infra_down())));

@@ -64,7 +64,9 @@ start() { # name, then env assignments for the process
   env "$@" >"$OUT/$name.log" 2>&1 &
   PIDS+=($!)
 }
-app_env=(DATABASE_URL=$APP_DB_URL REDIS_URL=$REDIS_URL REDIS_KEY_PREFIX=bench-app: RUST_LOG=warn DATABASE_MAX_CONNECTIONS=16)
+# A key prefix of this run's own: a cache entry left by an earlier run would describe a todo
+# of the database that run dropped.
+app_env=(DATABASE_URL=$APP_DB_URL REDIS_URL=$REDIS_URL "REDIS_KEY_PREFIX=bench-app-$(date +%s):" RUST_LOG=warn DATABASE_MAX_CONNECTIONS=16)
 start app env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8080 CACHE_TTL_SECS=3600 "$BIN" serve
 start app-nocache env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8081 CACHE_TTL_SECS=0 "$BIN" serve
 start baseline env BIND=127.0.0.1:3000 DATABASE_URL=postgres://bench:bench@127.0.0.1:5432/bench REDIS_URL=$REDIS_URL \
@@ -146,14 +148,20 @@ def med(bench, target, key):
     vals = [float(r[key]) for r in rows if r["bench"] == bench and r["target"] == target]
     return statistics.median(vals) if vals else None
 errors = sum(int(r["non2xx"]) + int(r["sock_err"]) for r in rows)
-print("| pair | app req/s | baseline req/s | app ÷ baseline | app p99 ms | baseline p99 ms | p99 app ÷ baseline |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+def errs(bench):
+    return sum(int(r["non2xx"]) + int(r["sock_err"]) for r in rows if r["bench"] == bench)
+print("| pair | app req/s | baseline req/s | app ÷ baseline | app p99 ms | baseline p99 ms | p99 app ÷ baseline | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for bench, label in [("read_nocache", "GET /v1/todos/{id}, cache off"), ("read_cached", "GET /v1/todos/{id}, cache warm"), ("create", "POST /v1/todos"), ("insert_sql", "the insert alone, pgbench (schema cost)"), ("list", "GET /v1/todos?limit=20")]:
     a, b = med(bench, "app", "rps"), med(bench, "baseline", "rps")
     ap, bp = med(bench, "app", "p99_ms"), med(bench, "baseline", "p99_ms")
     ratio = f"{a / b:.2f}" if b else "n/a"
     p99 = f"{ap / bp:.2f}" if bp else "n/a"  # pgbench rows carry no p99 (0): shown as n/a
-    print(f"| {label} | {a:,.0f} | {b:,.0f} | **{ratio}** | {ap:.2f} | {bp:.2f} | {p99} |" if b else f"| {label} | {a:,.0f} | – | {ratio} | {ap:.2f} | – | {p99} |")
+    row = f"| {label} | {a:,.0f} | {b:,.0f} | **{ratio}** | {ap:.2f} | {bp:.2f} | {p99} | {errs(bench)} |" if b else f"| {label} | {a:,.0f} | – | {ratio} | {ap:.2f} | – | {p99} | {errs(bench)} |"
+    print(row)
 print(f"\nmedians of {len({r['rep'] for r in rows})} reps; non-2xx + socket errors across all runs: {errors}")
+if errors:
+    print("WARNING: some requests failed; the figures of the rows with errors are not valid")
+    sys.exit(1)
 PY
 log "results in $OUT"

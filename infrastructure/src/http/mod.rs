@@ -119,8 +119,13 @@ pub fn router(state: ApiState, settings: &HttpSettings) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
 
     // Layers run outside-in in the reverse of the order they are added: the request id is
-    // set first, then the span and metrics see every request, then the timeout.
+    // set first, then the span and metrics see every request, then the timeout, then the
+    // check of the announced body size.
     let mut app = api
+        .layer(middleware::from_fn_with_state(
+            BODY_LIMIT_BYTES,
+            observability::reject_oversized,
+        ))
         .layer(middleware::from_fn_with_state(
             settings.request_timeout,
             observability::timeout,

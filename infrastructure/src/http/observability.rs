@@ -156,3 +156,22 @@ pub(crate) async fn timeout(
             .into_response(),
     }
 }
+
+/// Answers 413 at once when `Content-Length` announces a body over `limit`, before a single
+/// byte of it is read. Bodies without a length (chunked) are still cut off at the limit by
+/// the JSON extractor; this only spares the server from reading what it will refuse anyway.
+pub(crate) async fn reject_oversized(
+    State(limit): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let announced = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match announced {
+        Some(length) if length > limit as u64 => ApiError::payload_too_large().into_response(),
+        _ => next.run(request).await,
+    }
+}

@@ -173,20 +173,16 @@ impl CreateTodoRequest {
     pub(crate) fn parse(self) -> Result<NewTodo, ApiError> {
         let mut f = Fields::default();
         let title = f.check("title", Title::new(&self.title));
-        let description = self
-            .description
-            .map(|d| f.check("description", Description::new(&d)));
+        // `Some(None)`: no description asked for; `None`: an invalid one (already recorded).
+        let description = match self.description {
+            None => Some(None),
+            Some(d) => f.check("description", Description::new(&d)).map(Some),
+        };
         let tags = parse_tags(&mut f, &self.tags);
         let parsed = match (title, description, tags) {
-            (Some(title), None, Some(tags)) => Some(NewTodo {
+            (Some(title), Some(description), Some(tags)) => Some(NewTodo {
                 title,
-                description: None,
-                due_date: self.due_date,
-                tags,
-            }),
-            (Some(title), Some(Some(description)), Some(tags)) => Some(NewTodo {
-                title,
-                description: Some(description),
+                description,
                 due_date: self.due_date,
                 tags,
             }),

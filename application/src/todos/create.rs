@@ -54,12 +54,7 @@ mod tests {
     use crate::test_support::*;
 
     fn ports(todos: MockTodoRepository) -> TodoPorts {
-        TodoPorts {
-            todos: std::sync::Arc::new(todos),
-            cache: std::sync::Arc::new(MockTodoCache::new()),
-            clock: fixed_clock(),
-            ids: sequential_ids(),
-        }
+        todo_ports(todos, MockTodoCache::new())
     }
 
     fn new_todo() -> NewTodo {

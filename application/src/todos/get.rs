@@ -77,20 +77,13 @@ impl GetTodo {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use domain::ports::{MockTodoCache, MockTodoRepository};
 
     use super::*;
     use crate::test_support::*;
 
     fn use_case(todos: MockTodoRepository, cache: MockTodoCache) -> GetTodo {
-        GetTodo::new(TodoPorts {
-            todos: Arc::new(todos),
-            cache: Arc::new(cache),
-            clock: fixed_clock(),
-            ids: sequential_ids(),
-        })
+        GetTodo::new(todo_ports(todos, cache))
     }
 
     #[tokio::test]

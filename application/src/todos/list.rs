@@ -78,20 +78,13 @@ impl ListTodos {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use domain::ports::{MockTodoCache, MockTodoRepository};
 
     use super::*;
     use crate::test_support::*;
 
     fn use_case(todos: MockTodoRepository) -> ListTodos {
-        ListTodos::new(TodoPorts {
-            todos: Arc::new(todos),
-            cache: Arc::new(MockTodoCache::new()),
-            clock: fixed_clock(),
-            ids: sequential_ids(),
-        })
+        ListTodos::new(todo_ports(todos, MockTodoCache::new()))
     }
 
     #[tokio::test]

@@ -88,12 +88,7 @@ mod tests {
     use crate::test_support::*;
 
     fn ports(todos: MockTodoRepository, cache: MockTodoCache) -> TodoPorts {
-        TodoPorts {
-            todos: Arc::new(todos),
-            cache: Arc::new(cache),
-            clock: fixed_clock(),
-            ids: sequential_ids(),
-        }
+        todo_ports(todos, cache)
     }
 
     fn complete(todo: &mut Todo, now: DateTime<Utc>) -> Result<bool, Infallible> {

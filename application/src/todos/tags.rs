@@ -104,8 +104,6 @@ impl RemoveTag {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use domain::{
         error::RepositoryError,
         ports::{MockTodoCache, MockTodoRepository},
@@ -150,12 +148,7 @@ mod tests {
             .expect_get()
             .returning(move |_| Ok(Some(stored.clone())));
         todos.expect_update().never();
-        let ports = TodoPorts {
-            todos: Arc::new(todos),
-            cache: Arc::new(MockTodoCache::new()),
-            clock: fixed_clock(),
-            ids: sequential_ids(),
-        };
+        let ports = todo_ports(todos, MockTodoCache::new());
 
         let err = AddTag::new(ports)
             .execute(&actor, todo.id(), tag("extra"))

@@ -87,8 +87,6 @@ impl UpdateTodo {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use domain::{
         ports::{MockTodoCache, MockTodoRepository},
         todo::Title,
@@ -98,12 +96,7 @@ mod tests {
     use crate::test_support::*;
 
     fn use_case(todos: MockTodoRepository, cache: MockTodoCache) -> UpdateTodo {
-        UpdateTodo::new(TodoPorts {
-            todos: Arc::new(todos),
-            cache: Arc::new(cache),
-            clock: fixed_clock(),
-            ids: sequential_ids(),
-        })
+        UpdateTodo::new(todo_ports(todos, cache))
     }
 
     fn rename(to: &str) -> TodoChanges {

@@ -10,7 +10,7 @@ use chrono::Duration;
 use domain::{
     error::{InfraError, RepositoryError},
     ports::{Clock, IdGenerator, PasswordHasher, UnitOfWork},
-    todo::{Description, NewTodo, Tag, Tags, Title, Todo, TodoId},
+    todo::{Description, DueDate, NewTodo, Tag, Tags, Title, Todo, TodoId},
     user::{DisplayName, Email, Password, Role, User, UserId},
 };
 
@@ -146,7 +146,8 @@ fn demo_todos(user: &User, now: chrono::DateTime<chrono::Utc>, ids: &dyn IdGener
             description: Some(
                 Description::new("Milk, eggs, coffee").expect("valid literal description"),
             ),
-            due_date: Some((now + Duration::days(2)).date_naive()),
+            // In two days: within the due-date range for any clock before the year 9999.
+            due_date: DueDate::new((now + Duration::days(2)).date_naive()).ok(),
             tags,
         },
         NewTodo {

@@ -8,7 +8,8 @@ use std::sync::{
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{
     error::{InfraError, RepositoryError},
-    ports::{MockClock, MockIdGenerator, MockTodoCache, MockTodoRepository},
+    ports::{MockClock, MockIdGenerator, MockTodoCache, MockTodoRepository, MockTokenGenerator},
+    session::{SessionToken, TOKEN_BYTES},
     todo::{NewTodo, Tags, Title, Todo, TodoId},
     user::{DisplayName, Email, Password, PasswordHash, Role, User, UserId},
 };
@@ -35,6 +36,20 @@ pub(crate) fn sequential_ids() -> Arc<MockIdGenerator> {
     ids.expect_generate()
         .returning(move || Uuid::from_u128(u128::from(next.fetch_add(1, Ordering::Relaxed))));
     Arc::new(ids)
+}
+
+/// Always the token made of bytes 7, 7, 7, ...
+pub(crate) fn fixed_tokens() -> Arc<MockTokenGenerator> {
+    let mut tokens = MockTokenGenerator::new();
+    tokens
+        .expect_generate()
+        .returning(|| SessionToken::from_bytes([7; TOKEN_BYTES]));
+    Arc::new(tokens)
+}
+
+/// A token made of `seed` bytes; distinct seeds give distinct tokens.
+pub(crate) fn token(seed: u8) -> SessionToken {
+    SessionToken::from_bytes([seed; TOKEN_BYTES])
 }
 
 pub(crate) fn email(s: &str) -> Email {
@@ -130,6 +145,6 @@ pub(crate) fn ports_holding(todo: &Todo, update: Result<(), fn() -> RepositoryEr
         .expect_update()
         .returning(move |_, _| update.map_err(|make| make()));
     let mut cache = MockTodoCache::new();
-    cache.expect_invalidate().returning(|_| Ok(()));
+    cache.expect_invalidate().returning(|_, _| Ok(()));
     todo_ports(todos, cache)
 }

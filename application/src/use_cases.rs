@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use domain::ports::{
-    Clock, IdGenerator, PasswordHasher, SessionStore, TodoCache, TodoRepository, UnitOfWork,
-    UserRepository,
+    Clock, IdGenerator, PasswordHasher, SessionStore, TodoCache, TodoRepository, TokenGenerator,
+    UnitOfWork, UserRepository,
 };
 
 use crate::{
@@ -18,7 +18,7 @@ use crate::{
         AddTag, CompleteTodo, CreateTodo, DeleteTodo, GetTodo, ListTodos, RemoveTag, ReopenTodo,
         TodoPorts, UpdateTodo,
     },
-    users::{Authenticate, CurrentUser, ListUsers, LogIn, LogOut, RegisterUser},
+    users::{Authenticate, CurrentUser, ListUsers, LogIn, LogOut, LogOutEverywhere, RegisterUser},
 };
 
 /// One adapter for every driven port.
@@ -40,6 +40,8 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// New ids.
     pub ids: Arc<dyn IdGenerator>,
+    /// New session tokens.
+    pub tokens: Arc<dyn TokenGenerator>,
 }
 
 impl std::fmt::Debug for Ports {
@@ -70,6 +72,7 @@ pub struct UseCases {
     pub register: RegisterUser,
     pub log_in: LogIn,
     pub log_out: LogOut,
+    pub log_out_everywhere: LogOutEverywhere,
     pub authenticate: Authenticate,
     pub current_user: CurrentUser,
     pub list_users: ListUsers,
@@ -105,10 +108,12 @@ impl UseCases {
                 ports.users.clone(),
                 ports.hasher.clone(),
                 ports.sessions.clone(),
+                ports.tokens.clone(),
                 ports.clock.clone(),
                 settings.session_ttl,
             ),
             log_out: LogOut::new(ports.sessions.clone()),
+            log_out_everywhere: LogOutEverywhere::new(ports.sessions.clone()),
             authenticate: Authenticate::new(ports.sessions.clone(), ports.clock.clone()),
             current_user: CurrentUser::new(ports.users.clone()),
             list_users: ListUsers::new(ports.users.clone()),

@@ -15,9 +15,10 @@ use infrastructure::{
     ids::UuidV7Generator,
     memory::{MemorySessionStore, MemoryStore, MemoryTodoCache},
     no_cache::NoTodoCache,
-    password::Argon2Hasher,
+    password::{Argon2Hasher, HashingLimits},
     postgres::{self, PgPool, PgTodoRepository, PgUnitOfWork, PgUserRepository, PoolSettings},
     redis::{self, ConnectionManager, RedisSessionStore, RedisSettings, RedisTodoCache},
+    tokens::RandomTokenGenerator,
 };
 use secrecy::ExposeSecret;
 
@@ -147,9 +148,13 @@ impl Application {
             unit_of_work,
             sessions,
             todo_cache,
-            hasher: Arc::new(Argon2Hasher::new()?),
+            hasher: Arc::new(Argon2Hasher::new(HashingLimits {
+                concurrency: config.password_hash_concurrency,
+                max_wait: config.password_hash_max_wait,
+            })?),
             clock,
             ids: Arc::new(UuidV7Generator),
+            tokens: Arc::new(RandomTokenGenerator),
         };
         let settings = Settings {
             session_ttl: chrono::Duration::from_std(config.session_ttl)
@@ -164,10 +169,26 @@ impl Application {
 
 impl Application {
     /// Closes the connections to the backing services; call after every server has stopped.
+    ///
+    /// Waits at most [`Application::CLOSE_TIMEOUT`]. Closing idle connections takes
+    /// milliseconds; what can take longer is a connection whose request was cut at the drain
+    /// deadline in the middle of a query: sqlx checks such a connection before letting it
+    /// go, and that check waits for the server to finish the interrupted statement (which
+    /// may be waiting on a lock). The process must not wait for that.
     pub async fn close(&self) {
-        if let Some(pool) = &self.backends.postgres {
-            pool.close().await;
+        if let Some(pool) = &self.backends.postgres
+            && tokio::time::timeout(Self::CLOSE_TIMEOUT, pool.close())
+                .await
+                .is_err()
+        {
+            tracing::warn!(
+                busy_connections = pool.size(),
+                "database connections still busy after the close timeout; leaving them"
+            );
         }
         tracing::info!("connections closed");
     }
+
+    /// How long [`Application::close`] waits for the database pool to close.
+    pub const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 }

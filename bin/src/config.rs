@@ -101,6 +101,12 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// `CACHE_CAPACITY` (default 10000): the most todos the in-memory cache holds.
     pub cache_capacity: u64,
+    /// `PASSWORD_HASH_CONCURRENCY` (default: the number of cores): the most password hashes
+    /// (19 MiB and ~25 ms of CPU each) running at once.
+    pub password_hash_concurrency: usize,
+    /// `PASSWORD_HASH_MAX_WAIT_MS` (default 1000): how long a login or registration waits
+    /// for a hashing slot before it is answered 503 with `Retry-After`.
+    pub password_hash_max_wait: Duration,
     /// `LOG_FORMAT` (default `pretty`): `pretty` or `json`.
     pub log_format: LogFormat,
     /// `RUST_LOG` (default `info`): a tracing env-filter directive.
@@ -183,6 +189,11 @@ impl Config {
                 ));
             }
         }
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let password_hash_concurrency = env.parse("PASSWORD_HASH_CONCURRENCY", cores)?;
+        if password_hash_concurrency == 0 {
+            return Err(env.invalid("PASSWORD_HASH_CONCURRENCY", "must be at least 1"));
+        }
         Ok(Self {
             http,
             database,
@@ -190,6 +201,8 @@ impl Config {
             session_ttl,
             cache_ttl: env.seconds("CACHE_TTL_SECS", 300)?,
             cache_capacity: env.parse("CACHE_CAPACITY", 10_000u64)?,
+            password_hash_concurrency,
+            password_hash_max_wait: env.millis("PASSWORD_HASH_MAX_WAIT_MS", 1_000)?,
             log_format: env.parse("LOG_FORMAT", LogFormat::Pretty)?,
             log_filter: env.string("RUST_LOG").unwrap_or_else(|| "info".into()),
         })
@@ -241,6 +254,14 @@ impl Config {
         out.insert("SESSION_TTL_SECS", self.session_ttl.as_secs().to_string());
         out.insert("CACHE_TTL_SECS", self.cache_ttl.as_secs().to_string());
         out.insert("CACHE_CAPACITY", self.cache_capacity.to_string());
+        out.insert(
+            "PASSWORD_HASH_CONCURRENCY",
+            self.password_hash_concurrency.to_string(),
+        );
+        out.insert(
+            "PASSWORD_HASH_MAX_WAIT_MS",
+            self.password_hash_max_wait.as_millis().to_string(),
+        );
         out.insert(
             "LOG_FORMAT",
             format!("{:?}", self.log_format).to_lowercase(),
@@ -406,6 +427,8 @@ mod tests {
             ("SESSION_TTL_SECS", "60"),
             ("CACHE_TTL_SECS", "5"),
             ("CACHE_CAPACITY", "7"),
+            ("PASSWORD_HASH_CONCURRENCY", "3"),
+            ("PASSWORD_HASH_MAX_WAIT_MS", "0"),
             ("LOG_FORMAT", "json"),
             ("RUST_LOG", "debug"),
         ])
@@ -420,6 +443,8 @@ mod tests {
         assert_eq!(config.session_ttl, Duration::from_secs(60));
         assert_eq!(config.cache_ttl, Duration::from_secs(5));
         assert_eq!(config.cache_capacity, 7);
+        assert_eq!(config.password_hash_concurrency, 3);
+        assert_eq!(config.password_hash_max_wait, Duration::ZERO);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.log_filter, "debug");
     }
@@ -434,6 +459,8 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("CACHE_TTL_SECS", "1.5"),
             ("REDIS_TIMEOUT_MS", "fast"),
+            ("PASSWORD_HASH_CONCURRENCY", "0"),
+            ("PASSWORD_HASH_MAX_WAIT_MS", "-1"),
         ];
         for (var, value) in cases {
             let vars = [

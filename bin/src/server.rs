@@ -1,14 +1,22 @@
-//! The HTTP server: binds, serves the REST adapter's router, and shuts down gracefully.
+//! The HTTP server: binds, serves the REST adapter's router, and shuts down gracefully
+//! within a deadline.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::{Router, http::HeaderValue};
+use axum::{Router, body::Body, http::HeaderValue};
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    service::TowerToHyperService,
+};
 use infrastructure::http::{
     self, ApiState, HttpSettings, PostgresProbe, ReadinessProbe, RedisProbe,
 };
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 use crate::{app::Application, config::HttpConfig};
 
@@ -74,31 +82,82 @@ impl HttpServer {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` is cancelled, then stops accepting connections and lets
-    /// in-flight requests finish, for at most the drain timeout.
+    /// Serves until `shutdown` is cancelled; then stops accepting, asks every connection to
+    /// finish its in-flight requests (HTTP/1 closes after the current response; HTTP/2
+    /// sends GOAWAY), and closes whatever is still open when the drain timeout ends.
+    ///
+    /// This is hyper's connection loop written out, rather than `axum::serve`, for that last
+    /// step: `axum::serve` runs each connection as a task of its own that nothing can
+    /// cancel, so a request stuck on a lock would outlive any deadline (and then hold a
+    /// database connection while the pool is closed). Here every connection is a task in
+    /// one [`JoinSet`], and aborting the set drops them all.
     ///
     /// # Errors
-    /// When the server fails while running.
+    /// None so far: accept errors (out of file descriptors, say) are logged and retried.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let serve = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let mut serving = tokio::spawn(async move { serve.await });
-        tokio::select! {
-            finished = &mut serving => return finished.context("the HTTP server task failed")?.context("the HTTP server failed"),
-            () = shutdown.cancelled() => {}
-        }
-        match tokio::time::timeout(self.drain_timeout, &mut serving).await {
-            Ok(finished) => finished
-                .context("the HTTP server task failed")?
-                .context("the HTTP server failed")?,
-            Err(_) => {
-                tracing::warn!(
-                    drain_timeout_secs = self.drain_timeout.as_secs(),
-                    "requests still running after the drain timeout; closing them"
-                );
-                serving.abort();
+        let Self {
+            listener,
+            router,
+            drain_timeout,
+        } = self;
+        let graceful = GracefulShutdown::new();
+        let mut connections = JoinSet::new();
+        let mut builder = Builder::new(TokioExecutor::new());
+        // HTTP/2 WebSockets (extended CONNECT), as axum::serve allows them.
+        builder.http2().enable_connect_protocol();
+
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                // Reap finished connections, so the set holds only live ones.
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                accepted = listener.accept() => {
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(error) => {
+                            // Usually EMFILE: wait for connections to close rather than spin.
+                            tracing::warn!(%error, "cannot accept a connection");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    // Small responses go out at once rather than waiting for more to send.
+                    if let Err(error) = stream.set_nodelay(true) {
+                        tracing::debug!(%error, "cannot set TCP_NODELAY");
+                    }
+                    let service = router
+                        .clone()
+                        .map_request(|request: axum::http::Request<Incoming>| request.map(Body::new));
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+                        .into_owned();
+                    let connection = graceful.watch(connection);
+                    connections.spawn(async move {
+                        if let Err(error) = connection.await {
+                            tracing::debug!(error = &*error as &dyn std::error::Error, "connection ended with an error");
+                        }
+                    });
+                }
             }
         }
+
+        drop(listener);
+        tracing::info!(
+            open_connections = connections.len(),
+            "stopped accepting; draining"
+        );
+        tokio::select! {
+            () = graceful.shutdown() => {}
+            () = tokio::time::sleep(drain_timeout) => {
+                tracing::warn!(
+                    drain_timeout_secs = drain_timeout.as_secs_f64(),
+                    open_connections = connections.len(),
+                    "requests still running after the drain timeout; closing their connections"
+                );
+                connections.abort_all();
+            }
+        }
+        while connections.join_next().await.is_some() {}
         tracing::info!("HTTP server stopped");
         Ok(())
     }

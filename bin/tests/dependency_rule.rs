@@ -117,6 +117,18 @@ fn the_domain_depends_on_no_framework_driver_or_runtime() {
 }
 
 #[test]
+fn the_domain_reads_no_random_source_itself() {
+    // Randomness is a side effect, reached through ports (ids, session tokens) so that
+    // tests can fix it. (uuid may pull a random source in for its own `now_v7`, which the
+    // domain never calls; what the domain lists itself is what this checks.)
+    let graph = Graph::load();
+    let direct = graph.direct("domain");
+    for source in ["rand", "getrandom", "rand_core"] {
+        assert!(!direct.contains(source), "domain depends on {source}");
+    }
+}
+
+#[test]
 fn the_application_depends_on_the_domain_and_no_framework_driver_or_runtime() {
     let graph = Graph::load();
     let closure = graph.closure("application");

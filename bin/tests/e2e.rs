@@ -8,7 +8,14 @@ mod support;
 use std::time::Duration;
 
 use backend::{Application, server::HttpServer};
-use infrastructure::testing::{TestDatabase, TestRedis};
+use domain::{
+    ports::TodoCache,
+    todo::{Todo, TodoId},
+};
+use infrastructure::{
+    redis::RedisTodoCache,
+    testing::{TestDatabase, TestRedis},
+};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 use support::config;
@@ -20,33 +27,43 @@ struct TestApp {
     client: Client,
     shutdown: CancellationToken,
     server: JoinHandle<anyhow::Result<()>>,
+    app: Application,
     db: TestDatabase,
-    _redis: TestRedis,
+    redis: TestRedis,
 }
 
 /// Starts the whole application on an ephemeral port.
 async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Like [`spawn_app`], with some settings changed.
+async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     let db = TestDatabase::new().await;
     let redis = TestRedis::new().await;
-    let config = config(&[
+    let mut vars = vec![
         ("DATABASE_URL", db.url()),
         ("REDIS_URL", redis.url()),
         ("REDIS_KEY_PREFIX", redis.key_prefix()),
         ("HTTP_ADDR", "127.0.0.1:0"),
         ("HTTP_DRAIN_TIMEOUT_SECS", "10"),
-    ]);
+    ];
+    vars.extend_from_slice(settings);
+    let config = config(&vars);
     let app = Application::build(&config).await.unwrap();
     let server = HttpServer::bind(&app, &config.http).await.unwrap();
     let base = format!("http://{}", server.local_addr().unwrap());
     let shutdown = CancellationToken::new();
+    let running = app.clone();
     let server = tokio::spawn(server.run(shutdown.clone()));
     TestApp {
         base,
         client: Client::new(),
         shutdown,
         server,
+        app: running,
         db,
-        _redis: redis,
+        redis,
     }
 }
 
@@ -114,6 +131,53 @@ impl TestApp {
         session["token"].as_str().unwrap().to_owned()
     }
 
+    /// Returns once an `UPDATE todos` of the app waits for a row lock, as `pg_locks` shows:
+    /// proof that a request is in flight, without guessing how long that takes to happen.
+    async fn wait_until_an_update_waits_for_a_lock(&self) {
+        for _ in 0..500 {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE NOT l.granted AND a.datname = current_database() \
+                 AND a.query LIKE 'UPDATE todos%'",
+            )
+            .fetch_one(self.db.pool())
+            .await
+            .unwrap();
+            if waiting > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no UPDATE ever waited for the row lock");
+    }
+
+    /// Returns once the server refuses new connections, as it must soon after shutdown
+    /// begins; fails if it never does.
+    async fn wait_until_new_connections_are_refused(&self) {
+        let addr = self.base.trim_start_matches("http://").to_owned();
+        for _ in 0..250 {
+            if tokio::net::TcpStream::connect(&addr).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("a shutting-down server still accepts connections");
+    }
+
+    /// What the app's Redis todo cache holds for `id`, read through the cache adapter itself
+    /// (with the app's key prefix), so the test sees what the next GET would see.
+    async fn cached(&self, id: &str) -> Option<Todo> {
+        let cache = RedisTodoCache::new(
+            self.redis.manager().await,
+            self.redis.key_prefix(),
+            Duration::from_secs(60),
+        );
+        cache
+            .get(TodoId::from_uuid(id.parse().unwrap()))
+            .await
+            .unwrap()
+    }
+
     async fn todo(&self, token: &str, title: &str) -> String {
         let (status, _, body) = self
             .json(
@@ -147,14 +211,21 @@ async fn register_log_in_work_through_a_todo_and_log_out() {
         (status, etag.as_deref()),
         (StatusCode::CREATED, Some("\"1\""))
     );
-    let path = format!("/v1/todos/{}", created["id"].as_str().unwrap());
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/todos/{id}");
+    assert!(app.cached(&id).await.is_none(), "creating caches nothing");
 
-    // Read twice: the first fills the Redis cache, the second is served from it.
+    // The first read fills the Redis cache; the second is answered from it.
     for _ in 0..2 {
         let (status, etag, body) = app.json(Method::GET, &path, Some(&token), &[], None).await;
         assert_eq!(
             (status, etag.as_deref(), body["title"].as_str()),
             (StatusCode::OK, Some("\"1\""), Some("Plan the trip"))
+        );
+        let cached = app.cached(&id).await.expect("the read filled the cache");
+        assert_eq!(
+            (cached.version().get(), cached.title().as_str()),
+            (1, "Plan the trip")
         );
     }
 
@@ -168,11 +239,19 @@ async fn register_log_in_work_through_a_todo_and_log_out() {
         )
         .await;
     assert_eq!((status, etag.as_deref()), (StatusCode::OK, Some("\"2\"")));
+    assert!(
+        app.cached(&id).await.is_none(),
+        "the write invalidated the cached version 1"
+    );
     let (_, etag, body) = app.json(Method::GET, &path, Some(&token), &[], None).await;
     assert_eq!(
         (etag.as_deref(), body["title"].as_str()),
         (Some("\"2\""), Some("Plan the ski trip")),
-        "the write invalidated the cache"
+    );
+    assert_eq!(
+        app.cached(&id).await.map(|t| t.version().get()),
+        Some(2),
+        "the read after the write cached version 2"
     );
 
     let (_, _, done) = app
@@ -547,22 +626,11 @@ async fn shutdown_lets_a_slow_in_flight_request_finish() {
             .send()
             .await
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        !in_flight.is_finished(),
-        "the request must be waiting on the lock"
-    );
+    app.wait_until_an_update_waits_for_a_lock().await;
+    assert!(!in_flight.is_finished());
 
     app.shutdown.cancel();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let refused = Client::new()
-        .get(format!("{}/healthz", app.base))
-        .send()
-        .await;
-    assert!(
-        refused.is_err(),
-        "a shutting-down server accepts no new connections"
-    );
+    app.wait_until_new_connections_are_refused().await;
 
     blocker.rollback().await.unwrap();
     let response = in_flight.await.unwrap().unwrap();
@@ -586,4 +654,192 @@ async fn readiness_checks_postgres_and_redis() {
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["checks"], json!({"postgres": "up", "redis": "up"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cuts_a_request_that_outlives_the_drain_timeout() {
+    // The statement timeout is long, so nothing but the drain deadline can end the request.
+    let app = spawn_app_with(&[
+        ("HTTP_DRAIN_TIMEOUT_SECS", "1"),
+        ("DATABASE_STATEMENT_TIMEOUT_MS", "600000"),
+    ])
+    .await;
+    let token = app.user("ann@example.org").await;
+    let id = app.todo(&token, "Never changes").await;
+    let mut blocker = app.db.pool().begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM todos WHERE id = $1::uuid FOR UPDATE")
+        .bind(&id)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let stuck = tokio::spawn(
+        app.client
+            .patch(format!("{}/v1/todos/{id}", app.base))
+            .bearer_auth(&token)
+            .header("if-match", "\"1\"")
+            .json(&json!({"title": "Blocked forever"}))
+            .send(),
+    );
+    app.wait_until_an_update_waits_for_a_lock().await;
+
+    let started = std::time::Instant::now();
+    app.shutdown.cancel();
+    // What `serve` does after the server stops: close the connections to the backends.
+    let stopped = tokio::time::timeout(Duration::from_secs(4), async {
+        app.server.await.unwrap().unwrap();
+        app.app.close().await;
+    })
+    .await;
+
+    assert!(
+        stopped.is_ok(),
+        "server and pools still running {:?} after shutdown began, with a 1 s drain",
+        started.elapsed()
+    );
+    let cut = tokio::time::timeout(Duration::from_secs(1), stuck)
+        .await
+        .expect("the client learns at once that its request was cut")
+        .unwrap();
+    assert!(cut.is_err(), "the request was cut, not answered: {cut:?}");
+    blocker.rollback().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_dates_at_the_edges_round_trip_and_beyond_them_are_422() {
+    let app = spawn_app().await;
+    let token = app.user("ann@example.org").await;
+
+    for extreme in ["0001-01-01", "9999-12-31"] {
+        let (status, _, created) = app
+            .json(
+                Method::POST,
+                "/v1/todos",
+                Some(&token),
+                &[],
+                Some(json!({"title": "Edge", "due_date": extreme})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let path = format!("/v1/todos/{}", created["id"].as_str().unwrap());
+        let (_, _, read) = app.json(Method::GET, &path, Some(&token), &[], None).await;
+        assert_eq!(read["due_date"], extreme);
+    }
+    for bad in ["-5000-01-01", "+10000-01-01"] {
+        let (status, _, problem) = app
+            .json(
+                Method::POST,
+                "/v1/todos",
+                Some(&token),
+                &[],
+                Some(json!({"title": "Beyond", "due_date": bad})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "due_date");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_outlives_its_user_gets_401_not_500() {
+    let app = spawn_app().await;
+    let token = app.user("ann@example.org").await;
+    sqlx::query("DELETE FROM users WHERE email = 'ann@example.org'")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+
+    let response = app
+        .call(
+            Method::POST,
+            "/v1/todos",
+            Some(&token),
+            &[],
+            Some(json!({"title": "Orphan"})),
+        )
+        .await;
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let me = app
+        .call(Method::GET, "/v1/users/me", Some(&token), &[], None)
+        .await;
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_everywhere_revokes_every_session_in_redis() {
+    let app = spawn_app().await;
+    let laptop = app.user("ann@example.org").await;
+    let (_, _, phone) = app
+        .json(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            &[],
+            Some(json!({"email": "ann@example.org", "password": "password-123"})),
+        )
+        .await;
+    let phone = phone["token"].as_str().unwrap().to_owned();
+    let bob = app.user("bob@example.org").await;
+
+    let revoked = app
+        .call(Method::DELETE, "/v1/sessions", Some(&laptop), &[], None)
+        .await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+
+    for token in [&laptop, &phone] {
+        let me = app
+            .call(Method::GET, "/v1/users/me", Some(token), &[], None)
+            .await;
+        assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    }
+    let me = app
+        .call(Method::GET, "/v1/users/me", Some(&bob), &[], None)
+        .await;
+    assert_eq!(me.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_200_logins_is_bounded_and_other_routes_keep_answering() {
+    let app = spawn_app_with(&[("PASSWORD_HASH_MAX_WAIT_MS", "200")]).await;
+    let token = app.user("ann@example.org").await;
+    app.todo(&token, "Still here").await;
+
+    let logins: Vec<_> = (0..200)
+        .map(|_| {
+            tokio::spawn(
+                app.client
+                    .post(format!("{}/v1/sessions", app.base))
+                    .json(&json!({"email": "ann@example.org", "password": "password-123"}))
+                    .send(),
+            )
+        })
+        .collect();
+    // While the storm runs, routes that hash nothing still answer.
+    for _ in 0..5 {
+        let health = app.call(Method::GET, "/healthz", None, &[], None).await;
+        assert_eq!(health.status(), StatusCode::OK);
+        let (status, _, list) = app
+            .json(Method::GET, "/v1/todos", Some(&token), &[], None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(list["items"][0]["title"], "Still here");
+    }
+
+    let (mut created, mut shed) = (0, 0);
+    for login in logins {
+        let response = login.await.unwrap().unwrap();
+        match response.status() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(response.headers()["retry-after"], "1");
+                shed += 1;
+            }
+            other => panic!("a login got {other}"),
+        }
+    }
+    assert!(created > 0 && shed > 0, "{created} logged in, {shed} shed");
 }

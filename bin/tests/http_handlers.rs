@@ -760,6 +760,7 @@ async fn the_openapi_document_is_3_1_lists_every_route_and_resolves_every_refere
         ("get", "/v1/users"),
         ("get", "/v1/users/me"),
         ("post", "/v1/sessions"),
+        ("delete", "/v1/sessions"),
         ("delete", "/v1/sessions/current"),
         ("post", "/v1/todos"),
         ("get", "/v1/todos"),
@@ -844,4 +845,220 @@ async fn the_docs_page_and_its_assets_are_served_by_the_app() {
             "{asset}"
         );
     }
+}
+
+// Hostile input: whatever a client sends, the answer is a bounded problem document.
+
+#[tokio::test]
+async fn a_due_date_outside_years_1_to_9999_is_422_and_the_extremes_are_kept() {
+    let api = Api::in_memory().await;
+    let token = api.user("ann@example.org").await;
+
+    for bad in ["-5000-01-01", "0000-12-31", "+10000-01-01"] {
+        let reply = api
+            .call(
+                Method::POST,
+                "/v1/todos",
+                Some(&token),
+                &[],
+                Some(json!({"title": "Out of range", "due_date": bad})),
+            )
+            .await;
+        assert_eq!(reply.invalid_fields(), ["due_date"], "{bad}");
+    }
+    for extreme in ["0001-01-01", "9999-12-31"] {
+        let created = api
+            .call(
+                Method::POST,
+                "/v1/todos",
+                Some(&token),
+                &[],
+                Some(json!({"title": "At the edge", "due_date": extreme})),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+        assert_eq!(created.body["due_date"], extreme);
+    }
+}
+
+#[tokio::test]
+async fn framework_rejections_unknown_routes_and_methods_are_problem_documents() {
+    let api = Api::in_memory().await;
+    let token = api.user("ann@example.org").await;
+    let (id, _) = api.todo(&token, json!({"title": "Target"})).await;
+
+    // A path segment that is not UTF-8, and a query parameter given twice, are refused by
+    // axum's own extractors before any handler runs.
+    api.get("/v1/todos/%FF", &token)
+        .await
+        .problem(StatusCode::BAD_REQUEST, "malformed_request");
+    api.get(&format!("/v1/todos/{id}/tags/%FF"), &token)
+        .await
+        .problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    api.call(
+        Method::PUT,
+        &format!("/v1/todos/{id}/tags/%FF"),
+        Some(&token),
+        &[],
+        None,
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "malformed_request");
+    let twice = api.get("/v1/todos?limit=1&limit=2", &token).await;
+    twice.problem(StatusCode::BAD_REQUEST, "malformed_request");
+    assert!(
+        twice.body["detail"].as_str().unwrap().contains("limit"),
+        "{twice:?}"
+    );
+    api.get("/v1/users?cursor=a&cursor=b", &token)
+        .await
+        .problem(StatusCode::BAD_REQUEST, "malformed_request");
+    api.get("/no/such/route", &token)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    api.call(Method::DELETE, "/healthz", None, &[], None)
+        .await
+        .problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    let invented = Request::builder()
+        .method(Method::from_bytes(b"FOOBAR123").unwrap())
+        .uri("/v1/todos")
+        .body(Body::empty())
+        .unwrap();
+    api.send(invented)
+        .await
+        .problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn a_flood_of_bad_tags_gets_one_short_answer() {
+    let api = Api::in_memory().await;
+    let token = api.user("ann@example.org").await;
+
+    // About 1 MiB of empty tags: refused on the count, before any tag is looked at.
+    let flood = vec![""; 30_000];
+    let reply = api
+        .call(
+            Method::POST,
+            "/v1/todos",
+            Some(&token),
+            &[],
+            Some(json!({"title": "Flood", "tags": flood})),
+        )
+        .await;
+    assert_eq!(reply.invalid_fields(), ["tags"]);
+    assert!(reply.body.to_string().len() < 2_000, "{reply:?}");
+
+    // Twenty bad tags fit the count; their messages are listed, but only up to the cap.
+    let bad: Vec<String> = (0..20).map(|i| format!("bad tag {i}")).collect();
+    let mut body = json!({"title": "", "description": " ", "tags": bad});
+    body["due_date"] = json!("0000-01-01");
+    let reply = api
+        .call(Method::POST, "/v1/todos", Some(&token), &[], Some(body))
+        .await;
+    let fields = reply.invalid_fields();
+    assert_eq!(fields.len(), 20, "{reply:?}");
+    assert_eq!(&fields[..2], ["title", "description"]);
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("3 more invalid fields"),
+        "{reply:?}"
+    );
+}
+
+#[tokio::test]
+async fn invented_methods_and_unmatched_routes_add_no_metric_series() {
+    let api = Api::in_memory().await;
+    for method in ["FOOBAR123", "FOOBAR124", "PROPFIND"] {
+        let request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri("/healthz")
+            .body(Body::empty())
+            .unwrap();
+        api.send(request).await;
+    }
+    for path in ["/a", "/b/c", "/v1/todos/x/y/z"] {
+        api.call(Method::GET, path, None, &[], None).await;
+    }
+
+    let text = api
+        .call(Method::GET, "/metrics", None, &[], None)
+        .await
+        .body;
+    let text = text.as_str().unwrap();
+    assert!(
+        !text.contains("FOOBAR") && !text.contains("PROPFIND"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_requests_total{method="other",route="/healthz",status="405"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",route="unmatched",status="404"} 3"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn logging_out_everywhere_ends_every_session_of_the_user_and_no_other() {
+    let api = Api::in_memory().await;
+    let laptop = api.user("ann@example.org").await;
+    let phone = api.log_in("ann@example.org").await;
+    let bob = api.user("bob@example.org").await;
+
+    let reply = api
+        .call(Method::DELETE, "/v1/sessions", Some(&phone), &[], None)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{reply:?}");
+
+    for token in [&laptop, &phone] {
+        api.get("/v1/users/me", token)
+            .await
+            .problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+    }
+    assert_eq!(api.get("/v1/users/me", &bob).await.status, StatusCode::OK);
+    api.call(Method::DELETE, "/v1/sessions", None, &[], None)
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+#[tokio::test]
+async fn password_hashing_beyond_its_bound_is_shed_with_503_and_retry_after() {
+    // One hash at a time, and no waiting for a turn: concurrent logins beyond the first
+    // are refused at once instead of piling up on the blocking pool.
+    let api = Api::with_config(&config(&[
+        ("PASSWORD_HASH_CONCURRENCY", "1"),
+        ("PASSWORD_HASH_MAX_WAIT_MS", "0"),
+    ]))
+    .await;
+    api.user("ann@example.org").await;
+
+    let logins = (0..8).map(|_| {
+        api.call(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            &[],
+            Some(json!({"email": "ann@example.org", "password": "password-123"})),
+        )
+    });
+    let replies = futures_util::future::join_all(logins).await;
+
+    let shed: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(!shed.is_empty(), "{replies:?}");
+    for reply in &shed {
+        reply.problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+        assert_eq!(reply.header("retry-after"), Some("1"), "{reply:?}");
+    }
+    assert!(
+        replies.iter().all(|r| r.status == StatusCode::CREATED
+            || r.status == StatusCode::SERVICE_UNAVAILABLE),
+        "{replies:?}"
+    );
+    assert!(replies.iter().any(|r| r.status == StatusCode::CREATED));
 }

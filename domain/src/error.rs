@@ -5,7 +5,7 @@
 //! keeps its cause for the logs, and says whether the backing service was unreachable, so a
 //! driving adapter can answer "try again later" (503) instead of "we broke" (500).
 
-use std::error::Error as StdError;
+use std::{error::Error as StdError, time::Duration};
 
 /// Any error an adapter wants to keep as the cause of an [`InfraError`].
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -28,6 +28,7 @@ pub enum InfraErrorKind {
 pub struct InfraError {
     kind: InfraErrorKind,
     operation: &'static str,
+    retry_after: Option<Duration>,
     #[source]
     source: BoxError,
 }
@@ -38,6 +39,7 @@ impl InfraError {
         Self {
             kind: InfraErrorKind::Unavailable,
             operation,
+            retry_after: None,
             source: source.into(),
         }
     }
@@ -47,8 +49,21 @@ impl InfraError {
         Self {
             kind: InfraErrorKind::Internal,
             operation,
+            retry_after: None,
             source: source.into(),
         }
+    }
+
+    /// The service is busy rather than down: trying again after `delay` is likely to work.
+    /// Driving adapters pass the hint on (HTTP `Retry-After`).
+    pub fn retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// How long to wait before trying again, when the adapter knows.
+    pub fn retry_delay(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// Whether the failure is worth retrying later.
@@ -75,6 +90,10 @@ pub enum RepositoryError {
     /// A uniqueness rule was broken; the payload names the rule, such as `"email"`.
     #[error("{0} is already taken")]
     Duplicate(&'static str),
+    /// The record refers to another that does not exist; the payload names the reference,
+    /// such as `"owner"`.
+    #[error("the {0} does not exist")]
+    UnknownReference(&'static str),
     /// The storage failed.
     #[error(transparent)]
     Infra(#[from] InfraError),

@@ -9,12 +9,12 @@ use std::fmt;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use crate::user::{Role, UserId};
 
-const TOKEN_BYTES: usize = 32;
+/// How many random bytes a token carries: 256 bits.
+pub const TOKEN_BYTES: usize = 32;
 /// Length of 32 bytes in unpadded base64url.
 const TOKEN_CHARS: usize = 43;
 
@@ -31,11 +31,10 @@ pub struct SessionToken(String);
 pub struct MalformedToken;
 
 impl SessionToken {
-    /// Makes a new token from the operating system's CSPRNG (through `rand`'s thread-local
-    /// ChaCha generator, which it seeds and reseeds).
-    pub fn generate() -> Self {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        rand::rng().fill_bytes(&mut bytes);
+    /// The token made of `bytes`, which MUST come from a cryptographically secure random
+    /// source: the [`TokenGenerator`](crate::ports::TokenGenerator) port supplies them, so
+    /// the domain itself touches no random source and tests can fix the token.
+    pub fn from_bytes(bytes: [u8; TOKEN_BYTES]) -> Self {
         Self(URL_SAFE_NO_PAD.encode(bytes))
     }
 
@@ -117,10 +116,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A token whose bytes are all `seed`: distinct seeds, distinct tokens.
+    fn token(seed: u8) -> SessionToken {
+        SessionToken::from_bytes([seed; TOKEN_BYTES])
+    }
+
     #[test]
-    fn generated_tokens_are_distinct_and_parse_back() {
-        let a = SessionToken::generate();
-        let b = SessionToken::generate();
+    fn tokens_from_distinct_bytes_are_distinct_and_parse_back() {
+        let a = token(1);
+        let b = token(2);
         assert_ne!(a, b);
         assert_eq!(a.expose().len(), TOKEN_CHARS);
         assert_eq!(SessionToken::parse(a.expose()), Ok(a.clone()));
@@ -130,7 +134,7 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_rejected() {
-        let valid = SessionToken::generate();
+        let valid = token(3);
         let too_short = &valid.expose()[1..];
         let bad_alphabet = format!("{}+", &valid.expose()[1..]);
         for raw in [
@@ -155,7 +159,7 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_token() {
-        let token = SessionToken::generate();
+        let token = token(4);
         assert!(!format!("{token:?}").contains(token.expose()));
         assert!(!format!("{:?}", token.hash()).contains(&token.hash().to_hex()));
     }
@@ -164,7 +168,7 @@ mod tests {
     fn a_session_expires_exactly_at_its_expiry_time() {
         let now = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 1, 0, 0, 0).unwrap();
         let session = Session {
-            token_hash: SessionToken::generate().hash(),
+            token_hash: token(5).hash(),
             user_id: UserId::from_uuid(uuid::Uuid::nil()),
             role: Role::Member,
             created_at: now,

@@ -6,7 +6,8 @@
 //! - [`redis`]: the session store and the todo read cache on Redis.
 //! - [`no_cache`]: a todo cache that caches nothing, for `CACHE_TTL_SECS=0`.
 //! - [`password`]: argon2id password hashing on the blocking thread pool.
-//! - [`clock`] and [`ids`]: the system clock and the UUIDv7 generator.
+//! - [`clock`], [`ids`] and [`tokens`]: the system clock, the UUIDv7 generator and the
+//!   session-token generator.
 //! - [`http`]: the REST adapter (axum), the first driving adapter.
 //! - `testing` (feature `testing`): real Postgres and Redis servers for tests.
 //!
@@ -22,5 +23,6 @@ pub mod postgres;
 pub mod redis;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tokens;
 
 mod stored;

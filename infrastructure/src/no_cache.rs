@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use domain::{
     error::InfraError,
     ports::TodoCache,
-    todo::{Todo, TodoId},
+    todo::{Todo, TodoId, Version},
 };
 
 /// [`TodoCache`] that always misses: every read goes to the repository. Selected with
@@ -22,7 +22,7 @@ impl TodoCache for NoTodoCache {
         Ok(())
     }
 
-    async fn invalidate(&self, _: TodoId) -> Result<(), InfraError> {
+    async fn invalidate(&self, _: TodoId, _: Version) -> Result<(), InfraError> {
         Ok(())
     }
 }
@@ -55,6 +55,9 @@ mod tests {
         NoTodoCache.put(&todo).await.unwrap();
 
         assert_eq!(NoTodoCache.get(todo.id()).await.unwrap(), None);
-        NoTodoCache.invalidate(todo.id()).await.unwrap();
+        NoTodoCache
+            .invalidate(todo.id(), todo.version())
+            .await
+            .unwrap();
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
     error::InfraError,
     session::Session,
-    todo::{Description, Tag, Tags, Title, Todo, TodoId, TodoSnapshot, Version},
+    todo::{Description, DueDate, Tag, Tags, Title, Todo, TodoId, TodoSnapshot, Version},
     user::{DisplayName, Email, PasswordHash, Role, User, UserId},
 };
 use serde::{Deserialize, Serialize};
@@ -54,7 +54,7 @@ impl From<&Todo> for TodoRecord {
             title: s.title.as_str().to_owned(),
             description: s.description.as_ref().map(|d| d.as_str().to_owned()),
             tags: s.tags.iter().map(|t| t.as_str().to_owned()).collect(),
-            due_date: s.due_date,
+            due_date: s.due_date.map(DueDate::get),
             completed_at: s.completed_at,
             version: s.version.get(),
             created_at: s.created_at,
@@ -89,7 +89,11 @@ impl TryFrom<TodoRecord> for Todo {
                 .transpose()
                 .map_err(|_| corrupt("description"))?,
             tags: Tags::new(tags).map_err(|_| corrupt("tags"))?,
-            due_date: r.due_date,
+            due_date: r
+                .due_date
+                .map(DueDate::new)
+                .transpose()
+                .map_err(|_| corrupt("due_date"))?,
             completed_at: r.completed_at,
             version: Version::new(r.version).map_err(|_| corrupt("version"))?,
             created_at: r.created_at,
@@ -184,7 +188,7 @@ mod tests {
             domain::todo::NewTodo {
                 title: Title::new("Title").unwrap(),
                 description: Some(Description::new("multi\nline").unwrap()),
-                due_date: NaiveDate::from_ymd_opt(2026, 3, 2),
+                due_date: DueDate::parse("2026-03-02").ok(),
                 tags: Tags::new([Tag::new("b").unwrap(), Tag::new("a").unwrap()]).unwrap(),
             },
             now,

@@ -11,6 +11,10 @@ use crate::Actor;
 /// Why a todo could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateTodoError {
+    /// The actor's account no longer exists, though their session still does: they may
+    /// not create anything until they log in again (which they cannot).
+    #[error("the user of this session no longer exists")]
+    OwnerGone,
     /// Storage failed.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -35,6 +39,7 @@ impl CreateTodo {
         let todo = Todo::create(id, actor.id, new, self.ports.clock.now());
         match self.ports.todos.insert(&todo).await {
             Ok(()) => Ok(todo),
+            Err(RepositoryError::UnknownReference("owner")) => Err(CreateTodoError::OwnerGone),
             Err(RepositoryError::Infra(e)) => Err(e.into()),
             // The generator promises unique ids, so a duplicate is a broken adapter.
             Err(other) => Err(InfraError::internal("insert todo", other).into()),
@@ -44,10 +49,9 @@ impl CreateTodo {
 
 #[cfg(test)]
 mod tests {
-    use chrono::NaiveDate;
     use domain::{
         ports::{MockTodoCache, MockTodoRepository},
-        todo::{Tag, Tags, Title, TodoStatus, Version},
+        todo::{DueDate, Tag, Tags, Title, TodoStatus, Version},
     };
 
     use super::*;
@@ -61,7 +65,7 @@ mod tests {
         NewTodo {
             title: Title::new("File taxes").unwrap(),
             description: None,
-            due_date: NaiveDate::from_ymd_opt(2026, 4, 15),
+            due_date: DueDate::parse("2026-04-15").ok(),
             tags: Tags::new([Tag::new("home").unwrap()]).unwrap(),
         }
     }
@@ -101,6 +105,21 @@ mod tests {
             .unwrap_err();
 
         assert!(matches!(err, CreateTodoError::Infra(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn an_owner_deleted_under_a_live_session_is_owner_gone() {
+        let mut todos = MockTodoRepository::new();
+        todos
+            .expect_insert()
+            .returning(|_| Err(RepositoryError::UnknownReference("owner")));
+
+        let err = CreateTodo::new(ports(todos))
+            .execute(&member(), new_todo())
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, CreateTodoError::OwnerGone), "{err:?}");
     }
 
     #[tokio::test]

@@ -65,7 +65,9 @@ impl DeleteTodo {
             Err(RepositoryError::Infra(e)) => return Err(e.into()),
             Err(other) => return Err(InfraError::internal("delete todo", other).into()),
         }
-        self.ports.invalidate(id).await;
+        // Invalidated at the version after the deleted one: no copy of any version the todo
+        // had may be cached again.
+        self.ports.invalidate(id, expected.next()).await;
         Ok(())
     }
 }
@@ -93,7 +95,11 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(()));
         let mut cache = MockTodoCache::new();
-        cache.expect_invalidate().times(1).returning(|_| Ok(()));
+        cache
+            .expect_invalidate()
+            .withf(move |i, written| *i == id && written.get() == 2)
+            .times(1)
+            .returning(|_, _| Ok(()));
 
         use_case(todos, cache)
             .execute(&actor, id, Version::INITIAL)

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use domain::{
     error::InfraError,
     ports::{Clock, IdGenerator, TodoCache, TodoRepository},
-    todo::{Todo, TodoId},
+    todo::{Todo, TodoId, Version},
 };
 
 use crate::Actor;
@@ -58,10 +58,12 @@ impl TodoPorts {
             .filter(|todo| todo.owner() == actor.id))
     }
 
-    /// Drops the cached copy after a committed write. A failure is logged, not returned: the
-    /// write has happened, and the entry's expiry bounds how long it can be stale.
-    async fn invalidate(&self, id: TodoId) {
-        if let Err(error) = self.cache.invalidate(id).await {
+    /// Drops the cached copy after a committed write that stored version `written` (for a
+    /// deletion, the version after the deleted one), so that a reader still holding an
+    /// older version cannot put it back. A failure is logged, not returned: the write has
+    /// happened, and the entry's expiry bounds how long it can be stale.
+    async fn invalidate(&self, id: TodoId, written: Version) {
+        if let Err(error) = self.cache.invalidate(id, written).await {
             tracing::warn!(todo_id = %id, error = &error as &dyn std::error::Error, "todo cache invalidation failed; the entry stays until it expires");
         }
     }

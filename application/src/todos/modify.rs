@@ -52,7 +52,7 @@ impl TodoPorts {
             }
             match self.todos.update(&todo, read_version).await {
                 Ok(()) => {
-                    self.invalidate(id).await;
+                    self.invalidate(id, todo.version()).await;
                     return Ok(todo);
                 }
                 Err(RepositoryError::VersionConflict) => {
@@ -119,7 +119,11 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
         let mut cache = MockTodoCache::new();
-        cache.expect_invalidate().times(1).returning(|_| Ok(()));
+        cache
+            .expect_invalidate()
+            .withf(|_, written| written.get() == 2)
+            .times(1)
+            .returning(|_, _| Ok(()));
 
         let done = ports(todos, cache)
             .modify(&actor, todo.id(), complete)

@@ -80,7 +80,7 @@ impl UpdateTodo {
             Err(RepositoryError::Infra(e)) => return Err(e.into()),
             Err(other) => return Err(InfraError::internal("update todo", other).into()),
         }
-        self.ports.invalidate(id).await;
+        self.ports.invalidate(id, todo.version()).await;
         Ok(todo)
     }
 }
@@ -123,9 +123,9 @@ mod tests {
         let mut cache = MockTodoCache::new();
         cache
             .expect_invalidate()
-            .withf(move |i| *i == id)
+            .withf(move |i, written| *i == id && written.get() == 2)
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
 
         let updated = use_case(todos, cache)
             .execute(&actor, id, Version::INITIAL, rename("Renamed"))
@@ -235,7 +235,9 @@ mod tests {
         let mut todos = repo_holding(&todo);
         todos.expect_update().returning(|_, _| Ok(()));
         let mut cache = MockTodoCache::new();
-        cache.expect_invalidate().returning(|_| Err(infra_down()));
+        cache
+            .expect_invalidate()
+            .returning(|_, _| Err(infra_down()));
 
         let updated = use_case(todos, cache)
             .execute(&actor, todo.id(), Version::INITIAL, rename("Renamed"))

@@ -93,7 +93,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_live_session_yields_its_user_and_role() {
-        let token = SessionToken::generate();
+        let token = token(1);
         let session = session_for(&token, Duration::minutes(1));
         let expected = Actor {
             id: session.user_id,
@@ -127,7 +127,7 @@ mod tests {
         sessions.expect_get().returning(|_| Ok(None));
 
         let err = use_case(sessions)
-            .execute(SessionToken::generate().expose())
+            .execute(token(1).expose())
             .await
             .unwrap_err();
 
@@ -136,7 +136,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_session_is_rejected_even_if_the_store_returns_it() {
-        let token = SessionToken::generate();
+        let token = token(1);
         let session = session_for(&token, Duration::zero());
         let mut sessions = MockSessionStore::new();
         sessions
@@ -157,7 +157,7 @@ mod tests {
         sessions.expect_get().returning(|_| Err(infra_down()));
 
         let err = use_case(sessions)
-            .execute(SessionToken::generate().expose())
+            .execute(token(1).expose())
             .await
             .unwrap_err();
 

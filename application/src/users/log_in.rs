@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use domain::{
     error::InfraError,
-    ports::{Clock, PasswordHasher, SessionStore, UserRepository},
+    ports::{Clock, PasswordHasher, SessionStore, TokenGenerator, UserRepository},
     session::{Session, SessionToken},
     user::{Email, Password, User},
 };
@@ -48,6 +48,7 @@ pub struct LogIn {
     users: Arc<dyn UserRepository>,
     hasher: Arc<dyn PasswordHasher>,
     sessions: Arc<dyn SessionStore>,
+    tokens: Arc<dyn TokenGenerator>,
     clock: Arc<dyn Clock>,
     session_ttl: Duration,
 }
@@ -58,6 +59,7 @@ impl LogIn {
         users: Arc<dyn UserRepository>,
         hasher: Arc<dyn PasswordHasher>,
         sessions: Arc<dyn SessionStore>,
+        tokens: Arc<dyn TokenGenerator>,
         clock: Arc<dyn Clock>,
         session_ttl: Duration,
     ) -> Self {
@@ -65,6 +67,7 @@ impl LogIn {
             users,
             hasher,
             sessions,
+            tokens,
             clock,
             session_ttl,
         }
@@ -87,7 +90,7 @@ impl LogIn {
             return Err(LogInError::InvalidCredentials);
         }
 
-        let token = SessionToken::generate();
+        let token = self.tokens.generate();
         let now = self.clock.now();
         let session = Session {
             token_hash: token.hash(),
@@ -117,6 +120,7 @@ impl std::fmt::Debug for LogIn {
 #[cfg(test)]
 mod tests {
     use domain::ports::{MockPasswordHasher, MockSessionStore, MockUserRepository};
+    use domain::session::{SessionToken, TOKEN_BYTES};
 
     use super::*;
     use crate::test_support::*;
@@ -158,6 +162,7 @@ mod tests {
             Arc::new(users),
             Arc::new(hasher),
             Arc::new(sessions),
+            fixed_tokens(),
             fixed_clock(),
             Duration::hours(2),
         )
@@ -177,6 +182,11 @@ mod tests {
             .await
             .unwrap();
 
+        assert_eq!(
+            logged_in.token,
+            SessionToken::from_bytes([7; TOKEN_BYTES]),
+            "the token is the generator's"
+        );
         assert_eq!(logged_in.session.token_hash, logged_in.token.hash());
         assert_eq!(logged_in.session.user_id, logged_in.user.id);
         assert_eq!(logged_in.session.role, logged_in.user.role);

@@ -47,7 +47,7 @@ mod tests {
 
     #[tokio::test]
     async fn logging_out_deletes_the_session_under_the_token_hash() {
-        let token = SessionToken::generate();
+        let token = token(1);
         let expected = token.hash();
         let mut sessions = MockSessionStore::new();
         sessions
@@ -68,7 +68,7 @@ mod tests {
         sessions.expect_delete().returning(|_| Err(infra_down()));
 
         let err = LogOut::new(Arc::new(sessions))
-            .execute(&SessionToken::generate())
+            .execute(&token(1))
             .await
             .unwrap_err();
 

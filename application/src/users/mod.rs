@@ -5,6 +5,7 @@ mod current_user;
 mod list_users;
 mod log_in;
 mod log_out;
+mod log_out_everywhere;
 mod register;
 
 pub use authenticate::{Authenticate, AuthenticateError};
@@ -12,4 +13,5 @@ pub use current_user::{CurrentUser, CurrentUserError};
 pub use list_users::{ListUsers, ListUsersError};
 pub use log_in::{Credentials, LogIn, LogInError, LoggedIn};
 pub use log_out::{LogOut, LogOutError};
+pub use log_out_everywhere::{LogOutEverywhere, LogOutEverywhereError};
 pub use register::{RegisterError, RegisterUser, Registration};

@@ -12,6 +12,7 @@ mod ids;
 mod password;
 mod sessions;
 mod todos;
+mod tokens;
 mod unit_of_work;
 mod users;
 
@@ -21,12 +22,13 @@ pub use ids::IdGenerator;
 pub use password::PasswordHasher;
 pub use sessions::SessionStore;
 pub use todos::{TodoQuery, TodoRepository};
+pub use tokens::TokenGenerator;
 pub use unit_of_work::{Transaction, UnitOfWork};
 pub use users::UserRepository;
 
 #[cfg(feature = "mocks")]
 pub use {
     cache::MockTodoCache, clock::MockClock, ids::MockIdGenerator, password::MockPasswordHasher,
-    sessions::MockSessionStore, todos::MockTodoRepository, unit_of_work::MockTransaction,
-    unit_of_work::MockUnitOfWork, users::MockUserRepository,
+    sessions::MockSessionStore, todos::MockTodoRepository, tokens::MockTokenGenerator,
+    unit_of_work::MockTransaction, unit_of_work::MockUnitOfWork, users::MockUserRepository,
 };

@@ -34,6 +34,8 @@ pub trait TodoRepository: Send + Sync {
     /// # Errors
     /// - MUST return [`RepositoryError::Duplicate`]`("id")` when a todo with the same id
     ///   exists.
+    /// - MUST return [`RepositoryError::UnknownReference`]`("owner")` when no user has the
+    ///   todo's owner id (the account was deleted while a session of it lived on).
     /// - MUST return [`RepositoryError::Infra`] when storage fails.
     async fn insert(&self, todo: &Todo) -> Result<(), RepositoryError>;
 

@@ -32,8 +32,11 @@ pub trait UnitOfWork: Send + Sync {
 ///
 /// Everything done through [`Transaction::users`] and [`Transaction::todos`] MUST become
 /// visible to others at [`Transaction::commit`], all at once, or not at all if the
-/// transaction is dropped without committing. Other readers MUST NOT see any of it before.
-/// Inside the transaction, use only its repositories: the ordinary ones are outside it.
+/// transaction is dropped without committing. Other readers MUST NOT see any of it before:
+/// an adapter either answers them from the state before the transaction (Postgres, with
+/// its snapshots) or makes them wait until it ends (the in-memory adapter, with a lock),
+/// and says which in its docs. Inside the transaction, use only its repositories: the
+/// ordinary ones are outside it.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait Transaction: Send + Sync {

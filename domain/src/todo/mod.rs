@@ -5,13 +5,15 @@
 //! todo, adding a tag it already has, renaming to the same title) changes nothing, so a
 //! client repeating a request never causes a spurious conflict for another client.
 
+mod due_date;
 mod values;
 
+pub use due_date::{DueDate, DueDateError};
 pub use values::{
     Description, DescriptionError, Tag, TagError, Tags, Title, TitleError, TooManyTags,
 };
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::user::UserId;
@@ -69,7 +71,9 @@ impl Version {
         self.0
     }
 
-    fn next(self) -> Self {
+    /// The version after this one. A deleted todo's cache entry is invalidated with the
+    /// version after its last, so that no copy of any version it had can be cached again.
+    pub fn next(self) -> Self {
         // Saturating: a todo would need 2^63 changes to get here.
         Self(self.0.saturating_add(1))
     }
@@ -102,7 +106,7 @@ pub struct NewTodo {
     /// An optional description.
     pub description: Option<Description>,
     /// An optional due date.
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Option<DueDate>,
     /// The initial tags.
     pub tags: Tags,
 }
@@ -116,7 +120,7 @@ pub struct TodoChanges {
     /// A new description, or `Some(None)` to remove it.
     pub description: Option<Option<Description>>,
     /// A new due date, or `Some(None)` to remove it.
-    pub due_date: Option<Option<NaiveDate>>,
+    pub due_date: Option<Option<DueDate>>,
 }
 
 /// Every field of a todo, as storage holds it. Used to rebuild a [`Todo`] in a repository.
@@ -133,7 +137,7 @@ pub struct TodoSnapshot {
     /// See [`Todo::tags`].
     pub tags: Tags,
     /// See [`Todo::due_date`].
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Option<DueDate>,
     /// See [`Todo::completed_at`]; `Some` exactly when the todo is done.
     pub completed_at: Option<DateTime<Utc>>,
     /// See [`Todo::version`].
@@ -203,7 +207,7 @@ impl Todo {
         &self.snapshot.tags
     }
     /// The due date, if any.
-    pub fn due_date(&self) -> Option<NaiveDate> {
+    pub fn due_date(&self) -> Option<DueDate> {
         self.snapshot.due_date
     }
     /// Open or done.

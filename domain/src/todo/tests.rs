@@ -77,13 +77,16 @@ fn applying_changes_counts_as_one_change() {
     let changes = TodoChanges {
         title: Some(Title::new("New title").unwrap()),
         description: Some(Some(Description::new("details").unwrap())),
-        due_date: Some(NaiveDate::from_ymd_opt(2026, 2, 1)),
+        due_date: Some(DueDate::parse("2026-02-01").ok()),
     };
     assert!(todo.apply(changes.clone(), t0()));
     assert_eq!(todo.version().get(), 2);
     assert_eq!(todo.title().as_str(), "New title");
     assert_eq!(todo.description().map(Description::as_str), Some("details"));
-    assert_eq!(todo.due_date(), NaiveDate::from_ymd_opt(2026, 2, 1));
+    assert_eq!(
+        todo.due_date().map(|d| d.to_string()).as_deref(),
+        Some("2026-02-01")
+    );
 
     assert!(
         !todo.apply(changes, t0()),

@@ -6,7 +6,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
     pagination::{Page, PageSize},
-    todo::{Description, NewTodo, Tag, Tags, Title, Todo, TodoChanges, TodoId, TodoStatus},
+    todo::{
+        Description, DueDate, NewTodo, Tag, Tags, Title, Todo, TodoChanges, TodoId, TodoStatus,
+    },
     user::{DisplayName, Email, Password, User, UserId},
 };
 use serde::{Deserialize, Deserializer, Serialize};
@@ -160,9 +162,10 @@ pub(crate) struct CreateTodoRequest {
     /// Up to 10,000 characters.
     #[serde(default)]
     description: Option<String>,
-    /// `YYYY-MM-DD`.
+    /// `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31.
     #[serde(default)]
-    due_date: Option<NaiveDate>,
+    #[schema(value_type = Option<NaiveDate>)]
+    due_date: Option<String>,
     /// Up to 20 tags of `a-z`, `0-9` and `-`.
     #[serde(default)]
     #[schema(example = json!(["home"]))]
@@ -178,12 +181,16 @@ impl CreateTodoRequest {
             None => Some(None),
             Some(d) => f.check("description", Description::new(&d)).map(Some),
         };
+        let due_date = match self.due_date {
+            None => Some(None),
+            Some(d) => f.check("due_date", DueDate::parse(&d)).map(Some),
+        };
         let tags = parse_tags(&mut f, &self.tags);
-        let parsed = match (title, description, tags) {
-            (Some(title), Some(description), Some(tags)) => Some(NewTodo {
+        let parsed = match (title, description, due_date, tags) {
+            (Some(title), Some(description), Some(due_date), Some(tags)) => Some(NewTodo {
                 title,
                 description,
-                due_date: self.due_date,
+                due_date,
                 tags,
             }),
             _ => None,
@@ -193,6 +200,11 @@ impl CreateTodoRequest {
 }
 
 fn parse_tags(f: &mut Fields, raw: &[String]) -> Option<Tags> {
+    // The count first: a request with thousands of tags is refused with one message, not
+    // one per tag. Duplicates count too; the list a client sends is what it means.
+    if raw.len() > Tags::MAX {
+        return f.check("tags", Err(domain::todo::TooManyTags));
+    }
     let tags: Vec<Option<Tag>> = raw
         .iter()
         .enumerate()
@@ -213,21 +225,23 @@ pub(crate) struct UpdateTodoRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
-    /// A new due date, or `null` to remove it.
+    /// A new due date (`YYYY-MM-DD`, from 0001-01-01 to 9999-12-31), or `null` to remove it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<NaiveDate>)]
-    due_date: Option<Option<NaiveDate>>,
+    due_date: Option<Option<String>>,
 }
 
 impl UpdateTodoRequest {
     pub(crate) fn parse(self) -> Result<TodoChanges, ApiError> {
         let mut f = Fields::default();
-        let mut changes = TodoChanges {
-            due_date: self.due_date,
-            ..TodoChanges::default()
-        };
+        let mut changes = TodoChanges::default();
         if let Some(title) = self.title {
             changes.title = f.check("title", Title::new(&title));
+        }
+        match self.due_date {
+            None => {}
+            Some(None) => changes.due_date = Some(None),
+            Some(Some(d)) => changes.due_date = f.check("due_date", DueDate::parse(&d)).map(Some),
         }
         match self.description {
             None => {}
@@ -264,7 +278,7 @@ impl From<&Todo> for TodoResponse {
             title: todo.title().as_str().to_owned(),
             description: todo.description().map(|d| d.as_str().to_owned()),
             tags: todo.tags().iter().map(|t| t.as_str().to_owned()).collect(),
-            due_date: todo.due_date(),
+            due_date: todo.due_date().map(DueDate::get),
             status: todo.status().as_str(),
             completed_at: todo.completed_at(),
             version: todo.version().get(),

@@ -10,7 +10,8 @@ use application::{
         RemoveTagError, StatusChangeError, UpdateTodoError,
     },
     users::{
-        AuthenticateError, CurrentUserError, ListUsersError, LogInError, LogOutError, RegisterError,
+        AuthenticateError, CurrentUserError, ListUsersError, LogInError, LogOutError,
+        LogOutEverywhereError, RegisterError,
     },
 };
 use axum::{
@@ -23,6 +24,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::observability::current_request_id;
+
+/// The most field errors one problem lists. A request can only hold so many invalid fields
+/// within the body limit, but listing them all would let one request buy a response many
+/// times its own size; past the cap, `detail` says how many more there were.
+pub(crate) const MAX_FIELD_ERRORS: usize = 20;
 
 /// One invalid input field.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -78,6 +84,8 @@ struct Details {
     errors: Vec<FieldError>,
     /// The cause of a 5xx, logged and never sent.
     cause: Option<InfraError>,
+    /// For a 503: how many seconds to wait before retrying (`Retry-After`).
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -89,7 +97,27 @@ impl ApiError {
             detail: None,
             errors: Vec::new(),
             cause: None,
+            retry_after_secs: None,
         }))
+    }
+
+    /// A problem for an error response that some layer made without one (a framework
+    /// rejection, say), keeping its status.
+    pub(crate) fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found(),
+            StatusCode::METHOD_NOT_ALLOWED => Self::method_not_allowed(),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media_type(),
+            status if status.is_server_error() => {
+                Self::new(status, "internal", "Something went wrong on our side")
+            }
+            status => Self::new(
+                status,
+                "malformed_request",
+                "The request could not be parsed",
+            ),
+        }
     }
 
     pub(crate) fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -105,12 +133,19 @@ impl ApiError {
         )
         .detail(detail)
     }
-    pub(crate) fn validation(errors: Vec<FieldError>) -> Self {
+    pub(crate) fn validation(mut errors: Vec<FieldError>) -> Self {
         let mut error = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
             "Some values are invalid",
         );
+        if errors.len() > MAX_FIELD_ERRORS {
+            let more = errors.len() - MAX_FIELD_ERRORS;
+            errors.truncate(MAX_FIELD_ERRORS);
+            error = error.detail(format!(
+                "the first {MAX_FIELD_ERRORS} are listed; {more} more invalid fields are not"
+            ));
+        }
         error.0.errors = errors;
         error
     }
@@ -178,6 +213,10 @@ impl ApiError {
         )
     }
     pub(crate) fn infra(cause: InfraError) -> Self {
+        // Whole seconds, rounded up: HTTP has no finer unit, and 0 would invite a stampede.
+        let retry_after_secs = cause
+            .retry_delay()
+            .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
         let mut error = match cause.kind() {
             InfraErrorKind::Unavailable => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -191,6 +230,7 @@ impl ApiError {
             ),
         };
         error.0.cause = Some(cause);
+        error.0.retry_after_secs = retry_after_secs.map(|s| s.max(1));
         error
     }
 }
@@ -200,12 +240,21 @@ impl IntoResponse for ApiError {
         let this = *self.0;
         let request_id = current_request_id();
         if let Some(cause) = &this.cause {
-            // Logged once, here, with the whole chain; the client sees only the title.
-            tracing::error!(
-                status = this.status.as_u16(),
-                error = cause as &dyn std::error::Error,
-                "request failed"
-            );
+            // Logged once, here, with the whole chain; the client sees only the title. A
+            // backing service that is down or busy is a warning (the service is working as
+            // designed, and the log names what to look at); anything else is an error.
+            match cause.kind() {
+                InfraErrorKind::Unavailable => tracing::warn!(
+                    status = this.status.as_u16(),
+                    error = cause as &dyn std::error::Error,
+                    "request failed: a backing service is unavailable"
+                ),
+                InfraErrorKind::Internal => tracing::error!(
+                    status = this.status.as_u16(),
+                    error = cause as &dyn std::error::Error,
+                    "request failed"
+                ),
+            }
         }
         let body = Problem {
             kind: format!("urn:problem:{}", this.code),
@@ -222,6 +271,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = this.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if this.status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
@@ -268,6 +320,14 @@ impl From<LogOutError> for ApiError {
     }
 }
 
+impl From<LogOutEverywhereError> for ApiError {
+    fn from(error: LogOutEverywhereError) -> Self {
+        match error {
+            LogOutEverywhereError::Infra(e) => e.into(),
+        }
+    }
+}
+
 impl From<AuthenticateError> for ApiError {
     fn from(error: AuthenticateError) -> Self {
         match error {
@@ -302,6 +362,9 @@ impl From<ListUsersError> for ApiError {
 impl From<CreateTodoError> for ApiError {
     fn from(error: CreateTodoError) -> Self {
         match error {
+            CreateTodoError::OwnerGone => {
+                Self::unauthenticated().detail("the user of this session no longer exists")
+            }
             CreateTodoError::Infra(e) => e.into(),
         }
     }

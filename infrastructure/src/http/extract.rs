@@ -4,7 +4,7 @@
 use application::Actor;
 use axum::{
     Json,
-    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
+    extract::{FromRequest, FromRequestParts, Path, Query, Request, rejection::JsonRejection},
     http::{StatusCode, header, request::Parts},
 };
 use domain::{
@@ -44,6 +44,38 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
             ApiError::validation(vec![FieldError::new("body", rejection.body_text())])
         }
         _ => ApiError::malformed(rejection.body_text()),
+    }
+}
+
+/// Path parameters. Unlike `axum::extract::Path`, a segment that cannot be decoded (not
+/// UTF-8, say) is a 400 problem, not a plain-text body.
+#[derive(Debug)]
+pub(crate) struct ApiPath<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::malformed(rejection.body_text())),
+        }
+    }
+}
+
+/// Query parameters. Unlike `axum::extract::Query`, a query that does not decode (a
+/// parameter given twice, say) is a 400 problem naming the parameter.
+#[derive(Debug)]
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::malformed(rejection.body_text())),
+        }
     }
 }
 

@@ -97,7 +97,10 @@ pub fn router(state: ApiState, settings: &HttpSettings) -> Router {
     let api = Router::new()
         .route("/v1/users", post(users::register).get(users::list))
         .route("/v1/users/me", get(users::me))
-        .route("/v1/sessions", post(users::log_in))
+        .route(
+            "/v1/sessions",
+            post(users::log_in).delete(users::log_out_everywhere),
+        )
         .route("/v1/sessions/current", delete(users::log_out))
         .route("/v1/todos", post(todos::create).get(todos::list))
         .route(
@@ -119,8 +122,8 @@ pub fn router(state: ApiState, settings: &HttpSettings) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
 
     // Layers run outside-in in the reverse of the order they are added: the request id is
-    // set first, then the span and metrics see every request, then the timeout, then the
-    // check of the announced body size.
+    // set first, then the span and metrics see every request, then any bare error response
+    // becomes a problem, then the timeout, then the check of the announced body size.
     let mut app = api
         .layer(middleware::from_fn_with_state(
             BODY_LIMIT_BYTES,
@@ -130,6 +133,7 @@ pub fn router(state: ApiState, settings: &HttpSettings) -> Router {
             settings.request_timeout,
             observability::timeout,
         ))
+        .layer(middleware::from_fn(observability::problems_only))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             observability::observe,

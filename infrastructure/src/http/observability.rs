@@ -1,9 +1,11 @@
-//! Request ids, the per-request span, Prometheus metrics and the request timeout.
+//! Request ids, the per-request span, Prometheus metrics, the request timeout, and the
+//! guarantee that every error response is a problem document.
 
 use std::time::{Duration, Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
+    http::{Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -32,8 +34,10 @@ pub(crate) fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// The labels of both metrics. `route` is the route template (`/v1/todos/{id}`), never the
-/// raw path, so the number of series stays bounded.
+/// The labels of both metrics. Every label has a bounded set of values, because each new
+/// combination is a series that lives as long as the process: `route` is the route template
+/// (`/v1/todos/{id}`) or `unmatched`, never the raw path, and `method` is a standard method
+/// or `other`, never whatever a client invents.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     method: String,
@@ -114,7 +118,7 @@ pub(crate) async fn observe(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let span = tracing::info_span!("request", %method, %route, request_id = %request_id);
 
     let response = REQUEST_ID
@@ -140,6 +144,60 @@ pub(crate) async fn observe(
         elapsed,
     );
     response
+}
+
+/// The metric label for `method`: the standard methods by name, anything else as `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The longest body of a bare error response that is read to become a problem's detail.
+const BARE_ERROR_BODY_LIMIT: usize = 4096;
+
+/// Turns any error response that is not already a problem document into one.
+///
+/// Handlers and extractors answer with problems by construction; this catches the rest:
+/// rejections from a framework layer, routes added by libraries (the docs page), anything
+/// a future change forgets. A client can then rely on one error format everywhere. The
+/// plain-text reason of a 4xx becomes the `detail`; a bare 5xx body is never sent.
+pub(crate) async fn problems_only(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // `application/json` is a documented body of its own (the readiness report).
+    if !(status.is_client_error() || status.is_server_error())
+        || content_type.starts_with("application/problem+json")
+        || content_type.starts_with("application/json")
+    {
+        return response;
+    }
+    let mut problem = ApiError::from_status(status);
+    if status.is_client_error() {
+        let body = axum::body::to_bytes(response.into_body(), BARE_ERROR_BODY_LIMIT).await;
+        if let Some(text) = body
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+            .filter(|text| !text.trim().is_empty())
+        {
+            problem = problem.detail(text);
+        }
+    }
+    problem.into_response()
 }
 
 /// Answers 503 when a request takes longer than the configured timeout, so a stuck

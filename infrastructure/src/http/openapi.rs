@@ -18,6 +18,7 @@ use super::{ApiState, dto, error, handlers};
     info(title = "todo-backend", description = "The todo + users example of a hexagonal Rust backend."),
     paths(
         handlers::users::register, handlers::users::log_in, handlers::users::log_out,
+        handlers::users::log_out_everywhere,
         handlers::users::me, handlers::users::list,
         handlers::todos::create, handlers::todos::list, handlers::todos::get, handlers::todos::update,
         handlers::todos::delete, handlers::todos::complete, handlers::todos::reopen,

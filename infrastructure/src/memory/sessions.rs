@@ -10,6 +10,7 @@ use domain::{
     error::InfraError,
     ports::{Clock, SessionStore},
     session::{Session, SessionTokenHash},
+    user::UserId,
 };
 
 /// [`SessionStore`] in memory. Expiry is judged by the injected [`Clock`], so tests can move
@@ -69,6 +70,13 @@ impl SessionStore for MemorySessionStore {
 
     async fn delete(&self, token_hash: &SessionTokenHash) -> Result<(), InfraError> {
         self.lock()?.remove(token_hash);
+        Ok(())
+    }
+
+    async fn delete_all_of_user(&self, user: UserId) -> Result<(), InfraError> {
+        // A scan rather than a second map by user: the map only holds live sessions (expired
+        // ones are swept on every login), and one lock makes the scan atomic.
+        self.lock()?.retain(|_, s| s.user_id != user);
         Ok(())
     }
 }

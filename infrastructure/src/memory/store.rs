@@ -137,6 +137,10 @@ impl TodoRepository for MemoryTodoRepository {
         if data.todos.contains_key(&todo.id()) {
             return Err(RepositoryError::Duplicate("id"));
         }
+        // The foreign key the database has: a todo needs an existing owner.
+        if !data.users.contains_key(&todo.owner()) {
+            return Err(RepositoryError::UnknownReference("owner"));
+        }
         data.todos.insert(todo.id(), todo.clone());
         Ok(())
     }

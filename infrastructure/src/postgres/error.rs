@@ -33,6 +33,7 @@ pub(crate) fn write(operation: &'static str, error: sqlx::Error) -> RepositoryEr
         match db.constraint() {
             Some("users_email_key") => return RepositoryError::Duplicate("email"),
             Some("users_pkey" | "todos_pkey") => return RepositoryError::Duplicate("id"),
+            Some("todos_owner_id_fkey") => return RepositoryError::UnknownReference("owner"),
             _ => {}
         }
     }

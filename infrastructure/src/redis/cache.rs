@@ -1,35 +1,82 @@
 //! The todo read cache on Redis.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use async_trait::async_trait;
 use domain::{
     error::InfraError,
     ports::TodoCache,
-    todo::{Todo, TodoId},
+    todo::{Todo, TodoId, Version},
 };
-use redis::{AsyncCommands, aio::ConnectionManager};
+use redis::{AsyncCommands, Script, aio::ConnectionManager};
 
 use super::classify;
 use crate::stored::TodoRecord;
 
-/// [`TodoCache`] on Redis: one JSON value per todo under `<prefix>todo:<id>`, expiring
-/// after a fixed time-to-live.
+/// Stores a todo unless the key holds a newer version (a newer entry, or the tombstone of
+/// an invalidation at a newer version). One script, so the compare and the write are atomic.
+///
+/// A key of another type (a plain string from an older release) is replaced.
+///
+/// KEYS: the todo's key. ARGV: version, JSON, TTL in ms.
+static PUT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then
+            redis.call('DEL', KEYS[1])
+        end
+        local current = tonumber(redis.call('HGET', KEYS[1], 'v'))
+        if current and current > tonumber(ARGV[1]) then
+            return 0
+        end
+        redis.call('HSET', KEYS[1], 'v', ARGV[1], 'todo', ARGV[2])
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        return 1
+        ",
+    )
+});
+
+/// Replaces whatever the key holds by a tombstone: the newest version known (the written
+/// one, or a newer entry's), and no todo.
+///
+/// KEYS: the todo's key. ARGV: the written version, TTL in ms.
+static INVALIDATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local newest = tonumber(ARGV[1])
+        if redis.call('TYPE', KEYS[1]).ok == 'hash' then
+            local current = tonumber(redis.call('HGET', KEYS[1], 'v'))
+            if current and current > newest then
+                newest = current
+            end
+        end
+        redis.call('DEL', KEYS[1])
+        redis.call('HSET', KEYS[1], 'v', newest)
+        redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        return 1
+        ",
+    )
+});
+
+/// [`TodoCache`] on Redis: one hash per todo under `<prefix>todo:<id>`, expiring after a
+/// fixed time-to-live. Field `v` is the version; field `todo` is the JSON record, absent
+/// in the tombstone an invalidation leaves. A tombstone lives as long as an entry would,
+/// which is how long a late put of an older version must keep losing.
 #[derive(Clone)]
 pub struct RedisTodoCache {
     redis: ConnectionManager,
     key_prefix: String,
-    ttl_secs: u64,
+    ttl_ms: u64,
 }
 
 impl RedisTodoCache {
     /// A cache on `redis` with keys under `key_prefix`, each kept for `ttl` (at least one
-    /// second, Redis' unit for `EX`).
+    /// millisecond).
     pub fn new(redis: ConnectionManager, key_prefix: &str, ttl: Duration) -> Self {
         Self {
             redis,
             key_prefix: format!("{key_prefix}todo:"),
-            ttl_secs: ttl.as_secs().max(1),
+            ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1),
         }
     }
 
@@ -42,7 +89,7 @@ impl std::fmt::Debug for RedisTodoCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisTodoCache")
             .field("key_prefix", &self.key_prefix)
-            .field("ttl_secs", &self.ttl_secs)
+            .field("ttl_ms", &self.ttl_ms)
             .finish_non_exhaustive()
     }
 }
@@ -52,7 +99,7 @@ impl TodoCache for RedisTodoCache {
     async fn get(&self, id: TodoId) -> Result<Option<Todo>, InfraError> {
         let mut conn = self.redis.clone();
         let value: Option<String> = conn
-            .get(self.key(id))
+            .hget(self.key(id), "todo")
             .await
             .map_err(|e| classify("read cached todo", e))?;
         let Some(value) = value else { return Ok(None) };
@@ -67,14 +114,22 @@ impl TodoCache for RedisTodoCache {
         let value = serde_json::to_string(&TodoRecord::from(todo))
             .map_err(|e| InfraError::internal("encode todo", e))?;
         let mut conn = self.redis.clone();
-        conn.set_ex::<_, _, ()>(self.key(todo.id()), value, self.ttl_secs)
+        PUT.key(self.key(todo.id()))
+            .arg(todo.version().get())
+            .arg(value)
+            .arg(self.ttl_ms)
+            .invoke_async::<()>(&mut conn)
             .await
             .map_err(|e| classify("cache todo", e))
     }
 
-    async fn invalidate(&self, id: TodoId) -> Result<(), InfraError> {
+    async fn invalidate(&self, id: TodoId, written: Version) -> Result<(), InfraError> {
         let mut conn = self.redis.clone();
-        conn.del::<_, ()>(self.key(id))
+        INVALIDATE
+            .key(self.key(id))
+            .arg(written.get())
+            .arg(self.ttl_ms)
+            .invoke_async::<()>(&mut conn)
             .await
             .map_err(|e| classify("invalidate cached todo", e))
     }

@@ -1,8 +1,8 @@
 //! Builders for the values the suites store, and the macro that instantiates them.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::{
-    todo::{Description, NewTodo, Tag, Tags, Title, Todo, TodoId},
+    todo::{Description, DueDate, NewTodo, Tag, Tags, Title, Todo, TodoId},
     user::{DisplayName, Email, PasswordHash, Role, User, UserId},
 };
 use uuid::Uuid;
@@ -37,7 +37,7 @@ pub fn full_todo(owner: UserId) -> Todo {
     let new = NewTodo {
         title: Title::new("Renew passport").unwrap(),
         description: Some(Description::new("Photo booth first.\nThen the form.").unwrap()),
-        due_date: NaiveDate::from_ymd_opt(2026, 6, 30),
+        due_date: DueDate::parse("2026-06-30").ok(),
         tags: Tags::new([tag("admin"), tag("travel")]).unwrap(),
     };
     Todo::create(TodoId::from_uuid(Uuid::now_v7()), owner, new, t0())

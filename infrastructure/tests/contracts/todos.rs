@@ -6,7 +6,7 @@ use chrono::Duration;
 use domain::{
     error::RepositoryError,
     ports::{TodoQuery, TodoRepository, UserRepository},
-    todo::{Title, TodoChanges, TodoId, TodoStatus, Version},
+    todo::{DueDate, Title, TodoChanges, TodoId, TodoStatus, Version},
     user::UserId,
 };
 use infrastructure::{
@@ -66,6 +66,8 @@ contract!(adapters: [memory, postgres], checks: [
     a_done_todo_reads_back_done,
     an_unknown_id_is_none,
     a_duplicate_id_is_refused,
+    a_todo_of_an_unknown_owner_is_refused,
+    due_dates_at_both_ends_of_the_range_are_stored,
     an_update_at_the_expected_version_replaces_the_todo,
     an_update_at_a_stale_version_is_a_conflict_and_changes_nothing,
     an_update_of_a_missing_todo_is_not_found,
@@ -112,6 +114,38 @@ async fn a_duplicate_id_is_refused(f: &Fixture) {
     let err = f.todos.insert(&todo).await.unwrap_err();
 
     assert!(matches!(err, RepositoryError::Duplicate("id")), "{err:?}");
+}
+
+async fn a_todo_of_an_unknown_owner_is_refused(f: &Fixture) {
+    // What happens when an account is deleted while one of its sessions lives on.
+    let todo = plain_todo(UserId::from_uuid(Uuid::now_v7()), "Orphan");
+
+    let err = f.todos.insert(&todo).await.unwrap_err();
+
+    assert!(
+        matches!(err, RepositoryError::UnknownReference("owner")),
+        "{err:?}"
+    );
+    assert_eq!(f.todos.get(todo.id()).await.unwrap(), None);
+}
+
+async fn due_dates_at_both_ends_of_the_range_are_stored(f: &Fixture) {
+    let owner = f.owner().await;
+    for due in [DueDate::MIN, DueDate::MAX] {
+        let mut todo = plain_todo(owner, "At the edge of time");
+        todo.apply(
+            TodoChanges {
+                due_date: Some(Some(due)),
+                ..TodoChanges::default()
+            },
+            t0(),
+        );
+        f.todos.insert(&todo).await.unwrap();
+
+        let stored = f.todos.get(todo.id()).await.unwrap().unwrap();
+        assert_eq!(stored.due_date(), Some(due));
+        assert_eq!(stored, todo);
+    }
 }
 
 async fn an_update_at_the_expected_version_replaces_the_todo(f: &Fixture) {

@@ -19,7 +19,16 @@ pub struct Fixture {
     /// The ordinary repositories, outside any transaction.
     users: Arc<dyn UserRepository>,
     todos: Arc<dyn TodoRepository>,
+    /// How the adapter keeps an open transaction from others, as its docs say: readers
+    /// wait for it to end (a lock), or see the state before it (a snapshot).
+    isolation: Isolation,
     _db: Option<TestDatabase>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    ReadersWait,
+    ReadersSeeTheStateBefore,
 }
 
 async fn memory() -> Fixture {
@@ -28,6 +37,7 @@ async fn memory() -> Fixture {
         unit_of_work: Arc::new(store.unit_of_work()),
         users: Arc::new(store.users()),
         todos: Arc::new(store.todos()),
+        isolation: Isolation::ReadersWait,
         _db: None,
     }
 }
@@ -39,6 +49,7 @@ async fn postgres() -> Fixture {
         unit_of_work: Arc::new(PgUnitOfWork::new(pool.clone())),
         users: Arc::new(PgUserRepository::new(pool.clone())),
         todos: Arc::new(PgTodoRepository::new(pool)),
+        isolation: Isolation::ReadersSeeTheStateBefore,
         _db: Some(db),
     }
 }
@@ -82,20 +93,34 @@ async fn writes_are_invisible_to_others_until_commit(f: &Fixture) {
     let tx = f.unit_of_work.begin().await.unwrap();
     tx.users().insert(&owner).await.unwrap();
 
-    // An outside reader either does not see the user (Postgres) or waits for the
-    // transaction to end (the in-memory lock); both keep the write invisible.
     let users = f.users.clone();
     let id = owner.id;
-    let outside = tokio::time::timeout(Duration::from_millis(300), async move {
-        users.get(id).await.unwrap()
-    })
-    .await;
-    assert!(
-        matches!(outside, Ok(None) | Err(_)),
-        "seen before commit: {outside:?}"
-    );
+    let mut outside = tokio::spawn(async move { users.get(id).await.unwrap() });
 
-    tx.commit().await.unwrap();
+    match f.isolation {
+        Isolation::ReadersSeeTheStateBefore => {
+            // Answered at once, without the uncommitted user.
+            let seen = tokio::time::timeout(Duration::from_secs(10), &mut outside)
+                .await
+                .expect("a snapshot reader does not wait for the transaction")
+                .unwrap();
+            assert_eq!(seen, None, "seen before commit");
+            tx.commit().await.unwrap();
+        }
+        Isolation::ReadersWait => {
+            // Still waiting while the transaction is open (long enough for a reader that
+            // was not blocked to have answered many times over), and answered with the
+            // committed user once it ends.
+            let waited = tokio::time::timeout(Duration::from_millis(300), &mut outside).await;
+            assert!(waited.is_err(), "answered before commit: {waited:?}");
+            tx.commit().await.unwrap();
+            let seen = tokio::time::timeout(Duration::from_secs(10), outside)
+                .await
+                .expect("the reader is released at commit")
+                .unwrap();
+            assert_eq!(seen.as_ref(), Some(&owner));
+        }
+    }
     assert_eq!(f.users.get(owner.id).await.unwrap(), Some(owner));
 }
 

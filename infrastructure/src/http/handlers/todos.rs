@@ -2,7 +2,7 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::State,
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -12,7 +12,7 @@ use crate::http::{
     ApiState,
     dto::{CreateTodoRequest, ListTodosParams, TodoPage, TodoResponse, UpdateTodoRequest},
     error::{ApiError, Problem},
-    extract::{self, ApiJson, Auth, IfMatch},
+    extract::{self, ApiJson, ApiPath, ApiQuery, Auth, IfMatch},
 };
 
 /// A todo with its version as the `ETag`.
@@ -59,7 +59,7 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Auth(actor): Auth,
-    Query(params): Query<ListTodosParams>,
+    ApiQuery(params): ApiQuery<ListTodosParams>,
 ) -> Result<Json<TodoPage>, ApiError> {
     let page = state
         .use_cases
@@ -80,7 +80,7 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     State(state): State<ApiState>,
     Auth(actor): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let todo = state
         .use_cases
@@ -104,7 +104,7 @@ pub(crate) async fn get(
 pub(crate) async fn update(
     State(state): State<ApiState>,
     Auth(actor): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     IfMatch(expected): IfMatch,
     ApiJson(body): ApiJson<UpdateTodoRequest>,
 ) -> Result<Response, ApiError> {
@@ -130,7 +130,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(state): State<ApiState>,
     Auth(actor): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
     state
@@ -151,7 +151,7 @@ pub(crate) async fn delete(
 pub(crate) async fn complete(
     State(state): State<ApiState>,
     Auth(actor): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let todo = state
         .use_cases
@@ -171,7 +171,7 @@ pub(crate) async fn complete(
 pub(crate) async fn reopen(
     State(state): State<ApiState>,
     Auth(actor): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let todo = state
         .use_cases
@@ -192,7 +192,7 @@ pub(crate) async fn reopen(
 pub(crate) async fn add_tag(
     State(state): State<ApiState>,
     Auth(actor): Auth,
-    Path((id, tag)): Path<(String, String)>,
+    ApiPath((id, tag)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let id = extract::todo_id(&id)?;
     let todo = state
@@ -214,7 +214,7 @@ pub(crate) async fn add_tag(
 pub(crate) async fn remove_tag(
     State(state): State<ApiState>,
     Auth(actor): Auth,
-    Path((id, tag)): Path<(String, String)>,
+    ApiPath((id, tag)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let id = extract::todo_id(&id)?;
     let todo = state

@@ -1,11 +1,6 @@
 //! Users and sessions.
 
-use axum::{
-    Json,
-    extract::{Query, State},
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 
 use crate::http::{
     ApiState,
@@ -13,7 +8,7 @@ use crate::http::{
         ListUsersParams, LogInRequest, RegisterRequest, SessionResponse, UserPage, UserResponse,
     },
     error::{ApiError, Problem},
-    extract::{ApiJson, Auth, AuthWithToken},
+    extract::{ApiJson, ApiQuery, Auth, AuthWithToken},
 };
 
 /// Register a new member.
@@ -64,6 +59,20 @@ pub(crate) async fn log_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Log out everywhere: every token of the caller stops working, this one included.
+#[utoipa::path(delete, path = "/v1/sessions", tag = "users", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session of the caller ended"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn log_out_everywhere(
+    State(state): State<ApiState>,
+    Auth(actor): Auth,
+) -> Result<StatusCode, ApiError> {
+    state.use_cases.log_out_everywhere.execute(&actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The logged-in user.
 #[utoipa::path(get, path = "/v1/users/me", tag = "users", security(("bearer" = [])),
     responses(
@@ -89,7 +98,7 @@ pub(crate) async fn me(
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Auth(actor): Auth,
-    Query(params): Query<ListUsersParams>,
+    ApiQuery(params): ApiQuery<ListUsersParams>,
 ) -> Result<Json<UserPage>, ApiError> {
     let (cursor, size) = params.parse()?;
     let page = state

@@ -10,9 +10,11 @@
 //! - [`users`]: register, log in and out, authenticate, the current user, listing users.
 //! - [`todos`]: everything a user does with their todos.
 //! - [`seed`]: demo data, written through the unit of work.
+//! - [`readiness`]: whether the backing services answer, for every driving adapter's probes.
 //! - [`use_cases`]: the [`Ports`] bundle and the [`UseCases`] built from it.
 
 pub mod actor;
+pub mod readiness;
 pub mod seed;
 pub mod todos;
 pub mod use_cases;

@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use domain::ports::{
-    Clock, IdGenerator, PasswordHasher, SessionStore, TodoCache, TodoRepository, TokenGenerator,
-    UnitOfWork, UserRepository,
+    Clock, IdGenerator, PasswordHasher, ReadinessProbe, SessionStore, TodoCache, TodoRepository,
+    TokenGenerator, UnitOfWork, UserRepository,
 };
 
 use crate::{
+    readiness::CheckReadiness,
     seed::SeedDemo,
     todos::{
         AddTag, CompleteTodo, CreateTodo, DeleteTodo, GetTodo, ListTodos, RemoveTag, ReopenTodo,
@@ -42,6 +43,8 @@ pub struct Ports {
     pub ids: Arc<dyn IdGenerator>,
     /// New session tokens.
     pub tokens: Arc<dyn TokenGenerator>,
+    /// One probe per backing server in use (none in memory).
+    pub probes: Vec<Arc<dyn ReadinessProbe>>,
 }
 
 impl std::fmt::Debug for Ports {
@@ -86,6 +89,7 @@ pub struct UseCases {
     pub remove_tag: RemoveTag,
     pub delete_todo: DeleteTodo,
     pub seed_demo: SeedDemo,
+    pub readiness: CheckReadiness,
 }
 
 impl UseCases {
@@ -127,6 +131,7 @@ impl UseCases {
             remove_tag: RemoveTag::new(todo_ports.clone()),
             delete_todo: DeleteTodo::new(todo_ports),
             seed_demo: SeedDemo::new(ports.unit_of_work, ports.hasher, ports.clock, ports.ids),
+            readiness: CheckReadiness::new(ports.probes),
         }
     }
 }

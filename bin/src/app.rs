@@ -9,15 +9,22 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use application::{Ports, Settings, UseCases};
-use domain::ports::{Clock, SessionStore, TodoCache, TodoRepository, UnitOfWork, UserRepository};
-use infrastructure::{
+use domain::ports::{
+    Clock, ReadinessProbe, SessionStore, TodoCache, TodoRepository, UnitOfWork, UserRepository,
+};
+use driven_memory::{MemorySessionStore, MemoryStore, MemoryTodoCache, NoTodoCache};
+use driven_postgres::{
+    self as postgres, PgPool, PgReadiness, PgTodoRepository, PgUnitOfWork, PgUserRepository,
+    PoolSettings,
+};
+use driven_redis::{
+    self as redis, ConnectionManager, RedisReadiness, RedisSessionStore, RedisSettings,
+    RedisTodoCache,
+};
+use driven_system::{
     clock::SystemClock,
     ids::UuidV7Generator,
-    memory::{MemorySessionStore, MemoryStore, MemoryTodoCache},
-    no_cache::NoTodoCache,
     password::{Argon2Hasher, HashingLimits},
-    postgres::{self, PgPool, PgTodoRepository, PgUnitOfWork, PgUserRepository, PoolSettings},
-    redis::{self, ConnectionManager, RedisSessionStore, RedisSettings, RedisTodoCache},
     tokens::RandomTokenGenerator,
 };
 use secrecy::ExposeSecret;
@@ -63,6 +70,7 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let mut backends = Backends::default();
+        let mut probes: Vec<Arc<dyn ReadinessProbe>> = Vec::new();
 
         let (users, todos, unit_of_work): (
             Arc<dyn UserRepository>,
@@ -80,6 +88,7 @@ impl Application {
                     .context("cannot connect to Postgres (DATABASE_URL)")?;
                 tracing::info!(max_connections = db.max_connections, "storage: Postgres");
                 backends.postgres = Some(pool.clone());
+                probes.push(Arc::new(PgReadiness::new(pool.clone())));
                 (
                     Arc::new(PgUserRepository::new(pool.clone())),
                     Arc::new(PgTodoRepository::new(pool.clone())),
@@ -110,6 +119,7 @@ impl Application {
                         .context("cannot connect to Redis (REDIS_URL)")?;
                     tracing::info!(key_prefix = %r.key_prefix, "sessions and todo cache: Redis");
                     backends.redis = Some(manager.clone());
+                    probes.push(Arc::new(RedisReadiness::new(manager.clone())));
                     (
                         Arc::new(RedisSessionStore::new(
                             manager.clone(),
@@ -155,6 +165,7 @@ impl Application {
             clock,
             ids: Arc::new(UuidV7Generator),
             tokens: Arc::new(RandomTokenGenerator),
+            probes,
         };
         let settings = Settings {
             session_ttl: chrono::Duration::from_std(config.session_ttl)

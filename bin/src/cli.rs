@@ -14,7 +14,7 @@ use application::{
 };
 use clap::{Parser, Subcommand};
 use domain::user::{DisplayName, Email, Password, Role};
-use infrastructure::postgres::{self, PoolSettings};
+use driven_postgres::{self as postgres, PoolSettings};
 use secrecy::ExposeSecret;
 
 use crate::{app::Application, config::Config, server::HttpServer, shutdown};

@@ -1,18 +1,16 @@
 //! The HTTP server: binds, serves the REST adapter's router, and shuts down gracefully
 //! within a deadline.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use axum::{Router, body::Body, http::HeaderValue};
+use driving_rest::{ApiState, HttpSettings};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
     server::{conn::auto::Builder, graceful::GracefulShutdown},
     service::TowerToHyperService,
-};
-use infrastructure::http::{
-    self, ApiState, HttpSettings, PostgresProbe, ReadinessProbe, RedisProbe,
 };
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -20,19 +18,11 @@ use tower::ServiceExt;
 
 use crate::{app::Application, config::HttpConfig};
 
-/// The REST API over `app`, with `/readyz` probing the backing services `app` uses. The
-/// handler tests drive this router directly, without a socket.
+/// The REST API over `app`. The handler tests drive this router directly, without a socket.
 ///
 /// # Errors
 /// When an allowed CORS origin is not a valid header value.
 pub fn router(app: &Application, config: &HttpConfig) -> anyhow::Result<Router> {
-    let mut probes: Vec<Arc<dyn ReadinessProbe>> = Vec::new();
-    if let Some(pool) = &app.backends.postgres {
-        probes.push(Arc::new(PostgresProbe(pool.clone())));
-    }
-    if let Some(redis) = &app.backends.redis {
-        probes.push(Arc::new(RedisProbe(redis.clone())));
-    }
     let settings = HttpSettings {
         request_timeout: config.request_timeout,
         cors_allowed_origins: config
@@ -42,8 +32,8 @@ pub fn router(app: &Application, config: &HttpConfig) -> anyhow::Result<Router> 
             .collect::<Result<_, _>>()
             .context("invalid HTTP_CORS_ALLOWED_ORIGINS")?,
     };
-    Ok(http::router(
-        ApiState::new(app.use_cases.clone(), probes),
+    Ok(driving_rest::router(
+        ApiState::new(app.use_cases.clone()),
         &settings,
     ))
 }

@@ -7,7 +7,7 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use infrastructure::testing::TestDatabase;
+use test_servers::TestDatabase;
 
 /// Runs the binary in an empty directory (so no `.env` is picked up) with only `env` set,
 /// feeding `stdin` to it.

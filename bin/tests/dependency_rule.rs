@@ -1,8 +1,14 @@
-//! The dependency rule, checked against what Cargo actually resolves: `domain` and
-//! `application` must never (even transitively) depend on a framework, a driver or an async
-//! runtime, and `application` may depend on no workspace crate but `domain`.
+//! The dependency rule, checked against what Cargo actually resolves (normal and build
+//! dependencies, transitively; dev-dependencies are exempt, so tests may use tokio):
 //!
-//! Dev-dependencies are exempt: tests may use tokio to drive futures.
+//! - `domain` and `application` never reach a framework, a driver or an async runtime, and
+//!   `application` depends on no workspace crate but `domain`.
+//! - A driven adapter (`driven-*`) depends on `domain` and its own driver: never on
+//!   `application`, a driving framework, a driving adapter, another adapter's driver, or
+//!   another driven adapter (the shared `driven-records` support crate excepted).
+//! - A driving adapter (`driving-*`) depends on `application` and `domain`: never on a
+//!   driver or a driven adapter.
+//! - Only `backend`, the composition root, sees adapters of both kinds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeSet, HashMap};
@@ -23,7 +29,9 @@ const FORBIDDEN: &[&str] = &[
     "moka",
     "argon2",
     "testcontainers",
-    "infrastructure",
+    "driven-",
+    "driving-",
+    "test-servers",
     "backend",
 ];
 
@@ -140,15 +148,120 @@ fn the_application_depends_on_the_domain_and_no_framework_driver_or_runtime() {
     assert!(graph.direct("application").contains("domain"));
 }
 
+/// The driver each driven adapter wraps. No other adapter may reach it.
+const DRIVERS: &[(&str, &str)] = &[
+    ("driven-postgres", "sqlx"),
+    ("driven-redis", "redis"),
+    ("driven-memory", "moka"),
+    ("driven-system", "argon2"),
+];
+
+/// Frameworks of the driving side, which no driven adapter may reach.
+const DRIVING_FRAMEWORKS: &[&str] = &["axum", "tonic", "async-graphql", "tower-http"];
+
+impl Graph {
+    /// The workspace's own packages whose name starts with `prefix`.
+    fn members(&self, prefix: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .packages
+            .values()
+            .filter(|p| p.source.is_none() && p.name.starts_with(prefix))
+            .map(|p| p.name.to_string())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+fn reaching<'a>(closure: &'a BTreeSet<String>, names: &[&str]) -> Vec<&'a String> {
+    closure
+        .iter()
+        .filter(|c| names.contains(&c.as_str()))
+        .collect()
+}
+
+#[test]
+fn a_driven_adapter_depends_on_the_domain_and_its_own_driver_only() {
+    let graph = Graph::load();
+    let driven = graph.members("driven-");
+    assert!(driven.len() >= 5, "{driven:?}");
+    for adapter in &driven {
+        let closure = graph.closure(adapter);
+        assert!(
+            graph.direct(adapter).contains("domain"),
+            "{adapter} does not depend on domain"
+        );
+        let others: Vec<&str> = DRIVERS
+            .iter()
+            .filter(|(owner, _)| owner != adapter)
+            .map(|(_, driver)| *driver)
+            .collect();
+        let mut wrong = reaching(&closure, &others);
+        wrong.extend(reaching(&closure, DRIVING_FRAMEWORKS));
+        wrong.extend(reaching(&closure, &["application", "backend"]));
+        wrong.extend(closure.iter().filter(|c| c.starts_with("driving-")));
+        // Another adapter, unless it is the shared storage-records support crate.
+        wrong.extend(
+            closure
+                .iter()
+                .filter(|c| c.starts_with("driven-") && c.as_str() != "driven-records"),
+        );
+        assert!(wrong.is_empty(), "{adapter} reaches {wrong:?}");
+    }
+}
+
+#[test]
+fn a_driving_adapter_depends_on_the_use_cases_and_no_driven_side() {
+    let graph = Graph::load();
+    let driving = graph.members("driving-");
+    assert!(!driving.is_empty());
+    for adapter in &driving {
+        let direct = graph.direct(adapter);
+        assert!(
+            direct.contains("application") && direct.contains("domain"),
+            "{adapter} must depend on application and domain: {direct:?}"
+        );
+        let closure = graph.closure(adapter);
+        let drivers: Vec<&str> = DRIVERS.iter().map(|(_, driver)| *driver).collect();
+        let mut wrong = reaching(&closure, &drivers);
+        wrong.extend(closure.iter().filter(|c| c.starts_with("driven-")));
+        wrong.extend(reaching(&closure, &["backend", "test-servers"]));
+        assert!(wrong.is_empty(), "{adapter} reaches {wrong:?}");
+    }
+}
+
+#[test]
+fn only_the_composition_root_sees_adapters_of_both_kinds() {
+    let graph = Graph::load();
+    for package in graph.members("") {
+        if package == "backend" {
+            continue;
+        }
+        let closure = graph.closure(&package);
+        let driven = closure.iter().any(|c| c.starts_with("driven-"));
+        let driving = closure.iter().any(|c| c.starts_with("driving-"));
+        assert!(
+            !(driven && driving),
+            "{package} depends on driven and driving adapters"
+        );
+    }
+}
+
 #[test]
 fn the_check_itself_sees_frameworks_where_they_belong() {
     // Guards against a check that passes because it looks at nothing.
     let graph = Graph::load();
-    let infrastructure = graph.closure("infrastructure");
-    for expected in ["sqlx", "redis", "tokio", "argon2"] {
+    for (adapter, driver) in DRIVERS {
         assert!(
-            infrastructure.contains(expected),
-            "{expected} missing from {infrastructure:?}"
+            graph.closure(adapter).contains(*driver),
+            "{driver} missing from {adapter}"
         );
     }
+    assert!(graph.closure("driving-rest").contains("axum"));
+    let root = graph.closure("backend");
+    assert!(
+        root.iter().any(|c| c.starts_with("driven-"))
+            && root.iter().any(|c| c.starts_with("driving-")),
+        "{root:?}"
+    );
 }

@@ -12,13 +12,11 @@ use domain::{
     ports::TodoCache,
     todo::{Todo, TodoId},
 };
-use infrastructure::{
-    redis::RedisTodoCache,
-    testing::{TestDatabase, TestRedis},
-};
+use driven_redis::RedisTodoCache;
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 use support::config;
+use test_servers::{TestDatabase, TestRedis};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

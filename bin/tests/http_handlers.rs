@@ -9,9 +9,9 @@ use axum::{
     body::Body,
     http::{Method, Request, StatusCode},
 };
-use infrastructure::testing::TestDatabase;
 use serde_json::json;
 use support::{Api, config};
+use test_servers::TestDatabase;
 
 const NO_UUID: &str = "/v1/todos/0190b5d2-0000-7000-8000-000000000000";
 

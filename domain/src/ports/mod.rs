@@ -10,6 +10,7 @@ mod cache;
 mod clock;
 mod ids;
 mod password;
+mod readiness;
 mod sessions;
 mod todos;
 mod tokens;
@@ -20,6 +21,7 @@ pub use cache::TodoCache;
 pub use clock::Clock;
 pub use ids::IdGenerator;
 pub use password::PasswordHasher;
+pub use readiness::ReadinessProbe;
 pub use sessions::SessionStore;
 pub use todos::{TodoQuery, TodoRepository};
 pub use tokens::TokenGenerator;
@@ -29,6 +31,7 @@ pub use users::UserRepository;
 #[cfg(feature = "mocks")]
 pub use {
     cache::MockTodoCache, clock::MockClock, ids::MockIdGenerator, password::MockPasswordHasher,
-    sessions::MockSessionStore, todos::MockTodoRepository, tokens::MockTokenGenerator,
-    unit_of_work::MockTransaction, unit_of_work::MockUnitOfWork, users::MockUserRepository,
+    readiness::MockReadinessProbe, sessions::MockSessionStore, todos::MockTodoRepository,
+    tokens::MockTokenGenerator, unit_of_work::MockTransaction, unit_of_work::MockUnitOfWork,
+    users::MockUserRepository,
 };

@@ -1,0 +1,169 @@
+//! The todo repository on Postgres.
+
+use async_trait::async_trait;
+use domain::{
+    error::{InfraError, RepositoryError},
+    ports::{TodoQuery, TodoRepository},
+    todo::{Todo, TodoId, TodoStatus, Version},
+};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+
+use crate::{db::Db, error, rows::TodoRow};
+use driven_records::TodoRecord;
+
+/// The columns of [`TodoRecord`], as a macro so `concat!` can build each statement at
+/// compile time.
+macro_rules! columns {
+    () => {
+        "id, owner_id, title, description, tags, due_date, completed_at, version, created_at, updated_at"
+    };
+}
+
+/// [`TodoRepository`] on Postgres.
+#[derive(Debug, Clone)]
+pub struct PgTodoRepository {
+    db: Db,
+}
+
+impl PgTodoRepository {
+    /// A repository that runs each call on a connection from `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { db: Db::Pool(pool) }
+    }
+
+    pub(crate) fn in_transaction(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// After a compare-and-set touched no row: was the todo gone, or at another version?
+    async fn explain_miss(conn: &mut PgConnection, id: TodoId) -> RepositoryError {
+        match sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM todos WHERE id = $1)")
+            .bind(id.as_uuid())
+            .fetch_one(conn)
+            .await
+        {
+            Ok(true) => RepositoryError::VersionConflict,
+            Ok(false) => RepositoryError::NotFound,
+            Err(e) => RepositoryError::Infra(error::infra("check todo exists", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl TodoRepository for PgTodoRepository {
+    async fn insert(&self, todo: &Todo) -> Result<(), RepositoryError> {
+        let r = TodoRecord::from(todo);
+        let mut conn = self.db.conn().await?;
+        sqlx::query(concat!(
+            "INSERT INTO todos (",
+            columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(r.id)
+        .bind(r.owner_id)
+        .bind(r.title)
+        .bind(r.description)
+        .bind(r.tags)
+        .bind(r.due_date)
+        .bind(r.completed_at)
+        .bind(r.version)
+        .bind(r.created_at)
+        .bind(r.updated_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| error::write("insert todo", e))?;
+        Ok(())
+    }
+
+    async fn get(&self, id: TodoId) -> Result<Option<Todo>, InfraError> {
+        let mut conn = self.db.conn().await?;
+        sqlx::query_as::<_, TodoRow>(concat!("SELECT ", columns!(), " FROM todos WHERE id = $1"))
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| error::infra("get todo", e))?
+            .map(|TodoRow(r)| Todo::try_from(r).map_err(InfraError::from))
+            .transpose()
+    }
+
+    async fn update(&self, todo: &Todo, expected: Version) -> Result<(), RepositoryError> {
+        let r = TodoRecord::from(todo);
+        let mut conn = self.db.conn().await?;
+        // The version check is in the WHERE clause, so check and write are one atomic
+        // statement: of two concurrent updates from the same version, the second finds
+        // no row (Postgres re-evaluates the condition after the first commits).
+        let updated = sqlx::query(
+            "UPDATE todos SET title = $3, description = $4, tags = $5, due_date = $6, \
+             completed_at = $7, version = $8, updated_at = $9 \
+             WHERE id = $1 AND version = $2",
+        )
+        .bind(r.id)
+        .bind(expected.get())
+        .bind(r.title)
+        .bind(r.description)
+        .bind(r.tags)
+        .bind(r.due_date)
+        .bind(r.completed_at)
+        .bind(r.version)
+        .bind(r.updated_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| error::write("update todo", e))?;
+        if updated.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(Self::explain_miss(&mut conn, todo.id()).await)
+        }
+    }
+
+    async fn delete(&self, id: TodoId, expected: Version) -> Result<(), RepositoryError> {
+        let mut conn = self.db.conn().await?;
+        let deleted = sqlx::query("DELETE FROM todos WHERE id = $1 AND version = $2")
+            .bind(id.as_uuid())
+            .bind(expected.get())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| error::write("delete todo", e))?;
+        if deleted.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(Self::explain_miss(&mut conn, id).await)
+        }
+    }
+
+    async fn list(&self, query: &TodoQuery) -> Result<Vec<Todo>, InfraError> {
+        // Only the filters that are set go into the SQL, so each combination gets a plan
+        // that uses the matching index (see the todos migration).
+        let mut sql = QueryBuilder::<Postgres>::new(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM todos WHERE owner_id = "
+        ));
+        sql.push_bind(query.owner.as_uuid());
+        if let Some(status) = query.status {
+            sql.push(" AND (completed_at IS NOT NULL) = ")
+                .push_bind(status == TodoStatus::Done);
+        }
+        if let Some(tag) = &query.tag {
+            sql.push(" AND tags @> ARRAY[")
+                .push_bind(tag.as_str().to_owned())
+                .push("]::text[]");
+        }
+        if let Some(cursor) = query.before {
+            sql.push(" AND id < ").push_bind(cursor.as_uuid());
+        }
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(query.limit));
+
+        let mut conn = self.db.conn().await?;
+        let records = sql
+            .build_query_as::<TodoRow>()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| error::infra("list todos", e))?;
+        records
+            .into_iter()
+            .map(|TodoRow(r)| Todo::try_from(r).map_err(InfraError::from))
+            .collect()
+    }
+}

@@ -1,0 +1,77 @@
+//! The unit of work on Postgres: one database transaction.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use domain::{
+    error::InfraError,
+    ports::{TodoRepository, Transaction, UnitOfWork, UserRepository},
+};
+use sqlx::PgPool;
+use tokio::sync::Mutex;
+
+use crate::{
+    PgTodoRepository, PgUserRepository,
+    db::{Db, SharedTx},
+    error,
+};
+
+/// [`UnitOfWork`] on Postgres: each transaction is one sqlx transaction at Postgres' default
+/// isolation (read committed), which is enough because every write in it either inserts
+/// or compares-and-sets a version.
+#[derive(Debug, Clone)]
+pub struct PgUnitOfWork {
+    pool: PgPool,
+}
+
+impl PgUnitOfWork {
+    /// A unit of work on `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for PgUnitOfWork {
+    async fn begin(&self) -> Result<Box<dyn Transaction>, InfraError> {
+        let tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| error::infra("begin transaction", e))?;
+        Ok(Box::new(PgTransaction {
+            tx: Arc::new(Mutex::new(Some(tx))),
+        }))
+    }
+}
+
+/// An open transaction. If it is dropped without `commit`, sqlx rolls it back.
+#[derive(Debug)]
+struct PgTransaction {
+    tx: SharedTx,
+}
+
+#[async_trait]
+impl Transaction for PgTransaction {
+    fn users(&self) -> Arc<dyn UserRepository> {
+        Arc::new(PgUserRepository::in_transaction(Db::Tx(self.tx.clone())))
+    }
+
+    fn todos(&self) -> Arc<dyn TodoRepository> {
+        Arc::new(PgTodoRepository::in_transaction(Db::Tx(self.tx.clone())))
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), InfraError> {
+        // Taking the transaction out leaves `None`, so a repository still holding the
+        // shared handle gets a clear error instead of writing outside the transaction.
+        let tx = self.tx.lock().await.take().ok_or_else(|| {
+            InfraError::internal(
+                "commit transaction",
+                "the transaction was already committed",
+            )
+        })?;
+        tx.commit()
+            .await
+            .map_err(|e| error::infra("commit transaction", e))
+    }
+}

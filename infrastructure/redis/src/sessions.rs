@@ -1,0 +1,184 @@
+//! Sessions on Redis, with an index by user.
+
+use std::sync::{Arc, LazyLock};
+
+use async_trait::async_trait;
+use domain::{
+    error::InfraError,
+    ports::{Clock, SessionStore},
+    session::{Session, SessionTokenHash},
+    user::UserId,
+};
+use redis::{AsyncCommands, Script, aio::ConnectionManager};
+
+use crate::classify;
+use driven_records::SessionRecord;
+
+/// Stores a session and adds it to its user's index, in one step.
+///
+/// The index is a sorted set of token hashes scored by expiry (ms since the epoch), so each
+/// login also drops the entries of sessions that have expired: the index stays as small as
+/// the user's live sessions. The index itself lives as long as its longest session.
+///
+/// KEYS: the session, the user's index. ARGV: value, TTL in ms, token hash, expiry in ms,
+/// now in ms.
+static CREATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
+        redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+        if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
+            redis.call('PEXPIRE', KEYS[2], ARGV[2])
+        end
+        return 1
+        ",
+    )
+});
+
+/// Deletes every session in a user's index, and the index, in one step: a login that
+/// happens at the same time is either entirely before (and deleted) or entirely after
+/// (and kept, indexed).
+///
+/// The session keys are built inside the script from their prefix, so this assumes one
+/// Redis server, not a cluster (where every key a script touches must be declared).
+///
+/// KEYS: the user's index. ARGV: the session key prefix.
+static DELETE_ALL_OF_USER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local hashes = redis.call('ZRANGE', KEYS[1], 0, -1)
+        for _, hash in ipairs(hashes) do
+            redis.call('DEL', ARGV[1] .. hash)
+        end
+        redis.call('DEL', KEYS[1])
+        return #hashes
+        ",
+    )
+});
+
+/// [`SessionStore`] on Redis: one JSON value per session under
+/// `<prefix>session:<sha256 hex of the token>`, with the session's expiry as the key's TTL,
+/// so Redis forgets expired sessions by itself; and one sorted set per user under
+/// `<prefix>user-sessions:<user id>` indexing their sessions, for "log out everywhere".
+#[derive(Clone)]
+pub struct RedisSessionStore {
+    redis: ConnectionManager,
+    session_prefix: String,
+    index_prefix: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl RedisSessionStore {
+    /// A store on `redis` with keys under `key_prefix`; `clock` turns expiry times into TTLs.
+    pub fn new(redis: ConnectionManager, key_prefix: &str, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            redis,
+            session_prefix: format!("{key_prefix}session:"),
+            index_prefix: format!("{key_prefix}user-sessions:"),
+            clock,
+        }
+    }
+
+    fn key(&self, token_hash: &SessionTokenHash) -> String {
+        format!("{}{}", self.session_prefix, token_hash.to_hex())
+    }
+
+    fn index_key(&self, user: UserId) -> String {
+        format!("{}{}", self.index_prefix, user)
+    }
+
+    /// The stored record under `key`, if any.
+    async fn read(&self, key: &str) -> Result<Option<SessionRecord>, InfraError> {
+        let mut conn = self.redis.clone();
+        let value: Option<String> = conn
+            .get(key)
+            .await
+            .map_err(|e| classify("read session", e))?;
+        value
+            .map(|v| {
+                serde_json::from_str(&v).map_err(|e| InfraError::internal("decode session", e))
+            })
+            .transpose()
+    }
+}
+
+impl std::fmt::Debug for RedisSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSessionStore")
+            .field("session_prefix", &self.session_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisSessionStore {
+    async fn create(&self, session: &Session) -> Result<(), InfraError> {
+        let now = self.clock.now();
+        let ttl_ms = (session.expires_at - now).num_milliseconds();
+        let Ok(ttl_ms) = u64::try_from(ttl_ms) else {
+            return Ok(()); // Already expired: storing it would only be forgotten at once.
+        };
+        if ttl_ms == 0 {
+            return Ok(());
+        }
+        let value = serde_json::to_string(&SessionRecord::from(session))
+            .map_err(|e| InfraError::internal("encode session", e))?;
+        let mut conn = self.redis.clone();
+        CREATE
+            .key(self.key(&session.token_hash))
+            .key(self.index_key(session.user_id))
+            .arg(value)
+            .arg(ttl_ms)
+            .arg(session.token_hash.to_hex())
+            .arg(session.expires_at.timestamp_millis())
+            .arg(now.timestamp_millis())
+            .invoke_async::<()>(&mut conn)
+            .await
+            .map_err(|e| classify("store session", e))
+    }
+
+    async fn get(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, InfraError> {
+        let Some(record) = self.read(&self.key(token_hash)).await? else {
+            return Ok(None);
+        };
+        let session = record.into_session(*token_hash)?;
+        // Redis expires keys with millisecond precision on its own clock; this keeps the
+        // answer exact on ours.
+        Ok(Some(session).filter(|s| !s.is_expired(self.clock.now())))
+    }
+
+    async fn delete(&self, token_hash: &SessionTokenHash) -> Result<(), InfraError> {
+        let key = self.key(token_hash);
+        // The session names its user, whose index must lose it too. Logging out is rare
+        // enough that the extra read costs nothing that matters.
+        let user = match self.read(&key).await {
+            Ok(record) => record.map(|r| UserId::from_uuid(r.user_id)),
+            // An undecodable value is deleted all the same; its index entry expires.
+            Err(error) if error.kind() == domain::error::InfraErrorKind::Internal => None,
+            Err(error) => return Err(error),
+        };
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(&key).ignore();
+        if let Some(user) = user {
+            pipe.zrem(self.index_key(user), token_hash.to_hex())
+                .ignore();
+        }
+        let mut conn = self.redis.clone();
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| classify("delete session", e))
+    }
+
+    async fn delete_all_of_user(&self, user: UserId) -> Result<(), InfraError> {
+        let mut conn = self.redis.clone();
+        let ended: u64 = DELETE_ALL_OF_USER
+            .key(self.index_key(user))
+            .arg(&self.session_prefix)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| classify("delete the sessions of a user", e))?;
+        tracing::debug!(ended, "sessions deleted");
+        Ok(())
+    }
+}

@@ -1,0 +1,391 @@
+//! Request and response bodies, and their conversion to and from domain types.
+//!
+//! Requests are parsed into domain values here, at the edge, collecting one message per
+//! invalid field, so a client learns everything wrong with a request at once.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{
+    pagination::{Page, PageSize},
+    todo::{
+        Description, DueDate, NewTodo, Tag, Tags, Title, Todo, TodoChanges, TodoId, TodoStatus,
+    },
+    user::{DisplayName, Email, Password, User, UserId},
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::{ApiError, FieldError};
+
+/// Collects field errors while parsing a request.
+#[derive(Default)]
+struct Fields(Vec<FieldError>);
+
+impl Fields {
+    /// The parsed value, or `None` after recording why `field` is invalid.
+    fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result
+            .map_err(|e| self.0.push(FieldError::new(field, e)))
+            .ok()
+    }
+
+    /// `value` if no field failed, else a 422 listing every failure.
+    fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ => Err(ApiError::validation(self.0)),
+        }
+    }
+}
+
+/// For optional fields that may also be `null`: absent is `None`, `null` is `Some(None)`.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Registration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterRequest {
+    /// The login email.
+    #[schema(example = "ann@example.org")]
+    email: String,
+    /// 8 to 128 characters.
+    #[schema(example = "correct horse battery staple")]
+    password: String,
+    /// 1 to 64 characters.
+    #[schema(example = "Ann")]
+    display_name: String,
+}
+
+impl RegisterRequest {
+    pub(crate) fn parse(self) -> Result<application::users::Registration, ApiError> {
+        let mut f = Fields::default();
+        let email = f.check("email", Email::parse(&self.email));
+        let password = f.check("password", Password::new(self.password));
+        let display_name = f.check("display_name", DisplayName::new(&self.display_name));
+        let parsed = match (email, password, display_name) {
+            (Some(email), Some(password), Some(display_name)) => {
+                Some(application::users::Registration {
+                    email,
+                    display_name,
+                    password,
+                })
+            }
+            _ => None,
+        };
+        f.finish(parsed)
+    }
+}
+
+/// Login.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogInRequest {
+    /// The login email.
+    #[schema(example = "ann@example.org")]
+    email: String,
+    /// The password.
+    #[schema(example = "correct horse battery staple")]
+    password: String,
+}
+
+impl LogInRequest {
+    /// Credentials, or 401: a malformed email or password cannot belong to an account, and
+    /// saying "invalid" rather than "malformed" keeps the answer the same for every bad login.
+    pub(crate) fn parse(self) -> Result<application::users::Credentials, ApiError> {
+        match (Email::parse(&self.email), Password::new(self.password)) {
+            (Ok(email), Ok(password)) => Ok(application::users::Credentials { email, password }),
+            _ => Err(ApiError::unauthenticated().detail("invalid email or password")),
+        }
+    }
+}
+
+/// A user, as anyone may see it (no password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserResponse {
+    id: Uuid,
+    email: String,
+    display_name: String,
+    /// `member` or `admin`.
+    role: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserResponse {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.as_uuid(),
+            email: user.email.as_str().to_owned(),
+            display_name: user.display_name.as_str().to_owned(),
+            role: user.role.as_str().to_owned(),
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// A new session. The token is shown here once and never again.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    pub(crate) token: String,
+    pub(crate) expires_at: DateTime<Utc>,
+    pub(crate) user: UserResponse,
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserPage {
+    items: Vec<UserResponse>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<Uuid>,
+}
+
+impl From<Page<User, UserId>> for UserPage {
+    fn from(page: Page<User, UserId>) -> Self {
+        Self {
+            items: page.items.iter().map(UserResponse::from).collect(),
+            next_cursor: page.next_cursor.map(|id| id.as_uuid()),
+        }
+    }
+}
+
+/// A todo to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateTodoRequest {
+    /// 1 to 200 characters, one line.
+    #[schema(example = "Buy milk")]
+    title: String,
+    /// Up to 10,000 characters.
+    #[serde(default)]
+    description: Option<String>,
+    /// `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31.
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    due_date: Option<String>,
+    /// Up to 20 tags of `a-z`, `0-9` and `-`.
+    #[serde(default)]
+    #[schema(example = json!(["home"]))]
+    tags: Vec<String>,
+}
+
+impl CreateTodoRequest {
+    pub(crate) fn parse(self) -> Result<NewTodo, ApiError> {
+        let mut f = Fields::default();
+        let title = f.check("title", Title::new(&self.title));
+        // `Some(None)`: no description asked for; `None`: an invalid one (already recorded).
+        let description = match self.description {
+            None => Some(None),
+            Some(d) => f.check("description", Description::new(&d)).map(Some),
+        };
+        let due_date = match self.due_date {
+            None => Some(None),
+            Some(d) => f.check("due_date", DueDate::parse(&d)).map(Some),
+        };
+        let tags = parse_tags(&mut f, &self.tags);
+        let parsed = match (title, description, due_date, tags) {
+            (Some(title), Some(description), Some(due_date), Some(tags)) => Some(NewTodo {
+                title,
+                description,
+                due_date,
+                tags,
+            }),
+            _ => None,
+        };
+        f.finish(parsed)
+    }
+}
+
+fn parse_tags(f: &mut Fields, raw: &[String]) -> Option<Tags> {
+    // The count first: a request with thousands of tags is refused with one message, not
+    // one per tag. Duplicates count too; the list a client sends is what it means.
+    if raw.len() > Tags::MAX {
+        return f.check("tags", Err(domain::todo::TooManyTags));
+    }
+    let tags: Vec<Option<Tag>> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, t)| f.check(&format!("tags[{i}]"), Tag::new(t)))
+        .collect();
+    let tags: Option<Vec<Tag>> = tags.into_iter().collect();
+    f.check("tags", Tags::new(tags?))
+}
+
+/// Edits to a todo; absent fields stay as they are, `null` clears an optional one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateTodoRequest {
+    /// A new title.
+    #[serde(default)]
+    title: Option<String>,
+    /// A new description, or `null` to remove it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
+    /// A new due date (`YYYY-MM-DD`, from 0001-01-01 to 9999-12-31), or `null` to remove it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<NaiveDate>)]
+    due_date: Option<Option<String>>,
+}
+
+impl UpdateTodoRequest {
+    pub(crate) fn parse(self) -> Result<TodoChanges, ApiError> {
+        let mut f = Fields::default();
+        let mut changes = TodoChanges::default();
+        if let Some(title) = self.title {
+            changes.title = f.check("title", Title::new(&title));
+        }
+        match self.due_date {
+            None => {}
+            Some(None) => changes.due_date = Some(None),
+            Some(Some(d)) => changes.due_date = f.check("due_date", DueDate::parse(&d)).map(Some),
+        }
+        match self.description {
+            None => {}
+            Some(None) => changes.description = Some(None),
+            Some(Some(d)) => {
+                changes.description = f.check("description", Description::new(&d)).map(Some)
+            }
+        }
+        f.finish(Some(changes))
+    }
+}
+
+/// A todo.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TodoResponse {
+    id: Uuid,
+    title: String,
+    description: Option<String>,
+    tags: Vec<String>,
+    due_date: Option<NaiveDate>,
+    /// `open` or `done`.
+    status: &'static str,
+    completed_at: Option<DateTime<Utc>>,
+    /// Also the response's `ETag`; send it back in `If-Match` to change or delete the todo.
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<&Todo> for TodoResponse {
+    fn from(todo: &Todo) -> Self {
+        Self {
+            id: todo.id().as_uuid(),
+            title: todo.title().as_str().to_owned(),
+            description: todo.description().map(|d| d.as_str().to_owned()),
+            tags: todo.tags().iter().map(|t| t.as_str().to_owned()).collect(),
+            due_date: todo.due_date().map(DueDate::get),
+            status: todo.status().as_str(),
+            completed_at: todo.completed_at(),
+            version: todo.version().get(),
+            created_at: todo.created_at(),
+            updated_at: todo.updated_at(),
+        }
+    }
+}
+
+/// A page of todos, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TodoPage {
+    items: Vec<TodoResponse>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<Uuid>,
+}
+
+impl From<Page<Todo, TodoId>> for TodoPage {
+    fn from(page: Page<Todo, TodoId>) -> Self {
+        Self {
+            items: page.items.iter().map(TodoResponse::from).collect(),
+            next_cursor: page.next_cursor.map(|id| id.as_uuid()),
+        }
+    }
+}
+
+/// Query parameters of `GET /v1/todos`. Kept as text and parsed by hand, so every bad value
+/// gets a message naming its parameter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListTodosParams {
+    /// `open` or `done`.
+    status: Option<String>,
+    /// Only todos with this tag.
+    tag: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// 1 to 100; 20 when absent.
+    limit: Option<String>,
+}
+
+impl ListTodosParams {
+    pub(crate) fn parse(self) -> Result<application::todos::TodoFilter, ApiError> {
+        let mut f = Fields::default();
+        let status = self.status.and_then(|s| {
+            f.check(
+                "status",
+                match s.as_str() {
+                    "open" => Ok(TodoStatus::Open),
+                    "done" => Ok(TodoStatus::Done),
+                    _ => Err("must be \"open\" or \"done\""),
+                },
+            )
+        });
+        let tag = self.tag.and_then(|t| f.check("tag", Tag::new(&t)));
+        let cursor = self.cursor.and_then(|c| {
+            f.check(
+                "cursor",
+                Uuid::parse_str(&c)
+                    .map(TodoId::from_uuid)
+                    .map_err(|_| "must be a next_cursor from an earlier page"),
+            )
+        });
+        let size = parse_limit(&mut f, self.limit);
+        f.finish(Some(application::todos::TodoFilter {
+            status,
+            tag,
+            cursor,
+            size,
+        }))
+    }
+}
+
+/// Query parameters of `GET /v1/users`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListUsersParams {
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// 1 to 100; 20 when absent.
+    limit: Option<String>,
+}
+
+impl ListUsersParams {
+    pub(crate) fn parse(self) -> Result<(Option<UserId>, PageSize), ApiError> {
+        let mut f = Fields::default();
+        let cursor = self.cursor.and_then(|c| {
+            f.check(
+                "cursor",
+                Uuid::parse_str(&c)
+                    .map(UserId::from_uuid)
+                    .map_err(|_| "must be a next_cursor from an earlier page"),
+            )
+        });
+        let size = parse_limit(&mut f, self.limit);
+        f.finish(Some((cursor, size)))
+    }
+}
+
+fn parse_limit(f: &mut Fields, raw: Option<String>) -> PageSize {
+    raw.and_then(|l| {
+        f.check(
+            "limit",
+            l.parse::<u64>()
+                .map_err(|_| domain::pagination::PageSizeError)
+                .and_then(PageSize::new),
+        )
+    })
+    .unwrap_or_default()
+}

@@ -1,0 +1,177 @@
+//! Extractors: everything a handler takes from a request, with failures already turned into
+//! [`ApiError`]s.
+
+use application::Actor;
+use axum::{
+    Json,
+    extract::{FromRequest, FromRequestParts, Path, Query, Request, rejection::JsonRejection},
+    http::{StatusCode, header, request::Parts},
+};
+use domain::{
+    session::SessionToken,
+    todo::{Tag, TodoId, Version},
+};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::{
+    ApiState,
+    error::{ApiError, FieldError},
+};
+
+/// A JSON body. Unlike `axum::Json`, its failures are problem responses: 400 for broken
+/// JSON, 413 for a body over the limit, 415 for another content type, 422 for JSON of the
+/// wrong shape (missing fields, wrong types, unknown fields, unknown enum values).
+#[derive(Debug)]
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(),
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            ApiError::validation(vec![FieldError::new("body", rejection.body_text())])
+        }
+        _ => ApiError::malformed(rejection.body_text()),
+    }
+}
+
+/// Path parameters. Unlike `axum::extract::Path`, a segment that cannot be decoded (not
+/// UTF-8, say) is a 400 problem, not a plain-text body.
+#[derive(Debug)]
+pub(crate) struct ApiPath<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::malformed(rejection.body_text())),
+        }
+    }
+}
+
+/// Query parameters. Unlike `axum::extract::Query`, a query that does not decode (a
+/// parameter given twice, say) is a 400 problem naming the parameter.
+#[derive(Debug)]
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::malformed(rejection.body_text())),
+        }
+    }
+}
+
+/// The acting user, from `Authorization: Bearer <token>`. Missing, malformed, unknown and
+/// expired tokens all get the same 401.
+#[derive(Debug)]
+pub(crate) struct Auth(pub(crate) Actor);
+
+impl FromRequestParts<ApiState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let token = bearer_token(parts)?;
+        Ok(Self(state.use_cases.authenticate.execute(token).await?))
+    }
+}
+
+/// Like [`Auth`], and the token itself, for logging out.
+#[derive(Debug)]
+pub(crate) struct AuthWithToken {
+    pub(crate) token: SessionToken,
+}
+
+impl FromRequestParts<ApiState> for AuthWithToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let raw = bearer_token(parts)?;
+        state.use_cases.authenticate.execute(raw).await?;
+        let token = SessionToken::parse(raw).map_err(|_| ApiError::unauthenticated())?;
+        Ok(Self { token })
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(ApiError::unauthenticated)?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(ApiError::unauthenticated)?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Ok(token.trim())
+    } else {
+        Err(ApiError::unauthenticated())
+    }
+}
+
+/// The version a client read, from `If-Match: "<version>"` (the ETag of a todo response).
+///
+/// Missing: 428, because a write without it could overwrite a change the client has not
+/// seen. Anything that is not one of our ETags can never match: 412.
+#[derive(Debug)]
+pub(crate) struct IfMatch(pub(crate) Version);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::IF_MATCH)
+            .ok_or_else(ApiError::version_required)?;
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::version_mismatch())?
+            .trim();
+        if value == "*" {
+            return Err(ApiError::version_required()
+                .detail("If-Match: * does not say which version you read; send the ETag"));
+        }
+        value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(|v| Version::new(v).ok())
+            .map(Self)
+            .ok_or_else(ApiError::version_mismatch)
+    }
+}
+
+/// The ETag for a todo at `version`.
+pub(crate) fn etag(version: Version) -> String {
+    format!("\"{}\"", version.get())
+}
+
+/// A todo id from the path. Anything that is not a UUID names no todo: 404.
+pub(crate) fn todo_id(raw: &str) -> Result<TodoId, ApiError> {
+    Uuid::parse_str(raw)
+        .map(TodoId::from_uuid)
+        .map_err(|_| ApiError::not_found())
+}
+
+/// A tag from the path: 422 when it is not a valid tag.
+pub(crate) fn tag(raw: &str) -> Result<Tag, ApiError> {
+    Tag::new(raw).map_err(|e| ApiError::validation(vec![FieldError::new("tag", e)]))
+}

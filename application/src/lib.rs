@@ -7,6 +7,8 @@
 //! know the domain and its ports and nothing else; `Cargo.toml` lists no framework.
 //!
 //! - [`actor`]: who is acting, as established by [`users::Authenticate`].
+//! - [`error`]: the one error vocabulary every use-case error converts into, and every
+//!   driving adapter maps from.
 //! - [`users`]: register, log in and out, authenticate, the current user, listing users.
 //! - [`todos`]: everything a user does with their todos.
 //! - [`seed`]: demo data, written through the unit of work.
@@ -14,6 +16,7 @@
 //! - [`use_cases`]: the [`Ports`] bundle and the [`UseCases`] built from it.
 
 pub mod actor;
+pub mod error;
 pub mod readiness;
 pub mod seed;
 pub mod todos;
@@ -21,6 +24,7 @@ pub mod use_cases;
 pub mod users;
 
 pub use actor::Actor;
+pub use error::{AppError, ErrorKind, FieldViolation};
 pub use use_cases::{Ports, Settings, UseCases};
 
 #[cfg(test)]

@@ -401,13 +401,19 @@ async fn two_patches_with_the_same_if_match_give_one_200_and_one_412() {
     let mut statuses = [a.status(), b.status()];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
+    let (winner, loser) = if a.status() == StatusCode::OK {
+        ("Writer A", b)
+    } else {
+        ("Writer B", a)
+    };
+    let problem: Value = loser.json().await.unwrap();
+    assert_eq!(
+        (&problem["code"], &problem["current_version"]),
+        (&json!("version_mismatch"), &json!(2)),
+        "the loser learns the version that won: {problem}"
+    );
     let (_, etag, body) = app.json(Method::GET, &path, Some(&token), &[], None).await;
     assert_eq!(etag.as_deref(), Some("\"2\""), "exactly one write happened");
-    let winner = if a.status() == StatusCode::OK {
-        "Writer A"
-    } else {
-        "Writer B"
-    };
     assert_eq!(body["title"], winner);
 }
 

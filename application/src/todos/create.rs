@@ -6,7 +6,7 @@ use domain::{
 };
 
 use super::TodoPorts;
-use crate::Actor;
+use crate::{Actor, AppError};
 
 /// Why a todo could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,17 @@ impl CreateTodo {
             Err(RepositoryError::Infra(e)) => Err(e.into()),
             // The generator promises unique ids, so a duplicate is a broken adapter.
             Err(other) => Err(InfraError::internal("insert todo", other).into()),
+        }
+    }
+}
+
+impl From<CreateTodoError> for AppError {
+    fn from(error: CreateTodoError) -> Self {
+        match error {
+            CreateTodoError::OwnerGone => {
+                AppError::unauthenticated("the user of this session no longer exists")
+            }
+            CreateTodoError::Infra(e) => e.into(),
         }
     }
 }

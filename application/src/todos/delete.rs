@@ -6,7 +6,7 @@ use domain::{
 };
 
 use super::TodoPorts;
-use crate::Actor;
+use crate::{Actor, AppError};
 
 /// Why a delete failed.
 #[derive(Debug, thiserror::Error)]
@@ -15,10 +15,12 @@ pub enum DeleteTodoError {
     #[error("todo not found")]
     NotFound,
     /// The todo changed since the client read it.
-    #[error("the todo was changed since version {expected}", expected = .expected.get())]
+    #[error("the todo was changed since version {expected}; current version is {current}", expected = .expected.get(), current = .current.get())]
     VersionConflict {
         /// The version the client sent.
         expected: Version,
+        /// The version stored when the conflict was found.
+        current: Version,
     },
     /// Storage failed.
     #[error(transparent)]
@@ -54,13 +56,21 @@ impl DeleteTodo {
             .await?
             .ok_or(DeleteTodoError::NotFound)?;
         if todo.version() != expected {
-            return Err(DeleteTodoError::VersionConflict { expected });
+            return Err(DeleteTodoError::VersionConflict {
+                expected,
+                current: todo.version(),
+            });
         }
         match self.ports.todos.delete(id, expected).await {
             Ok(()) => {}
             Err(RepositoryError::NotFound) => return Err(DeleteTodoError::NotFound),
             Err(RepositoryError::VersionConflict) => {
-                return Err(DeleteTodoError::VersionConflict { expected });
+                // Lost the race after our read; report the version that won if we can.
+                let current = match self.ports.todos.get(id).await? {
+                    Some(now) => now.version(),
+                    None => return Err(DeleteTodoError::NotFound),
+                };
+                return Err(DeleteTodoError::VersionConflict { expected, current });
             }
             Err(RepositoryError::Infra(e)) => return Err(e.into()),
             Err(other) => return Err(InfraError::internal("delete todo", other).into()),
@@ -69,6 +79,18 @@ impl DeleteTodo {
         // had may be cached again.
         self.ports.invalidate(id, expected.next()).await;
         Ok(())
+    }
+}
+
+impl From<DeleteTodoError> for AppError {
+    fn from(error: DeleteTodoError) -> Self {
+        match error {
+            DeleteTodoError::NotFound => AppError::not_found("no such todo"),
+            DeleteTodoError::VersionConflict { current, .. } => {
+                AppError::version_mismatch(Some(current))
+            }
+            DeleteTodoError::Infra(e) => e.into(),
+        }
     }
 }
 

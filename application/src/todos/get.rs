@@ -6,7 +6,7 @@ use domain::{
 };
 
 use super::TodoPorts;
-use crate::Actor;
+use crate::{Actor, AppError};
 
 /// Why a todo could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +71,15 @@ impl GetTodo {
             Ok(todo)
         } else {
             Err(GetTodoError::NotFound)
+        }
+    }
+}
+
+impl From<GetTodoError> for AppError {
+    fn from(error: GetTodoError) -> Self {
+        match error {
+            GetTodoError::NotFound => AppError::not_found("no such todo"),
+            GetTodoError::Infra(e) => e.into(),
         }
     }
 }

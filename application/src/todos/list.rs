@@ -8,7 +8,7 @@ use domain::{
 };
 
 use super::TodoPorts;
-use crate::Actor;
+use crate::{Actor, AppError};
 
 /// Which todos to list, and which page.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +73,14 @@ impl ListTodos {
             items: todos,
             next_cursor,
         })
+    }
+}
+
+impl From<ListTodosError> for AppError {
+    fn from(error: ListTodosError) -> Self {
+        match error {
+            ListTodosError::Infra(e) => e.into(),
+        }
     }
 }
 

@@ -68,3 +68,11 @@ impl TodoPorts {
         }
     }
 }
+
+/// The conflict of a change that carries no version, after every retry lost.
+fn contended() -> crate::AppError {
+    crate::AppError::conflict(
+        crate::error::codes::CONTENDED,
+        "the todo is being changed by others; try again",
+    )
+}

@@ -8,7 +8,7 @@ use domain::{
 };
 
 use super::{TodoPorts, modify::ModifyError};
-use crate::Actor;
+use crate::{Actor, AppError};
 
 /// Why a todo's status could not be changed.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,16 @@ impl ReopenTodo {
             .ports
             .modify(actor, id, |todo, now| Ok(todo.reopen(now)))
             .await?)
+    }
+}
+
+impl From<StatusChangeError> for AppError {
+    fn from(error: StatusChangeError) -> Self {
+        match error {
+            StatusChangeError::NotFound => AppError::not_found("no such todo"),
+            StatusChangeError::Contended => super::contended(),
+            StatusChangeError::Infra(e) => e.into(),
+        }
     }
 }
 

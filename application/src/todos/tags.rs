@@ -8,7 +8,7 @@ use domain::{
 };
 
 use super::{TodoPorts, modify::ModifyError};
-use crate::Actor;
+use crate::{Actor, AppError, FieldViolation};
 
 /// Why a tag could not be added.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +99,29 @@ impl RemoveTag {
                 ModifyError::Rule(never) => match never {},
                 ModifyError::Infra(e) => RemoveTagError::Infra(e),
             })
+    }
+}
+
+impl From<AddTagError> for AppError {
+    fn from(error: AddTagError) -> Self {
+        match error {
+            AddTagError::NotFound => AppError::not_found("no such todo"),
+            AddTagError::TooManyTags(e) => {
+                AppError::invalid_input(vec![FieldViolation::new("tag", e)])
+            }
+            AddTagError::Contended => super::contended(),
+            AddTagError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<RemoveTagError> for AppError {
+    fn from(error: RemoveTagError) -> Self {
+        match error {
+            RemoveTagError::NotFound => AppError::not_found("no such todo"),
+            RemoveTagError::Contended => super::contended(),
+            RemoveTagError::Infra(e) => e.into(),
+        }
     }
 }
 

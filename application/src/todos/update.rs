@@ -6,7 +6,7 @@ use domain::{
 };
 
 use super::TodoPorts;
-use crate::Actor;
+use crate::{Actor, AppError};
 
 /// Why an edit failed.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,18 @@ impl UpdateTodo {
         }
         self.ports.invalidate(id, todo.version()).await;
         Ok(todo)
+    }
+}
+
+impl From<UpdateTodoError> for AppError {
+    fn from(error: UpdateTodoError) -> Self {
+        match error {
+            UpdateTodoError::NotFound => AppError::not_found("no such todo"),
+            UpdateTodoError::VersionConflict { current, .. } => {
+                AppError::version_mismatch(Some(current))
+            }
+            UpdateTodoError::Infra(e) => e.into(),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use domain::{
     session::SessionToken,
 };
 
-use crate::Actor;
+use crate::{Actor, AppError};
 
 /// Why a token does not authenticate anyone.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +62,17 @@ impl Authenticate {
 impl std::fmt::Debug for Authenticate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticate").finish_non_exhaustive()
+    }
+}
+
+impl From<AuthenticateError> for AppError {
+    fn from(error: AuthenticateError) -> Self {
+        match error {
+            AuthenticateError::Unauthenticated => {
+                AppError::unauthenticated("a valid bearer token is required")
+            }
+            AuthenticateError::Infra(e) => e.into(),
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use domain::{error::InfraError, ports::UserRepository, user::User};
 
-use crate::Actor;
+use crate::{Actor, AppError};
 
 /// Why the current user could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +42,17 @@ impl CurrentUser {
 impl std::fmt::Debug for CurrentUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CurrentUser").finish_non_exhaustive()
+    }
+}
+
+impl From<CurrentUserError> for AppError {
+    fn from(error: CurrentUserError) -> Self {
+        match error {
+            CurrentUserError::Gone => {
+                AppError::unauthenticated("the user of this session no longer exists")
+            }
+            CurrentUserError::Infra(e) => e.into(),
+        }
     }
 }
 

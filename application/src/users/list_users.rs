@@ -9,7 +9,7 @@ use domain::{
     user::{User, UserId},
 };
 
-use crate::Actor;
+use crate::{Actor, AppError};
 
 /// Why users could not be listed.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +63,15 @@ impl ListUsers {
 impl std::fmt::Debug for ListUsers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ListUsers").finish_non_exhaustive()
+    }
+}
+
+impl From<ListUsersError> for AppError {
+    fn from(error: ListUsersError) -> Self {
+        match error {
+            ListUsersError::Forbidden => AppError::forbidden("only administrators may list users"),
+            ListUsersError::Infra(e) => e.into(),
+        }
     }
 }
 

@@ -10,6 +10,8 @@ use domain::{
     user::{Email, Password, User},
 };
 
+use crate::AppError;
+
 /// What a user logs in with.
 #[derive(Debug)]
 pub struct Credentials {
@@ -114,6 +116,17 @@ impl std::fmt::Debug for LogIn {
         f.debug_struct("LogIn")
             .field("session_ttl", &self.session_ttl)
             .finish_non_exhaustive()
+    }
+}
+
+impl From<LogInError> for AppError {
+    fn from(error: LogInError) -> Self {
+        match error {
+            LogInError::InvalidCredentials => {
+                AppError::unauthenticated("invalid email or password")
+            }
+            LogInError::Infra(e) => e.into(),
+        }
     }
 }
 

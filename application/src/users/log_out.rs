@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use domain::{error::InfraError, ports::SessionStore, session::SessionToken};
 
+use crate::AppError;
+
 /// Why a logout failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LogOutError {
@@ -35,6 +37,14 @@ impl LogOut {
 impl std::fmt::Debug for LogOut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogOut").finish_non_exhaustive()
+    }
+}
+
+impl From<LogOutError> for AppError {
+    fn from(error: LogOutError) -> Self {
+        match error {
+            LogOutError::Infra(e) => e.into(),
+        }
     }
 }
 

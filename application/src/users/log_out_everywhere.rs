@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use domain::{error::InfraError, ports::SessionStore};
 
-use crate::Actor;
+use crate::{Actor, AppError};
 
 /// Why the sessions could not all be ended.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,14 @@ impl LogOutEverywhere {
 impl std::fmt::Debug for LogOutEverywhere {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogOutEverywhere").finish_non_exhaustive()
+    }
+}
+
+impl From<LogOutEverywhereError> for AppError {
+    fn from(error: LogOutEverywhereError) -> Self {
+        match error {
+            LogOutEverywhereError::Infra(e) => e.into(),
+        }
     }
 }
 

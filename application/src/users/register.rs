@@ -8,6 +8,8 @@ use domain::{
     user::{DisplayName, Email, Password, Role, User, UserId},
 };
 
+use crate::{AppError, error::codes};
+
 /// What a new user provides.
 #[derive(Debug)]
 pub struct Registration {
@@ -90,6 +92,17 @@ impl RegisterUser {
 impl std::fmt::Debug for RegisterUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegisterUser").finish_non_exhaustive()
+    }
+}
+
+impl From<RegisterError> for AppError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::EmailTaken => {
+                AppError::conflict(codes::EMAIL_TAKEN, "a user with this email already exists")
+            }
+            RegisterError::Infra(e) => e.into(),
+        }
     }
 }
 

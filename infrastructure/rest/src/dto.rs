@@ -15,17 +15,19 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::error::{ApiError, FieldError};
+use application::FieldViolation;
+
+use crate::error::ApiError;
 
 /// Collects field errors while parsing a request.
 #[derive(Default)]
-struct Fields(Vec<FieldError>);
+struct Fields(Vec<FieldViolation>);
 
 impl Fields {
     /// The parsed value, or `None` after recording why `field` is invalid.
     fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         result
-            .map_err(|e| self.0.push(FieldError::new(field, e)))
+            .map_err(|e| self.0.push(FieldViolation::new(field, e)))
             .ok()
     }
 
@@ -96,9 +98,10 @@ impl LogInRequest {
     /// Credentials, or 401: a malformed email or password cannot belong to an account, and
     /// saying "invalid" rather than "malformed" keeps the answer the same for every bad login.
     pub(crate) fn parse(self) -> Result<application::users::Credentials, ApiError> {
+        use application::{AppError, users::LogInError};
         match (Email::parse(&self.email), Password::new(self.password)) {
             (Ok(email), Ok(password)) => Ok(application::users::Credentials { email, password }),
-            _ => Err(ApiError::unauthenticated().detail("invalid email or password")),
+            _ => Err(AppError::from(LogInError::InvalidCredentials).into()),
         }
     }
 }

@@ -2,24 +2,18 @@
 //!
 //! Every error body is an RFC 9457 problem (`application/problem+json`) with a stable
 //! machine-readable `code`, the request id, and per-field messages for validation failures.
-//! A 5xx is logged once, here, with its whole cause chain; the client gets a generic message.
+//! Use-case errors arrive as the application's [`AppError`] and are mapped to a status by
+//! kind in one function, [`status_of`]; the few errors only HTTP has (a body that is not
+//! JSON, a missing `If-Match`, ...) are made here too. A 5xx is logged once, here, with its
+//! whole cause chain; the client gets a generic message.
 
-use application::{
-    todos::{
-        AddTagError, CreateTodoError, DeleteTodoError, GetTodoError, ListTodosError,
-        RemoveTagError, StatusChangeError, UpdateTodoError,
-    },
-    users::{
-        AuthenticateError, CurrentUserError, ListUsersError, LogInError, LogOutError,
-        LogOutEverywhereError, RegisterError,
-    },
-};
+use application::{AppError, ErrorKind, FieldViolation, error::codes};
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use domain::error::{InfraError, InfraErrorKind};
+use domain::error::InfraError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -34,16 +28,16 @@ pub(crate) const MAX_FIELD_ERRORS: usize = 20;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct FieldError {
     /// The field, as named in the request (`title`, `tags[2]`, `limit`).
-    pub(crate) field: String,
+    field: String,
     /// What is wrong with it.
-    pub(crate) message: String,
+    message: String,
 }
 
-impl FieldError {
-    pub(crate) fn new(field: impl Into<String>, message: impl ToString) -> Self {
+impl From<FieldViolation> for FieldError {
+    fn from(v: FieldViolation) -> Self {
         Self {
-            field: field.into(),
-            message: message.to_string(),
+            field: v.field,
+            message: v.message,
         }
     }
 }
@@ -68,6 +62,41 @@ pub(crate) struct Problem {
     /// For validation failures: what is wrong with each field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldError>,
+    /// For `version_mismatch`: the version now stored (the `ETag` to read again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_version: Option<i64>,
+}
+
+/// The HTTP status and problem title for each kind of use-case error: the REST column of
+/// the vocabulary table in the README.
+///
+/// A version mismatch is 412 because the client's version always arrives in `If-Match`: a
+/// failed precondition, in HTTP's words.
+pub(crate) fn status_of(kind: ErrorKind) -> (StatusCode, &'static str) {
+    match kind {
+        ErrorKind::InvalidInput => (StatusCode::UNPROCESSABLE_ENTITY, "Some values are invalid"),
+        ErrorKind::Unauthenticated => {
+            (StatusCode::UNAUTHORIZED, "A valid bearer token is required")
+        }
+        ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "You may not do this"),
+        ErrorKind::NotFound => (StatusCode::NOT_FOUND, "No such resource"),
+        ErrorKind::VersionMismatch => (
+            StatusCode::PRECONDITION_FAILED,
+            "The resource changed since you read it",
+        ),
+        ErrorKind::Conflict => (
+            StatusCode::CONFLICT,
+            "The request conflicts with the current state",
+        ),
+        ErrorKind::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "A backing service is unavailable; try again later",
+        ),
+        ErrorKind::Internal => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side",
+        ),
+    }
 }
 
 /// An error on its way to becoming a problem response. Boxed, so that `Result<T, ApiError>`
@@ -82,8 +111,9 @@ struct Details {
     title: &'static str,
     detail: Option<String>,
     errors: Vec<FieldError>,
+    current_version: Option<i64>,
     /// The cause of a 5xx, logged and never sent.
-    cause: Option<InfraError>,
+    cause: Option<AppError>,
     /// For a 503: how many seconds to wait before retrying (`Retry-After`).
     retry_after_secs: Option<u64>,
 }
@@ -96,34 +126,33 @@ impl ApiError {
             title,
             detail: None,
             errors: Vec::new(),
+            current_version: None,
             cause: None,
             retry_after_secs: None,
         }))
-    }
-
-    /// A problem for an error response that some layer made without one (a framework
-    /// rejection, say), keeping its status.
-    pub(crate) fn from_status(status: StatusCode) -> Self {
-        match status {
-            StatusCode::NOT_FOUND => Self::not_found(),
-            StatusCode::METHOD_NOT_ALLOWED => Self::method_not_allowed(),
-            StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media_type(),
-            status if status.is_server_error() => {
-                Self::new(status, "internal", "Something went wrong on our side")
-            }
-            status => Self::new(
-                status,
-                "malformed_request",
-                "The request could not be parsed",
-            ),
-        }
     }
 
     pub(crate) fn detail(mut self, detail: impl Into<String>) -> Self {
         self.0.detail = Some(detail.into());
         self
     }
+
+    // Errors of the application's vocabulary, made here for the extractors.
+
+    pub(crate) fn validation(fields: Vec<FieldViolation>) -> Self {
+        AppError::invalid_input(fields).into()
+    }
+    pub(crate) fn unauthenticated() -> Self {
+        AppError::unauthenticated("a valid bearer token is required").into()
+    }
+    pub(crate) fn not_found() -> Self {
+        AppError::not_found("no such resource").into()
+    }
+    pub(crate) fn version_mismatch() -> Self {
+        AppError::version_mismatch(None).into()
+    }
+
+    // Errors only HTTP has.
 
     pub(crate) fn malformed(detail: impl Into<String>) -> Self {
         Self::new(
@@ -133,57 +162,12 @@ impl ApiError {
         )
         .detail(detail)
     }
-    pub(crate) fn validation(mut errors: Vec<FieldError>) -> Self {
-        let mut error = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "Some values are invalid",
-        );
-        if errors.len() > MAX_FIELD_ERRORS {
-            let more = errors.len() - MAX_FIELD_ERRORS;
-            errors.truncate(MAX_FIELD_ERRORS);
-            error = error.detail(format!(
-                "the first {MAX_FIELD_ERRORS} are listed; {more} more invalid fields are not"
-            ));
-        }
-        error.0.errors = errors;
-        error
-    }
-    pub(crate) fn unauthenticated() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "A valid bearer token is required",
-        )
-    }
-    pub(crate) fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "You may not do this")
-    }
-    pub(crate) fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "No such resource")
-    }
     pub(crate) fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "This method is not allowed here",
         )
-    }
-    pub(crate) fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::CONFLICT,
-            code,
-            "The request conflicts with the current state",
-        )
-        .detail(detail)
-    }
-    pub(crate) fn version_mismatch() -> Self {
-        Self::new(
-            StatusCode::PRECONDITION_FAILED,
-            "version_mismatch",
-            "The resource changed since you read it",
-        )
-        .detail("If-Match does not match the current ETag; read the resource again and retry")
     }
     pub(crate) fn version_required() -> Self {
         Self::new(StatusCode::PRECONDITION_REQUIRED, "version_required", "If-Match is required")
@@ -212,46 +196,115 @@ impl ApiError {
             "The request took too long",
         )
     }
-    pub(crate) fn infra(cause: InfraError) -> Self {
-        // Whole seconds, rounded up: HTTP has no finer unit, and 0 would invite a stampede.
-        let retry_after_secs = cause
-            .retry_delay()
-            .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
-        let mut error = match cause.kind() {
-            InfraErrorKind::Unavailable => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "A backing service is unavailable; try again later",
+
+    /// A problem for an error response that some layer made without one (a framework
+    /// rejection, say), keeping its status.
+    pub(crate) fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found(),
+            StatusCode::METHOD_NOT_ALLOWED => Self::method_not_allowed(),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media_type(),
+            status if status.is_server_error() => {
+                Self::new(status, codes::INTERNAL, "Something went wrong on our side")
+            }
+            status => Self::new(
+                status,
+                "malformed_request",
+                "The request could not be parsed",
             ),
-            InfraErrorKind::Internal => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Something went wrong on our side",
-            ),
-        };
-        error.0.cause = Some(cause);
-        error.0.retry_after_secs = retry_after_secs.map(|s| s.max(1));
-        error
+        }
     }
 }
+
+/// The mapping from the application's vocabulary: status by kind, the code and message as
+/// they are, the details each kind carries.
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        let (status, title) = status_of(error.kind());
+        let mut api = Self::new(status, error.code(), title);
+        // An internal error says nothing beyond its title, not even a generic sentence.
+        if error.kind() != ErrorKind::Internal {
+            api = api.detail(error.message());
+        }
+        let mut fields: Vec<FieldError> = error
+            .fields()
+            .iter()
+            .cloned()
+            .map(FieldError::from)
+            .collect();
+        if fields.len() > MAX_FIELD_ERRORS {
+            let more = fields.len() - MAX_FIELD_ERRORS;
+            fields.truncate(MAX_FIELD_ERRORS);
+            api = api.detail(format!(
+                "the first {MAX_FIELD_ERRORS} are listed; {more} more invalid fields are not"
+            ));
+        }
+        api.0.errors = fields;
+        api.0.current_version = error.current_version().map(|v| v.get());
+        // Whole seconds, rounded up: HTTP has no finer unit, and 0 would invite a stampede.
+        api.0.retry_after_secs = error
+            .retry_after()
+            .map(|d| (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1));
+        if error.cause().is_some() {
+            api.0.cause = Some(error);
+        }
+        api
+    }
+}
+
+impl From<InfraError> for ApiError {
+    fn from(error: InfraError) -> Self {
+        AppError::from(error).into()
+    }
+}
+
+/// `?` on a use case's own error: through the vocabulary, never mapped here directly.
+macro_rules! through_the_vocabulary {
+    ($($error:ty),+ $(,)?) => {
+        $(impl From<$error> for ApiError {
+            fn from(error: $error) -> Self {
+                AppError::from(error).into()
+            }
+        })+
+    };
+}
+
+through_the_vocabulary!(
+    application::users::RegisterError,
+    application::users::LogInError,
+    application::users::LogOutError,
+    application::users::LogOutEverywhereError,
+    application::users::AuthenticateError,
+    application::users::CurrentUserError,
+    application::users::ListUsersError,
+    application::todos::CreateTodoError,
+    application::todos::GetTodoError,
+    application::todos::ListTodosError,
+    application::todos::UpdateTodoError,
+    application::todos::DeleteTodoError,
+    application::todos::StatusChangeError,
+    application::todos::AddTagError,
+    application::todos::RemoveTagError,
+);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let this = *self.0;
         let request_id = current_request_id();
-        if let Some(cause) = &this.cause {
-            // Logged once, here, with the whole chain; the client sees only the title. A
+        if let Some(error) = &this.cause {
+            // Logged once, here, with the whole chain; the client sees only the message. A
             // backing service that is down or busy is a warning (the service is working as
             // designed, and the log names what to look at); anything else is an error.
-            match cause.kind() {
-                InfraErrorKind::Unavailable => tracing::warn!(
+            match error.kind() {
+                ErrorKind::Unavailable => tracing::warn!(
                     status = this.status.as_u16(),
-                    error = cause as &dyn std::error::Error,
+                    error = error as &dyn std::error::Error,
                     "request failed: a backing service is unavailable"
                 ),
-                InfraErrorKind::Internal => tracing::error!(
+                _ => tracing::error!(
                     status = this.status.as_u16(),
-                    error = cause as &dyn std::error::Error,
+                    error = error as &dyn std::error::Error,
                     "request failed"
                 ),
             }
@@ -264,6 +317,7 @@ impl IntoResponse for ApiError {
             code: this.code,
             request_id,
             errors: this.errors,
+            current_version: this.current_version,
         };
         let mut response = (this.status, Json(body)).into_response();
         let headers = response.headers_mut();
@@ -281,168 +335,5 @@ impl IntoResponse for ApiError {
             );
         }
         response
-    }
-}
-
-impl From<InfraError> for ApiError {
-    fn from(error: InfraError) -> Self {
-        Self::infra(error)
-    }
-}
-
-impl From<RegisterError> for ApiError {
-    fn from(error: RegisterError) -> Self {
-        match error {
-            RegisterError::EmailTaken => {
-                Self::conflict("email_taken", "a user with this email already exists")
-            }
-            RegisterError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<LogInError> for ApiError {
-    fn from(error: LogInError) -> Self {
-        match error {
-            LogInError::InvalidCredentials => {
-                Self::unauthenticated().detail("invalid email or password")
-            }
-            LogInError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<LogOutError> for ApiError {
-    fn from(error: LogOutError) -> Self {
-        match error {
-            LogOutError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<LogOutEverywhereError> for ApiError {
-    fn from(error: LogOutEverywhereError) -> Self {
-        match error {
-            LogOutEverywhereError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<AuthenticateError> for ApiError {
-    fn from(error: AuthenticateError) -> Self {
-        match error {
-            AuthenticateError::Unauthenticated => Self::unauthenticated(),
-            AuthenticateError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<CurrentUserError> for ApiError {
-    fn from(error: CurrentUserError) -> Self {
-        match error {
-            CurrentUserError::Gone => {
-                Self::unauthenticated().detail("the user of this session no longer exists")
-            }
-            CurrentUserError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<ListUsersError> for ApiError {
-    fn from(error: ListUsersError) -> Self {
-        match error {
-            ListUsersError::Forbidden => {
-                Self::forbidden().detail("only administrators may list users")
-            }
-            ListUsersError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<CreateTodoError> for ApiError {
-    fn from(error: CreateTodoError) -> Self {
-        match error {
-            CreateTodoError::OwnerGone => {
-                Self::unauthenticated().detail("the user of this session no longer exists")
-            }
-            CreateTodoError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<GetTodoError> for ApiError {
-    fn from(error: GetTodoError) -> Self {
-        match error {
-            GetTodoError::NotFound => Self::not_found(),
-            GetTodoError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<ListTodosError> for ApiError {
-    fn from(error: ListTodosError) -> Self {
-        match error {
-            ListTodosError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<UpdateTodoError> for ApiError {
-    fn from(error: UpdateTodoError) -> Self {
-        match error {
-            UpdateTodoError::NotFound => Self::not_found(),
-            UpdateTodoError::VersionConflict { .. } => Self::version_mismatch(),
-            UpdateTodoError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<DeleteTodoError> for ApiError {
-    fn from(error: DeleteTodoError) -> Self {
-        match error {
-            DeleteTodoError::NotFound => Self::not_found(),
-            DeleteTodoError::VersionConflict { .. } => Self::version_mismatch(),
-            DeleteTodoError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<StatusChangeError> for ApiError {
-    fn from(error: StatusChangeError) -> Self {
-        match error {
-            StatusChangeError::NotFound => Self::not_found(),
-            StatusChangeError::Contended => Self::conflict(
-                "contended",
-                "the todo is being changed by others; try again",
-            ),
-            StatusChangeError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<AddTagError> for ApiError {
-    fn from(error: AddTagError) -> Self {
-        match error {
-            AddTagError::NotFound => Self::not_found(),
-            AddTagError::TooManyTags(e) => Self::validation(vec![FieldError::new("tag", e)]),
-            AddTagError::Contended => Self::conflict(
-                "contended",
-                "the todo is being changed by others; try again",
-            ),
-            AddTagError::Infra(e) => e.into(),
-        }
-    }
-}
-
-impl From<RemoveTagError> for ApiError {
-    fn from(error: RemoveTagError) -> Self {
-        match error {
-            RemoveTagError::NotFound => Self::not_found(),
-            RemoveTagError::Contended => Self::conflict(
-                "contended",
-                "the todo is being changed by others; try again",
-            ),
-            RemoveTagError::Infra(e) => e.into(),
-        }
     }
 }

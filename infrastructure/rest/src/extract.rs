@@ -1,7 +1,7 @@
 //! Extractors: everything a handler takes from a request, with failures already turned into
 //! [`ApiError`]s.
 
-use application::Actor;
+use application::{Actor, FieldViolation};
 use axum::{
     Json,
     extract::{FromRequest, FromRequestParts, Path, Query, Request, rejection::JsonRejection},
@@ -14,10 +14,7 @@ use domain::{
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::{
-    ApiState,
-    error::{ApiError, FieldError},
-};
+use crate::{ApiState, error::ApiError};
 
 /// A JSON body. Unlike `axum::Json`, its failures are problem responses: 400 for broken
 /// JSON, 413 for a body over the limit, 415 for another content type, 422 for JSON of the
@@ -41,7 +38,7 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(),
         StatusCode::UNPROCESSABLE_ENTITY => {
-            ApiError::validation(vec![FieldError::new("body", rejection.body_text())])
+            ApiError::validation(vec![FieldViolation::new("body", rejection.body_text())])
         }
         _ => ApiError::malformed(rejection.body_text()),
     }
@@ -173,5 +170,5 @@ pub(crate) fn todo_id(raw: &str) -> Result<TodoId, ApiError> {
 
 /// A tag from the path: 422 when it is not a valid tag.
 pub(crate) fn tag(raw: &str) -> Result<Tag, ApiError> {
-    Tag::new(raw).map_err(|e| ApiError::validation(vec![FieldError::new("tag", e)]))
+    Tag::new(raw).map_err(|e| ApiError::validation(vec![FieldViolation::new("tag", e)]))
 }

@@ -8,7 +8,7 @@ use crate::error::ApiError;
 
 /// Any path that is not a route.
 pub(crate) async fn not_found() -> ApiError {
-    ApiError::not_found()
+    ApiError::not_found().detail("no such route")
 }
 
 /// A route that exists, with a method it does not have.

@@ -1,0 +1,377 @@
+//! One error vocabulary for every protocol.
+//!
+//! Each use case keeps its own error enum, which documents what can go wrong with it. Each
+//! enum also converts into [`AppError`]: a kind from a small fixed set, a stable machine
+//! code, a message safe to show to a client, and the details some kinds carry. Driving
+//! adapters map [`ErrorKind`] to their transport in exactly one function (an HTTP status,
+//! a gRPC status, a GraphQL `extensions.code`), so the three protocols always agree, and a
+//! new use-case error needs one conversion here rather than one mapping per protocol.
+
+use std::{borrow::Cow, fmt, time::Duration};
+
+use domain::{
+    error::{InfraError, InfraErrorKind},
+    todo::Version,
+};
+
+/// What kind of failure, independent of any transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The input breaks a rule; [`AppError::fields`] says what is wrong with each field.
+    InvalidInput,
+    /// No valid credentials or session.
+    Unauthenticated,
+    /// Authenticated, but not allowed to do this.
+    Forbidden,
+    /// No such resource, or it belongs to someone else (ids reveal nothing).
+    NotFound,
+    /// The resource changed since the client read it; [`AppError::current_version`] says to
+    /// what.
+    VersionMismatch,
+    /// The request conflicts with the current state, such as an email that is taken.
+    Conflict,
+    /// A backing service is down or busy; trying again later may work.
+    Unavailable,
+    /// A bug or corrupt data. The client learns nothing more; the cause is logged.
+    Internal,
+}
+
+/// The stable machine codes clients branch on. A code never changes meaning; a new
+/// situation gets a new code.
+pub mod codes {
+    /// [`ErrorKind::InvalidInput`](super::ErrorKind::InvalidInput).
+    pub const VALIDATION_FAILED: &str = "validation_failed";
+    /// [`ErrorKind::Unauthenticated`](super::ErrorKind::Unauthenticated).
+    pub const UNAUTHENTICATED: &str = "unauthenticated";
+    /// [`ErrorKind::Forbidden`](super::ErrorKind::Forbidden).
+    pub const FORBIDDEN: &str = "forbidden";
+    /// [`ErrorKind::NotFound`](super::ErrorKind::NotFound).
+    pub const NOT_FOUND: &str = "not_found";
+    /// [`ErrorKind::VersionMismatch`](super::ErrorKind::VersionMismatch).
+    pub const VERSION_MISMATCH: &str = "version_mismatch";
+    /// A conflict: the email belongs to another account.
+    pub const EMAIL_TAKEN: &str = "email_taken";
+    /// A conflict: other writers won every retry of a change that carries no version.
+    pub const CONTENDED: &str = "contended";
+    /// [`ErrorKind::Unavailable`](super::ErrorKind::Unavailable).
+    pub const UNAVAILABLE: &str = "unavailable";
+    /// [`ErrorKind::Internal`](super::ErrorKind::Internal).
+    pub const INTERNAL: &str = "internal";
+}
+
+/// One invalid input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The field as the client named it: `title`, `tags[2]`, `limit`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldViolation {
+    /// `field` is invalid because of `message`.
+    pub fn new(field: impl Into<String>, message: impl ToString) -> Self {
+        Self {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// A use-case error, classified for the driving adapters.
+#[derive(Debug)]
+pub struct AppError {
+    kind: ErrorKind,
+    code: &'static str,
+    message: Cow<'static, str>,
+    fields: Vec<FieldViolation>,
+    current_version: Option<Version>,
+    retry_after: Option<Duration>,
+    cause: Option<InfraError>,
+}
+
+impl AppError {
+    fn new(kind: ErrorKind, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind,
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+            current_version: None,
+            retry_after: None,
+            cause: None,
+        }
+    }
+
+    /// Invalid input, with what is wrong with each field.
+    pub fn invalid_input(fields: Vec<FieldViolation>) -> Self {
+        let mut error = Self::new(
+            ErrorKind::InvalidInput,
+            codes::VALIDATION_FAILED,
+            "some values are invalid",
+        );
+        error.fields = fields;
+        error
+    }
+
+    /// No valid credentials or session; `message` says which, as far as is safe.
+    pub fn unauthenticated(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Unauthenticated, codes::UNAUTHENTICATED, message)
+    }
+
+    /// Not allowed.
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Forbidden, codes::FORBIDDEN, message)
+    }
+
+    /// No such resource (or not the caller's).
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::NotFound, codes::NOT_FOUND, message)
+    }
+
+    /// The client's version is stale; `current` is the stored one, when known.
+    pub fn version_mismatch(current: Option<Version>) -> Self {
+        let mut error = Self::new(
+            ErrorKind::VersionMismatch,
+            codes::VERSION_MISMATCH,
+            "the resource changed since you read it; read it again and retry",
+        );
+        error.current_version = current;
+        error
+    }
+
+    /// A conflict with the current state, under its own `code` (such as `email_taken`).
+    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Conflict, code, message)
+    }
+
+    /// The kind, for the adapter's one mapping function.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// What to tell the client; never internal detail.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// For invalid input: each field and what is wrong with it.
+    pub fn fields(&self) -> &[FieldViolation] {
+        &self.fields
+    }
+
+    /// For a version mismatch: the version now stored, when known.
+    pub fn current_version(&self) -> Option<Version> {
+        self.current_version
+    }
+
+    /// For unavailable: how long to wait before retrying, when the adapter knows.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// For unavailable and internal: the infrastructure failure behind it, to log once. It
+    /// MUST NOT be sent to clients.
+    pub fn cause(&self) -> Option<&InfraError> {
+        self.cause.as_ref()
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_ref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<InfraError> for AppError {
+    fn from(cause: InfraError) -> Self {
+        let mut error = match cause.kind() {
+            InfraErrorKind::Unavailable => Self::new(
+                ErrorKind::Unavailable,
+                codes::UNAVAILABLE,
+                "a backing service is unavailable; try again later",
+            ),
+            InfraErrorKind::Internal => Self::new(
+                ErrorKind::Internal,
+                codes::INTERNAL,
+                "something went wrong on our side",
+            ),
+        };
+        error.retry_after = cause.retry_delay();
+        error.cause = Some(cause);
+        error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_backend_keeps_its_retry_hint_and_its_cause() {
+        let cause =
+            InfraError::unavailable("hash password", "busy").retry_after(Duration::from_secs(1));
+        let error = AppError::from(cause);
+
+        assert_eq!(
+            (error.kind(), error.code()),
+            (ErrorKind::Unavailable, "unavailable")
+        );
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
+        assert_eq!(
+            error.cause().map(InfraError::operation),
+            Some("hash password")
+        );
+    }
+
+    #[test]
+    fn an_internal_failure_says_nothing_of_its_cause_to_the_client() {
+        let error = AppError::from(InfraError::internal(
+            "read stored record",
+            "column secret_table.x is corrupt",
+        ));
+
+        assert_eq!(error.kind(), ErrorKind::Internal);
+        assert!(!error.message().contains("secret_table"));
+        assert!(!error.to_string().contains("secret_table"));
+    }
+
+    #[test]
+    fn every_use_case_error_has_its_kind_and_code() {
+        use crate::{todos::*, users::*};
+        use domain::todo::TooManyTags;
+
+        let v = |n| Version::new(n).unwrap();
+        let cases: Vec<(AppError, ErrorKind, &str)> = vec![
+            (
+                RegisterError::EmailTaken.into(),
+                ErrorKind::Conflict,
+                "email_taken",
+            ),
+            (
+                LogInError::InvalidCredentials.into(),
+                ErrorKind::Unauthenticated,
+                "unauthenticated",
+            ),
+            (
+                AuthenticateError::Unauthenticated.into(),
+                ErrorKind::Unauthenticated,
+                "unauthenticated",
+            ),
+            (
+                CurrentUserError::Gone.into(),
+                ErrorKind::Unauthenticated,
+                "unauthenticated",
+            ),
+            (
+                ListUsersError::Forbidden.into(),
+                ErrorKind::Forbidden,
+                "forbidden",
+            ),
+            (
+                CreateTodoError::OwnerGone.into(),
+                ErrorKind::Unauthenticated,
+                "unauthenticated",
+            ),
+            (
+                GetTodoError::NotFound.into(),
+                ErrorKind::NotFound,
+                "not_found",
+            ),
+            (
+                UpdateTodoError::NotFound.into(),
+                ErrorKind::NotFound,
+                "not_found",
+            ),
+            (
+                UpdateTodoError::VersionConflict {
+                    expected: v(1),
+                    current: v(3),
+                }
+                .into(),
+                ErrorKind::VersionMismatch,
+                "version_mismatch",
+            ),
+            (
+                DeleteTodoError::VersionConflict {
+                    expected: v(1),
+                    current: v(2),
+                }
+                .into(),
+                ErrorKind::VersionMismatch,
+                "version_mismatch",
+            ),
+            (
+                DeleteTodoError::NotFound.into(),
+                ErrorKind::NotFound,
+                "not_found",
+            ),
+            (
+                StatusChangeError::NotFound.into(),
+                ErrorKind::NotFound,
+                "not_found",
+            ),
+            (
+                StatusChangeError::Contended.into(),
+                ErrorKind::Conflict,
+                "contended",
+            ),
+            (
+                AddTagError::TooManyTags(TooManyTags).into(),
+                ErrorKind::InvalidInput,
+                "validation_failed",
+            ),
+            (
+                AddTagError::Contended.into(),
+                ErrorKind::Conflict,
+                "contended",
+            ),
+            (
+                RemoveTagError::NotFound.into(),
+                ErrorKind::NotFound,
+                "not_found",
+            ),
+            (
+                ListTodosError::Infra(InfraError::unavailable("list todos", "down")).into(),
+                ErrorKind::Unavailable,
+                "unavailable",
+            ),
+            (
+                LogOutError::Infra(InfraError::internal("delete session", "bug")).into(),
+                ErrorKind::Internal,
+                "internal",
+            ),
+        ];
+        for (error, kind, code) in cases {
+            assert_eq!((error.kind(), error.code()), (kind, code), "{error:?}");
+            assert!(!error.message().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_version_mismatch_carries_the_current_version_and_too_many_tags_names_the_field() {
+        let error = AppError::from(crate::todos::UpdateTodoError::VersionConflict {
+            expected: Version::INITIAL,
+            current: Version::new(4).unwrap(),
+        });
+        assert_eq!(error.current_version(), Version::new(4).ok());
+
+        let error = AppError::from(crate::todos::AddTagError::TooManyTags(
+            domain::todo::TooManyTags,
+        ));
+        assert_eq!(error.fields()[0].field, "tag");
+    }
+}

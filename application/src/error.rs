@@ -78,9 +78,13 @@ impl FieldViolation {
     }
 }
 
-/// A use-case error, classified for the driving adapters.
+/// A use-case error, classified for the driving adapters. Boxed, so that a `Result` that
+/// carries one stays small on the happy path.
 #[derive(Debug)]
-pub struct AppError {
+pub struct AppError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     code: &'static str,
     message: Cow<'static, str>,
@@ -92,7 +96,7 @@ pub struct AppError {
 
 impl AppError {
     fn new(kind: ErrorKind, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             code,
             message: message.into(),
@@ -100,7 +104,7 @@ impl AppError {
             current_version: None,
             retry_after: None,
             cause: None,
-        }
+        }))
     }
 
     /// Invalid input, with what is wrong with each field.
@@ -110,7 +114,7 @@ impl AppError {
             codes::VALIDATION_FAILED,
             "some values are invalid",
         );
-        error.fields = fields;
+        error.0.fields = fields;
         error
     }
 
@@ -136,7 +140,7 @@ impl AppError {
             codes::VERSION_MISMATCH,
             "the resource changed since you read it; read it again and retry",
         );
-        error.current_version = current;
+        error.0.current_version = current;
         error
     }
 
@@ -147,50 +151,51 @@ impl AppError {
 
     /// The kind, for the adapter's one mapping function.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The stable machine code.
     pub fn code(&self) -> &'static str {
-        self.code
+        self.0.code
     }
 
     /// What to tell the client; never internal detail.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// For invalid input: each field and what is wrong with it.
     pub fn fields(&self) -> &[FieldViolation] {
-        &self.fields
+        &self.0.fields
     }
 
     /// For a version mismatch: the version now stored, when known.
     pub fn current_version(&self) -> Option<Version> {
-        self.current_version
+        self.0.current_version
     }
 
     /// For unavailable: how long to wait before retrying, when the adapter knows.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.0.retry_after
     }
 
     /// For unavailable and internal: the infrastructure failure behind it, to log once. It
     /// MUST NOT be sent to clients.
     pub fn cause(&self) -> Option<&InfraError> {
-        self.cause.as_ref()
+        self.0.cause.as_ref()
     }
 }
 
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+        write!(f, "{}: {}", self.0.code, self.0.message)
     }
 }
 
 impl std::error::Error for AppError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.cause
+        self.0
+            .cause
             .as_ref()
             .map(|cause| cause as &(dyn std::error::Error + 'static))
     }
@@ -210,8 +215,8 @@ impl From<InfraError> for AppError {
                 "something went wrong on our side",
             ),
         };
-        error.retry_after = cause.retry_delay();
-        error.cause = Some(cause);
+        error.0.retry_after = cause.retry_delay();
+        error.0.cause = Some(cause);
         error
     }
 }

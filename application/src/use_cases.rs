@@ -16,8 +16,8 @@ use crate::{
     readiness::CheckReadiness,
     seed::SeedDemo,
     todos::{
-        AddTag, CompleteTodo, CreateTodo, DeleteTodo, GetTodo, ListTodos, RemoveTag, ReopenTodo,
-        TodoPorts, UpdateTodo,
+        AddTag, CompleteTodo, CountTodos, CreateTodo, DeleteTodo, GetTodo, ListTodos, RemoveTag,
+        ReopenTodo, TodoPorts, UpdateTodo,
     },
     users::{Authenticate, CurrentUser, ListUsers, LogIn, LogOut, LogOutEverywhere, RegisterUser},
 };
@@ -88,6 +88,7 @@ pub struct UseCases {
     pub add_tag: AddTag,
     pub remove_tag: RemoveTag,
     pub delete_todo: DeleteTodo,
+    pub count_todos: CountTodos,
     pub seed_demo: SeedDemo,
     pub readiness: CheckReadiness,
 }
@@ -129,7 +130,8 @@ impl UseCases {
             reopen_todo: ReopenTodo::new(todo_ports.clone()),
             add_tag: AddTag::new(todo_ports.clone()),
             remove_tag: RemoveTag::new(todo_ports.clone()),
-            delete_todo: DeleteTodo::new(todo_ports),
+            delete_todo: DeleteTodo::new(todo_ports.clone()),
+            count_todos: CountTodos::new(todo_ports),
             seed_demo: SeedDemo::new(ports.unit_of_work, ports.hasher, ports.clock, ports.ids),
             readiness: CheckReadiness::new(ports.probes),
         }

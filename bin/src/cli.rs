@@ -35,7 +35,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP API until SIGINT or SIGTERM.
+    /// Serve the REST and GraphQL APIs on one listener until SIGINT or SIGTERM.
     Serve,
     /// Apply the pending database migrations (needs DATABASE_URL). Safe to run again.
     Migrate,
@@ -55,6 +55,9 @@ pub enum Command {
     },
     /// Print the effective configuration, with secrets redacted.
     Config,
+    /// Print the GraphQL schema (SDL): the contract checked in as
+    /// `infrastructure/graphql/schema.graphql`.
+    GraphqlSchema,
 }
 
 /// The `users` subcommands.
@@ -94,6 +97,10 @@ pub async fn run(command: Command, config: &Config) -> anyhow::Result<()> {
                 },
         } => create_user(config, &email, &display_name, admin).await,
         Command::Seed { email } => seed(config, &email).await,
+        Command::GraphqlSchema => {
+            print!("{}", driving_graphql::sdl());
+            Ok(())
+        }
         Command::Config => {
             for (var, value) in config.describe() {
                 println!("{var}={value}");
@@ -105,7 +112,7 @@ pub async fn run(command: Command, config: &Config) -> anyhow::Result<()> {
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
-    let server = HttpServer::bind(&app, &config.http).await?;
+    let server = HttpServer::bind(&app, config).await?;
     let addr = server.local_addr()?;
     tracing::info!(%addr, docs = %format!("http://{addr}/docs"), "listening");
     server.run(shutdown::on_signal()).await?;

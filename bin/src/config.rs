@@ -85,11 +85,26 @@ pub struct HttpConfig {
     pub cors_allowed_origins: Vec<String>,
 }
 
+/// The GraphQL endpoint's limits.
+#[derive(Debug, Clone)]
+pub struct GraphqlConfig {
+    /// `GRAPHQL_MAX_DEPTH` (default 15): the deepest a selection may nest.
+    pub max_depth: usize,
+    /// `GRAPHQL_MAX_COMPLEXITY` (default 2500): one per field, times `first` per connection.
+    pub max_complexity: usize,
+    /// `GRAPHQL_MAX_QUERY_BYTES` (default 16384): the longest query text accepted.
+    pub max_query_bytes: usize,
+    /// `GRAPHQL_INTROSPECTION` (default `true`): whether clients may introspect the schema.
+    pub introspection: bool,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The HTTP server.
     pub http: HttpConfig,
+    /// The GraphQL endpoint.
+    pub graphql: GraphqlConfig,
     /// Postgres, or `None` for the in-memory repositories.
     pub database: Option<DatabaseConfig>,
     /// Redis, or `None` for the in-memory session store and cache.
@@ -194,8 +209,15 @@ impl Config {
         if password_hash_concurrency == 0 {
             return Err(env.invalid("PASSWORD_HASH_CONCURRENCY", "must be at least 1"));
         }
+        let graphql = GraphqlConfig {
+            max_depth: env.parse("GRAPHQL_MAX_DEPTH", 15usize)?,
+            max_complexity: env.parse("GRAPHQL_MAX_COMPLEXITY", 2_500usize)?,
+            max_query_bytes: env.parse("GRAPHQL_MAX_QUERY_BYTES", 16_384usize)?,
+            introspection: env.parse("GRAPHQL_INTROSPECTION", true)?,
+        };
         Ok(Self {
             http,
+            graphql,
             database,
             redis,
             session_ttl,
@@ -223,6 +245,19 @@ impl Config {
         out.insert(
             "HTTP_CORS_ALLOWED_ORIGINS",
             self.http.cors_allowed_origins.join(","),
+        );
+        out.insert("GRAPHQL_MAX_DEPTH", self.graphql.max_depth.to_string());
+        out.insert(
+            "GRAPHQL_MAX_COMPLEXITY",
+            self.graphql.max_complexity.to_string(),
+        );
+        out.insert(
+            "GRAPHQL_MAX_QUERY_BYTES",
+            self.graphql.max_query_bytes.to_string(),
+        );
+        out.insert(
+            "GRAPHQL_INTROSPECTION",
+            self.graphql.introspection.to_string(),
         );
         match &self.database {
             None => {
@@ -429,6 +464,10 @@ mod tests {
             ("CACHE_CAPACITY", "7"),
             ("PASSWORD_HASH_CONCURRENCY", "3"),
             ("PASSWORD_HASH_MAX_WAIT_MS", "0"),
+            ("GRAPHQL_MAX_DEPTH", "4"),
+            ("GRAPHQL_MAX_COMPLEXITY", "50"),
+            ("GRAPHQL_MAX_QUERY_BYTES", "100"),
+            ("GRAPHQL_INTROSPECTION", "false"),
             ("LOG_FORMAT", "json"),
             ("RUST_LOG", "debug"),
         ])
@@ -445,6 +484,10 @@ mod tests {
         assert_eq!(config.cache_capacity, 7);
         assert_eq!(config.password_hash_concurrency, 3);
         assert_eq!(config.password_hash_max_wait, Duration::ZERO);
+        assert_eq!(config.graphql.max_depth, 4);
+        assert_eq!(config.graphql.max_complexity, 50);
+        assert_eq!(config.graphql.max_query_bytes, 100);
+        assert!(!config.graphql.introspection);
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.log_filter, "debug");
     }
@@ -461,6 +504,8 @@ mod tests {
             ("REDIS_TIMEOUT_MS", "fast"),
             ("PASSWORD_HASH_CONCURRENCY", "0"),
             ("PASSWORD_HASH_MAX_WAIT_MS", "-1"),
+            ("GRAPHQL_INTROSPECTION", "yes"),
+            ("GRAPHQL_MAX_DEPTH", "deep"),
         ];
         for (var, value) in cases {
             let vars = [

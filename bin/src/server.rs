@@ -1,11 +1,13 @@
 //! The HTTP server: binds, serves the REST adapter's router, and shuts down gracefully
 //! within a deadline.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{Router, body::Body, http::HeaderValue};
-use driving_rest::{ApiState, HttpSettings};
+use driving_graphql::GraphqlSettings;
+use driving_http::{HttpSettings, Metrics};
+use driving_rest::ApiState;
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
@@ -16,26 +18,50 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::{app::Application, config::HttpConfig};
+use crate::{
+    app::Application,
+    config::{Config, GraphqlConfig},
+};
 
-/// The REST API over `app`. The handler tests drive this router directly, without a socket.
+/// Every protocol's routes over `app`, behind the shared HTTP layers: what the listener
+/// serves. The handler tests drive this router directly, without a socket.
 ///
 /// # Errors
 /// When an allowed CORS origin is not a valid header value.
-pub fn router(app: &Application, config: &HttpConfig) -> anyhow::Result<Router> {
+pub fn router(app: &Application, config: &Config) -> anyhow::Result<Router> {
+    let metrics = Arc::new(Metrics::new());
     let settings = HttpSettings {
-        request_timeout: config.request_timeout,
+        request_timeout: config.http.request_timeout,
         cors_allowed_origins: config
+            .http
             .cors_allowed_origins
             .iter()
             .map(|o| HeaderValue::from_str(o))
             .collect::<Result<_, _>>()
             .context("invalid HTTP_CORS_ALLOWED_ORIGINS")?,
     };
-    Ok(driving_rest::router(
-        ApiState::new(app.use_cases.clone()),
+    let rest = driving_rest::router(ApiState::new(app.use_cases.clone(), metrics.clone()));
+    let graphql_settings = graphql_settings(&config.graphql);
+    let graphql = driving_graphql::router(
+        driving_graphql::build_schema(app.use_cases.clone(), &graphql_settings),
+        app.use_cases.clone(),
+        &graphql_settings,
+    );
+    Ok(driving_http::with_layers(
+        rest.merge(graphql),
         &settings,
+        metrics,
     ))
+}
+
+/// The GraphQL adapter's settings, from the configuration.
+pub fn graphql_settings(config: &GraphqlConfig) -> GraphqlSettings {
+    GraphqlSettings {
+        max_depth: config.max_depth,
+        max_complexity: config.max_complexity,
+        max_query_bytes: config.max_query_bytes,
+        introspection: config.introspection,
+    }
 }
 
 /// A bound, not yet running, HTTP server.
@@ -52,15 +78,16 @@ impl HttpServer {
     ///
     /// # Errors
     /// When the address cannot be bound or an allowed CORS origin is not a header value.
-    pub async fn bind(app: &Application, config: &HttpConfig) -> anyhow::Result<Self> {
+    pub async fn bind(app: &Application, config: &Config) -> anyhow::Result<Self> {
         let router = router(app, config)?;
-        let listener = TcpListener::bind(config.addr)
+        let addr = config.http.addr;
+        let listener = TcpListener::bind(addr)
             .await
-            .with_context(|| format!("cannot listen on HTTP_ADDR={}", config.addr))?;
+            .with_context(|| format!("cannot listen on HTTP_ADDR={addr}"))?;
         Ok(Self {
             listener,
             router,
-            drain_timeout: config.drain_timeout,
+            drain_timeout: config.http.drain_timeout,
         })
     }
 

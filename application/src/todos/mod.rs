@@ -1,6 +1,7 @@
 //! Use cases about todos. Every one takes the acting user and enforces ownership: another
 //! user's todo is reported as not found, never as forbidden, so ids reveal nothing.
 
+mod count;
 mod create;
 mod delete;
 mod get;
@@ -10,6 +11,7 @@ mod status;
 mod tags;
 mod update;
 
+pub use count::{CountTodos, CountTodosError};
 pub use create::{CreateTodo, CreateTodoError};
 pub use delete::{DeleteTodo, DeleteTodoError};
 pub use get::{GetTodo, GetTodoError};

@@ -2,6 +2,8 @@
 //! `Router::oneshot` for the handler tests.
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a different part.
 
+pub mod server;
+
 use std::collections::HashMap;
 
 use axum::{
@@ -9,7 +11,7 @@ use axum::{
     body::Body,
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
-use backend::{Application, Config, server};
+use backend::{Application, Config};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -81,7 +83,7 @@ impl Api {
 
     pub async fn with_config(config: &Config) -> Self {
         let app = Application::build(config).await.unwrap();
-        let router = server::router(&app, &config.http).unwrap();
+        let router = backend::server::router(&app, config).unwrap();
         Self { app, router }
     }
 

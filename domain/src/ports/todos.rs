@@ -1,5 +1,7 @@
 //! Where todos are kept.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
 use crate::{
@@ -72,4 +74,18 @@ pub trait TodoRepository: Send + Sync {
     /// # Errors
     /// MUST return [`InfraError`] when storage fails.
     async fn list(&self, query: &TodoQuery) -> Result<Vec<Todo>, InfraError>;
+
+    /// How many todos each of `owners` has, only those with `status` when given: one
+    /// round trip for many owners, so that a page of users never costs a query per user.
+    ///
+    /// MUST hold an entry for every owner asked for, 0 for those with no todos (or no
+    /// account), and no other entry.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when storage fails.
+    async fn count_by_owner(
+        &self,
+        owners: &[UserId],
+        status: Option<TodoStatus>,
+    ) -> Result<HashMap<UserId, u64>, InfraError>;
 }

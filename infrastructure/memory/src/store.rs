@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use domain::{
     error::{InfraError, RepositoryError},
     ports::{TodoQuery, TodoRepository, Transaction, UnitOfWork, UserRepository},
-    todo::{Todo, TodoId, Version},
+    todo::{Todo, TodoId, TodoStatus, Version},
     user::{Email, User, UserId},
 };
 use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
@@ -186,6 +186,23 @@ impl TodoRepository for MemoryTodoRepository {
             .take(query.limit as usize)
             .cloned()
             .collect())
+    }
+
+    async fn count_by_owner(
+        &self,
+        owners: &[UserId],
+        status: Option<TodoStatus>,
+    ) -> Result<HashMap<UserId, u64>, InfraError> {
+        let data = self.data.read().await;
+        let mut counts: HashMap<UserId, u64> = owners.iter().map(|o| (*o, 0)).collect();
+        for todo in data.todos.values() {
+            if status.is_none_or(|s| todo.status() == s)
+                && let Some(count) = counts.get_mut(&todo.owner())
+            {
+                *count += 1;
+            }
+        }
+        Ok(counts)
     }
 }
 

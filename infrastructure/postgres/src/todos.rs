@@ -1,10 +1,13 @@
 //! The todo repository on Postgres.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use domain::{
     error::{InfraError, RepositoryError},
     ports::{TodoQuery, TodoRepository},
     todo::{Todo, TodoId, TodoStatus, Version},
+    user::UserId,
 };
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
@@ -165,5 +168,36 @@ impl TodoRepository for PgTodoRepository {
             .into_iter()
             .map(|TodoRow(r)| Todo::try_from(r).map_err(InfraError::from))
             .collect()
+    }
+
+    async fn count_by_owner(
+        &self,
+        owners: &[UserId],
+        status: Option<TodoStatus>,
+    ) -> Result<HashMap<UserId, u64>, InfraError> {
+        let ids: Vec<uuid::Uuid> = owners.iter().map(UserId::as_uuid).collect();
+        // One statement for every owner; `owner_id = ANY($1)` walks the owner index once
+        // per owner, and the status filter matches the status index's expression.
+        let mut sql = QueryBuilder::<Postgres>::new(
+            "SELECT owner_id, count(*) FROM todos WHERE owner_id = ANY(",
+        );
+        sql.push_bind(ids).push(")");
+        if let Some(status) = status {
+            sql.push(" AND (completed_at IS NOT NULL) = ")
+                .push_bind(status == TodoStatus::Done);
+        }
+        sql.push(" GROUP BY owner_id");
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<(uuid::Uuid, i64)> = sql
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| error::infra("count todos", e))?;
+        let mut counts: HashMap<UserId, u64> = owners.iter().map(|o| (*o, 0)).collect();
+        for (owner, count) in rows {
+            // A count is never negative; 0 would be the safe reading of a broken one.
+            counts.insert(UserId::from_uuid(owner), u64::try_from(count).unwrap_or(0));
+        }
+        Ok(counts)
     }
 }

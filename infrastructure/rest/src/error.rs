@@ -1,71 +1,24 @@
 //! The one place where errors become HTTP responses.
 //!
-//! Every error body is an RFC 9457 problem (`application/problem+json`) with a stable
+//! Every error body is an RFC 9457 problem (`driving_http::Problem`) with a stable
 //! machine-readable `code`, the request id, and per-field messages for validation failures.
 //! Use-case errors arrive as the application's [`AppError`] and are mapped to a status by
 //! kind in one function, [`status_of`]; the few errors only HTTP has (a body that is not
 //! JSON, a missing `If-Match`, ...) are made here too. A 5xx is logged once, here, with its
 //! whole cause chain; the client gets a generic message.
 
-use application::{AppError, ErrorKind, FieldViolation, error::codes};
+use application::{AppError, ErrorKind, FieldViolation};
 use axum::{
-    Json,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use domain::error::InfraError;
-use serde::Serialize;
-use utoipa::ToSchema;
-
-use crate::observability::current_request_id;
+use driving_http::{FieldError, Problem};
 
 /// The most field errors one problem lists. A request can only hold so many invalid fields
 /// within the body limit, but listing them all would let one request buy a response many
 /// times its own size; past the cap, `detail` says how many more there were.
 pub(crate) const MAX_FIELD_ERRORS: usize = 20;
-
-/// One invalid input field.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub(crate) struct FieldError {
-    /// The field, as named in the request (`title`, `tags[2]`, `limit`).
-    field: String,
-    /// What is wrong with it.
-    message: String,
-}
-
-impl From<FieldViolation> for FieldError {
-    fn from(v: FieldViolation) -> Self {
-        Self {
-            field: v.field,
-            message: v.message,
-        }
-    }
-}
-
-/// An RFC 9457 problem document.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Problem {
-    /// A URI naming the kind of problem: `urn:problem:<code>`.
-    #[serde(rename = "type")]
-    kind: String,
-    /// A short summary of the kind of problem.
-    title: &'static str,
-    /// The HTTP status code.
-    status: u16,
-    /// What went wrong this time, when there is more to say.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<String>,
-    /// A stable code for programs to branch on, such as `version_mismatch`.
-    code: &'static str,
-    /// The request id, also in the `x-request-id` header and every log line.
-    request_id: Option<String>,
-    /// For validation failures: what is wrong with each field.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    errors: Vec<FieldError>,
-    /// For `version_mismatch`: the version now stored (the `ETag` to read again).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    current_version: Option<i64>,
-}
 
 /// The HTTP status and problem title for each kind of use-case error: the REST column of
 /// the vocabulary table in the README.
@@ -179,7 +132,10 @@ impl ApiError {
             "payload_too_large",
             "The request body is too large",
         )
-        .detail(format!("the limit is {} bytes", crate::BODY_LIMIT_BYTES))
+        .detail(format!(
+            "the limit is {} bytes",
+            driving_http::BODY_LIMIT_BYTES
+        ))
     }
     pub(crate) fn unsupported_media_type() -> Self {
         Self::new(
@@ -188,32 +144,6 @@ impl ApiError {
             "Expected a JSON body",
         )
         .detail("send Content-Type: application/json")
-    }
-    pub(crate) fn timeout() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            "The request took too long",
-        )
-    }
-
-    /// A problem for an error response that some layer made without one (a framework
-    /// rejection, say), keeping its status.
-    pub(crate) fn from_status(status: StatusCode) -> Self {
-        match status {
-            StatusCode::NOT_FOUND => Self::not_found(),
-            StatusCode::METHOD_NOT_ALLOWED => Self::method_not_allowed(),
-            StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media_type(),
-            status if status.is_server_error() => {
-                Self::new(status, codes::INTERNAL, "Something went wrong on our side")
-            }
-            status => Self::new(
-                status,
-                "malformed_request",
-                "The request could not be parsed",
-            ),
-        }
     }
 }
 
@@ -230,8 +160,10 @@ impl From<AppError> for ApiError {
         let mut fields: Vec<FieldError> = error
             .fields()
             .iter()
-            .cloned()
-            .map(FieldError::from)
+            .map(|v| FieldError {
+                field: v.field.clone(),
+                message: v.message.clone(),
+            })
             .collect();
         if fields.len() > MAX_FIELD_ERRORS {
             let more = fields.len() - MAX_FIELD_ERRORS;
@@ -291,7 +223,6 @@ through_the_vocabulary!(
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let this = *self.0;
-        let request_id = current_request_id();
         if let Some(error) = &this.cause {
             // Logged once, here, with the whole chain; the client sees only the message. A
             // backing service that is down or busy is a warning (the service is working as
@@ -309,22 +240,14 @@ impl IntoResponse for ApiError {
                 ),
             }
         }
-        let body = Problem {
-            kind: format!("urn:problem:{}", this.code),
-            title: this.title,
-            status: this.status.as_u16(),
-            detail: this.detail,
-            code: this.code,
-            request_id,
-            errors: this.errors,
-            current_version: this.current_version,
-        };
-        let mut response = (this.status, Json(body)).into_response();
+        let mut problem = Problem::new(this.status, this.code, this.title)
+            .errors(this.errors)
+            .current_version(this.current_version);
+        if let Some(detail) = this.detail {
+            problem = problem.detail(detail);
+        }
+        let mut response = problem.into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
         if let Some(secs) = this.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

@@ -10,7 +10,7 @@ use utoipa::{
 };
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{ApiState, dto, error, handlers};
+use crate::{ApiState, dto, handlers};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -25,7 +25,7 @@ use crate::{ApiState, dto, error, handlers};
         handlers::todos::add_tag, handlers::todos::remove_tag,
         handlers::health::live, handlers::health::ready, handlers::health::metrics,
     ),
-    components(schemas(error::Problem, error::FieldError, dto::TodoResponse, dto::UserResponse)),
+    components(schemas(driving_http::Problem, driving_http::FieldError, dto::TodoResponse, dto::UserResponse)),
     modifiers(&BearerAuth),
     tags(
         (name = "users", description = "Registration, sessions and users"),

@@ -76,6 +76,7 @@ contract!(adapters: [memory, postgres], checks: [
     a_list_holds_only_the_owners_todos_newest_first,
     a_list_filters_by_status_and_tag,
     a_cursor_pages_through_without_gaps_or_overlaps,
+    counts_cover_every_owner_asked_for_and_no_other,
 ]);
 
 async fn an_inserted_todo_reads_back_equal_with_every_field(f: &Fixture) {
@@ -383,4 +384,44 @@ async fn a_cursor_pages_through_without_gaps_or_overlaps(f: &Fixture) {
     }
 
     assert_eq!(seen, all);
+}
+
+async fn counts_cover_every_owner_asked_for_and_no_other(f: &Fixture) {
+    let (ann, bob, cid, outsider) = (
+        f.owner().await,
+        f.owner().await,
+        f.owner().await,
+        f.owner().await,
+    );
+    for (owner, open, done) in [(ann, 3, 2), (bob, 1, 0), (outsider, 5, 5)] {
+        for i in 0..open + done {
+            let mut todo = plain_todo(owner, &format!("todo {i}"));
+            if i >= open {
+                todo.complete(t0());
+            }
+            f.todos.insert(&todo).await.unwrap();
+        }
+    }
+    let never_stored = UserId::from_uuid(Uuid::now_v7());
+    let asked = [ann, bob, cid, never_stored];
+
+    let all = f.todos.count_by_owner(&asked, None).await.unwrap();
+    let done = f
+        .todos
+        .count_by_owner(&asked, Some(TodoStatus::Done))
+        .await
+        .unwrap();
+    let open = f
+        .todos
+        .count_by_owner(&asked, Some(TodoStatus::Open))
+        .await
+        .unwrap();
+
+    let expect = |a, b, c| {
+        std::collections::HashMap::from([(ann, a), (bob, b), (cid, c), (never_stored, 0)])
+    };
+    assert_eq!(all, expect(5, 1, 0));
+    assert_eq!(done, expect(2, 0, 0));
+    assert_eq!(open, expect(3, 1, 0));
+    assert!(f.todos.count_by_owner(&[], None).await.unwrap().is_empty());
 }

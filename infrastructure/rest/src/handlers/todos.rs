@@ -8,10 +8,12 @@ use axum::{
 };
 use domain::todo::Todo;
 
+use driving_http::Problem;
+
 use crate::{
     ApiState,
     dto::{CreateTodoRequest, ListTodosParams, TodoPage, TodoResponse, UpdateTodoRequest},
-    error::{ApiError, Problem},
+    error::ApiError,
     extract::{self, ApiJson, ApiPath, ApiQuery, Auth, IfMatch},
 };
 

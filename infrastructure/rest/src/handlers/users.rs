@@ -2,12 +2,14 @@
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 
+use driving_http::Problem;
+
 use crate::{
     ApiState,
     dto::{
         ListUsersParams, LogInRequest, RegisterRequest, SessionResponse, UserPage, UserResponse,
     },
-    error::{ApiError, Problem},
+    error::ApiError,
     extract::{ApiJson, ApiQuery, Auth, AuthWithToken},
 };
 

@@ -1,13 +1,12 @@
-//! Request ids, the per-request span, Prometheus metrics, the request timeout, and the
-//! guarantee that every error response is a problem document.
+//! Request ids, the per-request span, and Prometheus metrics.
 
 use std::time::{Duration, Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{Method, header},
+    http::Method,
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -21,16 +20,15 @@ use prometheus_client::{
 use std::sync::Arc;
 use tracing::Instrument;
 
-use crate::error::ApiError;
-
 tokio::task_local! {
     /// The id of the request being handled, so that error bodies can carry it without every
     /// handler passing it along.
     static REQUEST_ID: String;
 }
 
-/// The current request's id, when called while handling one.
-pub(crate) fn current_request_id() -> Option<String> {
+/// The current request's id, when called while handling one: for error bodies and for the
+/// logs of whatever runs inside the request.
+pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
@@ -159,77 +157,5 @@ fn method_label(method: &Method) -> &'static str {
         Method::CONNECT => "CONNECT",
         Method::TRACE => "TRACE",
         _ => "other",
-    }
-}
-
-/// The longest body of a bare error response that is read to become a problem's detail.
-const BARE_ERROR_BODY_LIMIT: usize = 4096;
-
-/// Turns any error response that is not already a problem document into one.
-///
-/// Handlers and extractors answer with problems by construction; this catches the rest:
-/// rejections from a framework layer, routes added by libraries (the docs page), anything
-/// a future change forgets. A client can then rely on one error format everywhere. The
-/// plain-text reason of a 4xx becomes the `detail`; a bare 5xx body is never sent.
-pub(crate) async fn problems_only(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    // `application/json` is a documented body of its own (the readiness report).
-    if !(status.is_client_error() || status.is_server_error())
-        || content_type.starts_with("application/problem+json")
-        || content_type.starts_with("application/json")
-    {
-        return response;
-    }
-    let mut problem = ApiError::from_status(status);
-    if status.is_client_error() {
-        let body = axum::body::to_bytes(response.into_body(), BARE_ERROR_BODY_LIMIT).await;
-        if let Some(text) = body
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
-            .filter(|text| !text.trim().is_empty())
-        {
-            problem = problem.detail(text);
-        }
-    }
-    problem.into_response()
-}
-
-/// Answers 503 when a request takes longer than the configured timeout, so a stuck
-/// dependency cannot hold a client (and a connection) forever.
-pub(crate) async fn timeout(
-    State(limit): State<Duration>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::timeout()
-            .detail(format!("no answer within {} ms", limit.as_millis()))
-            .into_response(),
-    }
-}
-
-/// Answers 413 at once when `Content-Length` announces a body over `limit`, before a single
-/// byte of it is read. Bodies without a length (chunked) are still cut off at the limit by
-/// the JSON extractor; this only spares the server from reading what it will refuse anyway.
-pub(crate) async fn reject_oversized(
-    State(limit): State<usize>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let announced = request
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match announced {
-        Some(length) if length > limit as u64 => ApiError::payload_too_large().into_response(),
-        _ => next.run(request).await,
     }
 }

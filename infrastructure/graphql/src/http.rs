@@ -1,0 +1,255 @@
+//! GraphQL over HTTP: `POST /graphql` for everything, `GET /graphql` for queries only.
+//!
+//! Follows the GraphQL-over-HTTP spec. A request that is refused before execution (the
+//! document does not parse or validate, a limit is exceeded) answers 400 when the client
+//! accepts `application/graphql-response+json`, and 200 with `application/json` for older
+//! clients; a request that executes answers 200 with `errors` for the fields that failed.
+//! Every error has `extensions.code`.
+
+use std::sync::{Arc, atomic::AtomicBool};
+
+use application::UseCases;
+use async_graphql::{
+    BatchResponse, Request, Response as GraphqlResponse, ServerError,
+    dataloader::DataLoader,
+    parser::types::{DocumentOperations, OperationType},
+};
+use axum::{
+    body::Bytes,
+    extract::{RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    auth::Caller,
+    error::codes,
+    loaders::TodoCounts,
+    schema::{ExecutionStarted, GraphqlSchema},
+};
+
+/// The media type of GraphQL responses in the GraphQL-over-HTTP spec.
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// What the handlers need.
+#[derive(Clone)]
+pub(crate) struct GraphqlState {
+    pub(crate) schema: GraphqlSchema,
+    pub(crate) use_cases: Arc<UseCases>,
+    pub(crate) max_query_bytes: usize,
+}
+
+/// `POST /graphql`: one operation in a JSON body.
+pub(crate) async fn post(
+    State(state): State<GraphqlState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let accepts = Accepts::from(&headers);
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "send the request as Content-Type: application/json",
+            accepts,
+        );
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED_REQUEST,
+            "batched requests are not supported: send one operation per request",
+            accepts,
+        );
+    }
+    let request: Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                codes::MALFORMED_REQUEST,
+                &format!("the body is not a GraphQL request: {error}"),
+                accepts,
+            );
+        }
+    };
+    execute(&state, &headers, request, accepts).await
+}
+
+/// `GET /graphql?query=...&variables=...&operationName=...`: queries only, because a GET
+/// must never change anything (caches, prefetchers and crawlers send GETs freely).
+pub(crate) async fn get(
+    State(state): State<GraphqlState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let accepts = Accepts::from(&headers);
+    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
+        Ok(request) => request,
+        Err(error) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                codes::MALFORMED_REQUEST,
+                &format!("the query string is not a GraphQL request: {error}"),
+                accepts,
+            );
+        }
+    };
+    if is_mutation(&request) {
+        let mut response = refused(
+            StatusCode::METHOD_NOT_ALLOWED,
+            codes::METHOD_NOT_ALLOWED,
+            "mutations must be sent with POST",
+            accepts,
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, &headers, request, accepts).await
+}
+
+/// Whether the operation `request` selects is a mutation. A document that does not parse
+/// is not; execution reports it.
+fn is_mutation(request: &Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let ty = match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).map(|operation| operation.node.ty)
+        }
+        // Several operations and no name: execution refuses it.
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    ty == Some(OperationType::Mutation)
+}
+
+/// Runs one operation for the caller `headers` authenticate.
+async fn execute(
+    state: &GraphqlState,
+    headers: &HeaderMap,
+    request: Request,
+    accepts: Accepts,
+) -> Response {
+    if request.query.len() > state.max_query_bytes {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            codes::QUERY_TOO_LARGE,
+            &format!(
+                "the query is {} bytes; the limit is {}",
+                request.query.len(),
+                state.max_query_bytes
+            ),
+            accepts,
+        );
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default());
+    let request = with_caller(request, bearer, &state.use_cases).await;
+    let started = ExecutionStarted(Arc::new(AtomicBool::new(false)));
+    let request = request.data(started.clone());
+
+    let mut response = state.schema.execute(request).await;
+    for error in &mut response.errors {
+        // Errors async-graphql raises after validation (an unknown operation name, say)
+        // carry no code yet.
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", codes::MALFORMED_REQUEST);
+        }
+    }
+    let status = if response.is_err() && !started.happened() && accepts.graphql_response {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    respond(status, response, accepts)
+}
+
+/// `request` with what its resolvers need to know about the caller: who they are (from
+/// `authorization`, the value of an `Authorization` header, checked once here) and a
+/// DataLoader of their own. The HTTP handlers call this; tests that run the schema
+/// directly call it too.
+pub async fn with_caller(
+    request: Request,
+    authorization: Option<&str>,
+    use_cases: &Arc<UseCases>,
+) -> Request {
+    let caller = Caller::authenticate(authorization, use_cases).await;
+    let actor = match &caller {
+        Caller::User { actor, .. } => Some(*actor),
+        _ => None,
+    };
+    // A loader per request: it batches within one request only, for one caller.
+    let counts = DataLoader::new(
+        TodoCounts {
+            use_cases: use_cases.clone(),
+            actor,
+        },
+        tokio::spawn,
+    );
+    request.data(caller).data(counts)
+}
+
+/// Which response media type the client accepts.
+#[derive(Debug, Clone, Copy)]
+struct Accepts {
+    graphql_response: bool,
+}
+
+impl From<&HeaderMap> for Accepts {
+    fn from(headers: &HeaderMap) -> Self {
+        Self {
+            graphql_response: headers
+                .get_all(header::ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.contains(GRAPHQL_RESPONSE)),
+        }
+    }
+}
+
+/// A GraphQL response body with `status`, in the media type the client accepts.
+fn respond(status: StatusCode, response: GraphqlResponse, accepts: Accepts) -> Response {
+    let body = match serde_json::to_vec(&BatchResponse::Single(response)) {
+        Ok(body) => body,
+        // Serialising a response of plain values cannot fail; answer opaquely if it does.
+        Err(_) => br#"{"errors":[{"message":"internal error","extensions":{"code":"internal"}}]}"#
+            .to_vec(),
+    };
+    let content_type = if accepts.graphql_response {
+        GRAPHQL_RESPONSE
+    } else {
+        "application/json"
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
+
+/// A request refused before execution: one error with `code`, answered with `status` (or
+/// 200 for a client that only accepts `application/json`, as the spec says; 405 and 415
+/// stay, being about HTTP itself).
+fn refused(status: StatusCode, code: &'static str, message: &str, accepts: Accepts) -> Response {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    let status = match status {
+        StatusCode::BAD_REQUEST if !accepts.graphql_response => StatusCode::OK,
+        status => status,
+    };
+    respond(status, GraphqlResponse::from_errors(vec![error]), accepts)
+}

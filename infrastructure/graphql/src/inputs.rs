@@ -1,0 +1,228 @@
+//! The input types, and their parsing into domain values at the edge.
+//!
+//! Inputs arrive as plain strings and numbers; each is parsed with the domain's own
+//! constructors, collecting one message per invalid field, so a client learns everything
+//! wrong with its input at once (`extensions.fields`), exactly as REST reports it.
+
+use application::{AppError, FieldViolation, todos::TodoFilter, users::Registration};
+use async_graphql::{ID, InputObject, MaybeUndefined};
+use domain::{
+    pagination::PageSize,
+    todo::{
+        Description, DueDate, NewTodo, Tag, Tags, Title, TodoChanges, TodoId, TodoStatus,
+        TooManyTags, Version,
+    },
+    user::{DisplayName, Email, Password, UserId},
+};
+use uuid::Uuid;
+
+/// Collects field violations while parsing.
+#[derive(Default)]
+pub(crate) struct Fields(Vec<FieldViolation>);
+
+impl Fields {
+    /// The parsed value, or `None` after recording why `field` is invalid.
+    pub(crate) fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result
+            .map_err(|e| self.0.push(FieldViolation::new(field, e)))
+            .ok()
+    }
+
+    /// `value` if no field failed, else invalid input listing every failure.
+    pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, AppError> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ => Err(AppError::invalid_input(self.0)),
+        }
+    }
+}
+
+/// A todo id from an `ID` argument. Anything that is not a UUID names no todo, so it is
+/// "not found", as on every protocol.
+pub(crate) fn todo_id(id: &ID) -> Result<TodoId, AppError> {
+    Uuid::parse_str(id.as_str())
+        .map(TodoId::from_uuid)
+        .map_err(|_| AppError::not_found("no such todo"))
+}
+
+/// The version the client read.
+pub(crate) fn version(field: &str, raw: i64) -> Result<Version, AppError> {
+    let mut f = Fields::default();
+    let version = f.check(field, Version::new(raw));
+    f.finish(version)
+}
+
+/// A tag argument.
+pub(crate) fn tag(raw: &str) -> Result<Tag, AppError> {
+    let mut f = Fields::default();
+    let tag = f.check("tag", Tag::new(raw));
+    f.finish(tag)
+}
+
+/// `first` and `after` of a connection: a page size and a cursor (an id from an edge).
+fn page(f: &mut Fields, first: Option<i32>, after: Option<&str>) -> (PageSize, Option<Uuid>) {
+    let size = first
+        .and_then(|n| {
+            f.check(
+                "first",
+                u64::try_from(n)
+                    .map_err(|_| domain::pagination::PageSizeError)
+                    .and_then(PageSize::new),
+            )
+        })
+        .unwrap_or_default();
+    let cursor = after.and_then(|c| {
+        f.check(
+            "after",
+            Uuid::parse_str(c).map_err(|_| "must be a cursor from an edge of an earlier page"),
+        )
+    });
+    (size, cursor)
+}
+
+/// The arguments of `todos`.
+pub(crate) fn todo_filter(
+    first: Option<i32>,
+    after: Option<&str>,
+    status: Option<TodoStatus>,
+    tag: Option<&str>,
+) -> Result<TodoFilter, AppError> {
+    let mut f = Fields::default();
+    let (size, cursor) = page(&mut f, first, after);
+    let tag = tag.and_then(|t| f.check("tag", Tag::new(t)));
+    f.finish(Some(TodoFilter {
+        status,
+        tag,
+        cursor: cursor.map(TodoId::from_uuid),
+        size,
+    }))
+}
+
+/// The arguments of `users`.
+pub(crate) fn user_page(
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<(Option<UserId>, PageSize), AppError> {
+    let mut f = Fields::default();
+    let (size, cursor) = page(&mut f, first, after);
+    f.finish(Some((cursor.map(UserId::from_uuid), size)))
+}
+
+/// A new account.
+#[derive(InputObject, Debug)]
+pub(crate) struct RegisterInput {
+    /// The login email.
+    email: String,
+    /// 8 to 128 characters.
+    password: String,
+    /// 1 to 64 characters, one line.
+    display_name: String,
+}
+
+impl RegisterInput {
+    pub(crate) fn parse(self) -> Result<Registration, AppError> {
+        let mut f = Fields::default();
+        let email = f.check("email", Email::parse(&self.email));
+        let password = f.check("password", Password::new(self.password));
+        let display_name = f.check("displayName", DisplayName::new(&self.display_name));
+        let parsed = match (email, password, display_name) {
+            (Some(email), Some(password), Some(display_name)) => Some(Registration {
+                email,
+                display_name,
+                password,
+            }),
+            _ => None,
+        };
+        f.finish(parsed)
+    }
+}
+
+/// A todo to create.
+#[derive(InputObject, Debug)]
+pub(crate) struct CreateTodoInput {
+    /// 1 to 200 characters, one line.
+    title: String,
+    /// Up to 10,000 characters.
+    description: Option<String>,
+    /// `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31.
+    due_date: Option<String>,
+    /// Up to 20 tags of `a-z`, `0-9` and `-`.
+    #[graphql(default)]
+    tags: Vec<String>,
+}
+
+impl CreateTodoInput {
+    pub(crate) fn parse(self) -> Result<NewTodo, AppError> {
+        let mut f = Fields::default();
+        let title = f.check("title", Title::new(&self.title));
+        let description = match self.description {
+            None => Some(None),
+            Some(d) => f.check("description", Description::new(&d)).map(Some),
+        };
+        let due_date = match self.due_date {
+            None => Some(None),
+            Some(d) => f.check("dueDate", DueDate::parse(&d)).map(Some),
+        };
+        let tags = if self.tags.len() > Tags::MAX {
+            // The count first: thousands of tags get one message, not one each.
+            f.check("tags", Err::<Tags, _>(TooManyTags))
+        } else {
+            let tags: Vec<Option<Tag>> = self
+                .tags
+                .iter()
+                .enumerate()
+                .map(|(i, t)| f.check(&format!("tags[{i}]"), Tag::new(t)))
+                .collect();
+            tags.into_iter()
+                .collect::<Option<Vec<Tag>>>()
+                .and_then(|tags| f.check("tags", Tags::new(tags)))
+        };
+        let parsed = match (title, description, due_date, tags) {
+            (Some(title), Some(description), Some(due_date), Some(tags)) => Some(NewTodo {
+                title,
+                description,
+                due_date,
+                tags,
+            }),
+            _ => None,
+        };
+        f.finish(parsed)
+    }
+}
+
+/// Edits to a todo: a field left out stays as it is; `null` clears `description` or
+/// `dueDate`.
+#[derive(InputObject, Debug)]
+pub(crate) struct UpdateTodoInput {
+    /// A new title (it cannot be cleared).
+    title: Option<String>,
+    /// A new description, or `null` to remove it.
+    description: MaybeUndefined<String>,
+    /// A new due date (`YYYY-MM-DD`), or `null` to remove it.
+    due_date: MaybeUndefined<String>,
+}
+
+impl UpdateTodoInput {
+    pub(crate) fn parse(self) -> Result<TodoChanges, AppError> {
+        let mut f = Fields::default();
+        let mut changes = TodoChanges::default();
+        if let Some(title) = self.title {
+            changes.title = f.check("title", Title::new(&title));
+        }
+        match self.description {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => changes.description = Some(None),
+            MaybeUndefined::Value(d) => {
+                changes.description = f.check("description", Description::new(&d)).map(Some);
+            }
+        }
+        match self.due_date {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => changes.due_date = Some(None),
+            MaybeUndefined::Value(d) => {
+                changes.due_date = f.check("dueDate", DueDate::parse(&d)).map(Some);
+            }
+        }
+        f.finish(Some(changes))
+    }
+}

@@ -1,0 +1,54 @@
+//! Driving adapter: the GraphQL API (async-graphql) over the same use cases as REST.
+//!
+//! Resolvers hold no business rule. Each one parses its arguments into domain types, calls
+//! one use case, and maps the result; every error goes through the application's error
+//! vocabulary and [`error`]'s one mapping function, so GraphQL and REST always agree.
+//!
+//! - [`schema`]: the schema, its limits, and the SDL that is checked in as `schema.graphql`.
+//! - `query` and `mutation`: the root fields.
+//! - `types`: the output types (`Todo`, `User`, connections) and their enums.
+//! - `inputs`: the input types, parsed into domain values at the edge.
+//! - `loaders`: the DataLoader that counts todos for a page of users in one call.
+//! - `auth`: the caller, from `Authorization: Bearer`, checked once per request.
+//! - [`error`]: the mapping to GraphQL errors with `extensions.code`.
+//! - `http`: `POST /graphql` and `GET /graphql` (queries only), following GraphQL over HTTP.
+//! - `graphiql`: the GraphiQL page at `/graphiql`, with its assets compiled in.
+
+mod auth;
+pub mod error;
+mod graphiql;
+mod http;
+mod inputs;
+mod loaders;
+mod mutation;
+mod query;
+pub mod schema;
+mod types;
+
+pub use http::with_caller;
+pub use mutation::Mutation;
+pub use query::Query;
+pub use schema::{GraphqlSchema, GraphqlSettings, build_schema, sdl};
+
+use std::sync::Arc;
+
+use application::UseCases;
+use axum::{Router, routing::get};
+
+/// `/graphql` (POST for everything, GET for queries) and the GraphiQL page at `/graphiql`.
+/// Put it behind `driving_http::with_layers` to serve it.
+pub fn router(
+    schema: GraphqlSchema,
+    use_cases: Arc<UseCases>,
+    settings: &GraphqlSettings,
+) -> Router {
+    let state = http::GraphqlState {
+        schema,
+        use_cases,
+        max_query_bytes: settings.max_query_bytes,
+    };
+    Router::new()
+        .route("/graphql", get(http::get).post(http::post))
+        .with_state(state)
+        .merge(graphiql::routes())
+}

@@ -1,0 +1,174 @@
+//! The mutation root: changes.
+
+use std::sync::Arc;
+
+use application::{
+    AppError, UseCases,
+    users::{Credentials, LogInError},
+};
+use async_graphql::{Context, ID, Object, Result};
+use domain::user::{Email, Password};
+
+use crate::{
+    auth::{actor, token},
+    error::report,
+    inputs::{self, CreateTodoInput, RegisterInput, UpdateTodoInput},
+    types::{SessionGql, TodoGql, UserGql},
+};
+
+/// What a client can change: the mutation root.
+#[derive(Debug, Default)]
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Registers a new member. `email_taken` when the email has an account.
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<UserGql> {
+        let use_cases = ctx.data::<Arc<UseCases>>()?;
+        let user = use_cases
+            .register
+            .register(input.parse().map_err(report)?)
+            .await
+            .map_err(report)?;
+        Ok(UserGql::from(&user))
+    }
+
+    /// Logs in: the session's token is returned here, once. A wrong password and an unknown
+    /// email get the same `unauthenticated`.
+    async fn log_in(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<SessionGql> {
+        let use_cases = ctx.data::<Arc<UseCases>>()?;
+        // A malformed email or password cannot belong to an account: the same answer as a
+        // wrong one, so the error says nothing about which it was.
+        let credentials = match (Email::parse(&email), Password::new(password)) {
+            (Ok(email), Ok(password)) => Credentials { email, password },
+            _ => return Err(report(AppError::from(LogInError::InvalidCredentials))),
+        };
+        let logged_in = use_cases
+            .log_in
+            .execute(credentials)
+            .await
+            .map_err(report)?;
+        Ok(SessionGql {
+            token: logged_in.token.expose().to_owned(),
+            expires_at: logged_in.session.expires_at,
+            user: UserGql::from(&logged_in.user),
+        })
+    }
+
+    /// Ends the caller's session: the token stops working.
+    async fn log_out(&self, ctx: &Context<'_>) -> Result<bool> {
+        let use_cases = ctx.data::<Arc<UseCases>>()?;
+        use_cases
+            .log_out
+            .execute(token(ctx)?)
+            .await
+            .map_err(report)?;
+        Ok(true)
+    }
+
+    /// Creates a todo, open, at version 1.
+    async fn create_todo(&self, ctx: &Context<'_>, input: CreateTodoInput) -> Result<TodoGql> {
+        let use_cases = ctx.data::<Arc<UseCases>>()?;
+        let actor = actor(ctx)?;
+        let todo = use_cases
+            .create_todo
+            .execute(actor, input.parse().map_err(report)?)
+            .await
+            .map_err(report)?;
+        Ok(TodoGql::from(&todo))
+    }
+
+    /// Edits title, description and due date, if the todo is still at `expectedVersion`;
+    /// otherwise `version_mismatch`, with `extensions.currentVersion`.
+    async fn update_todo(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: i64,
+        input: UpdateTodoInput,
+    ) -> Result<TodoGql> {
+        let use_cases = ctx.data::<Arc<UseCases>>()?;
+        let actor = actor(ctx)?;
+        let id = inputs::todo_id(&id).map_err(report)?;
+        let expected = inputs::version("expectedVersion", expected_version).map_err(report)?;
+        let todo = use_cases
+            .update_todo
+            .execute(actor, id, expected, input.parse().map_err(report)?)
+            .await
+            .map_err(report)?;
+        Ok(TodoGql::from(&todo))
+    }
+
+    /// Marks a todo done (a no-op if it is).
+    async fn complete_todo(&self, ctx: &Context<'_>, id: ID) -> Result<TodoGql> {
+        let use_cases = ctx.data::<Arc<UseCases>>()?;
+        let actor = actor(ctx)?;
+        let id = inputs::todo_id(&id).map_err(report)?;
+        let todo = use_cases
+            .complete_todo
+            .execute(actor, id)
+            .await
+            .map_err(report)?;
+        Ok(TodoGql::from(&todo))
+    }
+
+    /// Marks a todo open again (a no-op if it is).
+    async fn reopen_todo(&self, ctx: &Context<'_>, id: ID) -> Result<TodoGql> {
+        let use_cases = ctx.data::<Arc<UseCases>>()?;
+        let actor = actor(ctx)?;
+        let id = inputs::todo_id(&id).map_err(report)?;
+        let todo = use_cases
+            .reopen_todo
+            .execute(actor, id)
+            .await
+            .map_err(report)?;
+        Ok(TodoGql::from(&todo))
+    }
+
+    /// Tags a todo (a no-op if it has the tag).
+    async fn add_tag(&self, ctx: &Context<'_>, id: ID, tag: String) -> Result<TodoGql> {
+        let use_cases = ctx.data::<Arc<UseCases>>()?;
+        let actor = actor(ctx)?;
+        let id = inputs::todo_id(&id).map_err(report)?;
+        let tag = inputs::tag(&tag).map_err(report)?;
+        let todo = use_cases
+            .add_tag
+            .execute(actor, id, tag)
+            .await
+            .map_err(report)?;
+        Ok(TodoGql::from(&todo))
+    }
+
+    /// Untags a todo (a no-op if it lacks the tag).
+    async fn remove_tag(&self, ctx: &Context<'_>, id: ID, tag: String) -> Result<TodoGql> {
+        let use_cases = ctx.data::<Arc<UseCases>>()?;
+        let actor = actor(ctx)?;
+        let id = inputs::todo_id(&id).map_err(report)?;
+        let tag = inputs::tag(&tag).map_err(report)?;
+        let todo = use_cases
+            .remove_tag
+            .execute(actor, id, &tag)
+            .await
+            .map_err(report)?;
+        Ok(TodoGql::from(&todo))
+    }
+
+    /// Deletes a todo if it is still at `expectedVersion`. Returns the deleted id.
+    async fn delete_todo(&self, ctx: &Context<'_>, id: ID, expected_version: i64) -> Result<ID> {
+        let use_cases = ctx.data::<Arc<UseCases>>()?;
+        let actor = actor(ctx)?;
+        let todo_id = inputs::todo_id(&id).map_err(report)?;
+        let expected = inputs::version("expectedVersion", expected_version).map_err(report)?;
+        use_cases
+            .delete_todo
+            .execute(actor, todo_id, expected)
+            .await
+            .map_err(report)?;
+        Ok(id)
+    }
+}

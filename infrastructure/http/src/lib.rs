@@ -1,0 +1,101 @@
+//! The HTTP layers shared by the driving adapters that sit on the one listener (REST and
+//! GraphQL; gRPC has its own status codes but shares the listener).
+//!
+//! - [`with_layers`]: wraps a router in every cross-cutting layer, in the right order.
+//! - `observability`: request ids, the per-request span, and Prometheus [`Metrics`].
+//! - `limits`: the request timeout and the body limit.
+//! - [`problem`]: RFC 9457 problem bodies, and the guarantee that every error response is
+//!   one, whoever made it.
+//!
+//! Nothing here knows a use case: the adapters do, and this crate knows only HTTP.
+
+mod limits;
+mod observability;
+pub mod problem;
+
+pub use observability::{Metrics, current_request_id};
+pub use problem::{FieldError, Problem};
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, Method, header},
+    middleware,
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+};
+
+/// The largest request body accepted; larger ones get 413.
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// The request id header: taken from the client when sent, made otherwise, echoed always.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// HTTP settings that come from configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// The longest a request may take before it is answered with 503.
+    pub request_timeout: Duration,
+    /// Origins allowed to call the API from a browser; empty disables CORS.
+    pub cors_allowed_origins: Vec<HeaderValue>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(10),
+            cors_allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// `routes` behind every shared layer, with `metrics` counting each request.
+///
+/// Layers run outside-in in the reverse of the order they are added: the request id is set
+/// first, then the span and metrics see every request, then any bare error response becomes
+/// a problem, then the timeout, then the check of the announced body size, then the body
+/// limit that the extractors enforce while reading.
+pub fn with_layers(routes: Router, settings: &HttpSettings, metrics: Arc<Metrics>) -> Router {
+    let mut app = routes
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn_with_state(
+            BODY_LIMIT_BYTES,
+            limits::reject_oversized,
+        ))
+        .layer(middleware::from_fn_with_state(
+            settings.request_timeout,
+            limits::timeout,
+        ))
+        .layer(middleware::from_fn(problem::problems_only))
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            observability::observe,
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    if !settings.cors_allowed_origins.is_empty() {
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(settings.cors_allowed_origins.clone()))
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PUT,
+                    Method::PATCH,
+                    Method::DELETE,
+                ])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    header::IF_MATCH,
+                    REQUEST_ID,
+                ])
+                .expose_headers([header::ETAG, header::LOCATION, REQUEST_ID]),
+        );
+    }
+    app
+}

@@ -12,6 +12,8 @@
 #   read, cache warm  app GET /v1/todos/{id}                     vs  baseline GET /auth/cached/{id}
 #   create            app POST /v1/todos                         vs  baseline POST /todos (no session lookup)
 #   list              app GET /v1/todos?limit=20                 (no baseline route: absolute only)
+#   graphql, cache off   GraphQL todo(id)  vs  REST GET /v1/todos/{id} (same app, cache off)
+#   graphql, cache warm  GraphQL todo(id)  vs  REST GET /v1/todos/{id} (same app, cache warm)
 #
 # Knobs: REPS DURATION CONNS THREADS OUT SHARED_BENCH BASELINE_TEST_BEFORE_ACQUIRE (default 0,
 # the pool setting this app uses, so the comparison is of the layers and not of the pool).
@@ -35,6 +37,7 @@ APP_NOCACHE=http://127.0.0.1:8081  # cache off
 BASE=http://127.0.0.1:3000
 ROUTE_LUA="$SHARED/wrk/route.lua"
 CREATE_LUA="$ROOT/bench/wrk/create_todo.lua"
+GRAPHQL_LUA="$ROOT/bench/wrk/graphql_todo.lua"
 
 mkdir -p "$OUT"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$OUT/run.log" >&2; }
@@ -138,6 +141,11 @@ for rep in $(seq "$REPS"); do
   run "$rep" create app $APP "$TOKEN" "$CREATE_LUA"
   clean_posts
   run "$rep" list app $APP "$TOKEN" "$ROUTE_LUA" plain "/v1/todos?limit=20"
+  # GraphQL against REST on the same app, the REST side measured again in the same rep.
+  run "$rep" graphql_nocache rest $APP_NOCACHE "$TOKEN" "$ROUTE_LUA" byid /v1/todos/ "$APP_IDS"
+  run "$rep" graphql_nocache graphql $APP_NOCACHE "$TOKEN" "$GRAPHQL_LUA" "$APP_IDS"
+  run "$rep" graphql_cached rest $APP "$TOKEN" "$ROUTE_LUA" byid /v1/todos/ "$APP_IDS"
+  run "$rep" graphql_cached graphql $APP "$TOKEN" "$GRAPHQL_LUA" "$APP_IDS"
   schema_anchor "$rep"
 done
 
@@ -159,6 +167,14 @@ for bench, label in [("read_nocache", "GET /v1/todos/{id}, cache off"), ("read_c
     p99 = f"{ap / bp:.2f}" if bp else "n/a"  # pgbench rows carry no p99 (0): shown as n/a
     row = f"| {label} | {a:,.0f} | {b:,.0f} | **{ratio}** | {ap:.2f} | {bp:.2f} | {p99} | {errs(bench)} |" if b else f"| {label} | {a:,.0f} | – | {ratio} | {ap:.2f} | – | {p99} | {errs(bench)} |"
     print(row)
+print()
+print("| GraphQL against REST, same app | GraphQL req/s | REST req/s | GraphQL ÷ REST | GraphQL p99 ms | REST p99 ms | p99 GraphQL ÷ REST | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for bench, label in [("graphql_nocache", "todo(id) vs GET /v1/todos/{id}, cache off"), ("graphql_cached", "todo(id) vs GET /v1/todos/{id}, cache warm")]:
+    g, r = med(bench, "graphql", "rps"), med(bench, "rest", "rps")
+    gp, rp = med(bench, "graphql", "p99_ms"), med(bench, "rest", "p99_ms")
+    if g and r:
+        print(f"| {label} | {g:,.0f} | {r:,.0f} | **{g / r:.2f}** | {gp:.2f} | {rp:.2f} | {gp / rp:.2f} | {errs(bench)} |")
 print(f"\nmedians of {len({r['rep'] for r in rows})} reps; non-2xx + socket errors across all runs: {errors}")
 if errors:
     print("WARNING: some requests failed; the figures of the rows with errors are not valid")

@@ -12,7 +12,7 @@ use application::UseCases;
 use async_graphql::{
     BatchResponse, Request, Response as GraphqlResponse, ServerError,
     dataloader::DataLoader,
-    parser::types::{DocumentOperations, OperationType},
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use axum::{
     body::Bytes,
@@ -37,6 +37,36 @@ pub(crate) struct GraphqlState {
     pub(crate) schema: GraphqlSchema,
     pub(crate) use_cases: Arc<UseCases>,
     pub(crate) max_query_bytes: usize,
+    pub(crate) parsed: Arc<ParsedQueries>,
+}
+
+/// Documents already parsed, by query text.
+///
+/// Clients send the same few queries over and over (they are written in code, with
+/// variables for what changes), and parsing is the largest single cost of a small query:
+/// async-graphql's pest parser took 16 % of the CPU under load, more than validating and
+/// executing together. A hit hands async-graphql the parsed document; it still validates
+/// it (validation depends on the variables) and still passes it through the extensions'
+/// parse hook. Bounded, so unique queries sent to fill it only evict each other.
+pub(crate) struct ParsedQueries(quick_cache::sync::Cache<String, ExecutableDocument>);
+
+impl ParsedQueries {
+    /// Room for `capacity` documents.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self(quick_cache::sync::Cache::new(capacity))
+    }
+
+    /// `request` with its document parsed, from the cache when it can be.
+    fn prepare(&self, mut request: Request) -> Request {
+        if let Some(document) = self.0.get(&request.query) {
+            request.set_parsed_query(document);
+        } else if let Ok(document) = request.parsed_query() {
+            // A document that does not parse is not kept: execution reports its error.
+            let document = document.clone();
+            self.0.insert(request.query.clone(), document);
+        }
+        request
+    }
 }
 
 /// `POST /graphql`: one operation in a JSON body.
@@ -153,6 +183,7 @@ async fn execute(
     let bearer = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default());
+    let request = state.parsed.prepare(request);
     let request = with_caller(request, bearer, &state.use_cases).await;
     let started = ExecutionStarted(Arc::new(AtomicBool::new(false)));
     let request = request.data(started.clone());

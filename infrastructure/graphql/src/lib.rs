@@ -35,6 +35,10 @@ use std::sync::Arc;
 use application::UseCases;
 use axum::{Router, routing::get};
 
+/// How many parsed documents the server keeps: far more than the distinct queries a set of
+/// clients sends, and a few megabytes at most.
+const PARSED_QUERIES: usize = 1_000;
+
 /// `/graphql` (POST for everything, GET for queries) and the GraphiQL page at `/graphiql`.
 /// Put it behind `driving_http::with_layers` to serve it.
 pub fn router(
@@ -46,6 +50,7 @@ pub fn router(
         schema,
         use_cases,
         max_query_bytes: settings.max_query_bytes,
+        parsed: Arc::new(http::ParsedQueries::new(PARSED_QUERIES)),
     };
     Router::new()
         .route("/graphql", get(http::get).post(http::post))

@@ -78,6 +78,46 @@ impl FieldViolation {
     }
 }
 
+/// Collects field violations while a driving adapter parses its input into domain values,
+/// so that a client learns everything wrong with a request at once rather than one field
+/// per attempt.
+///
+/// ```
+/// # use application::{FieldViolations, ErrorKind};
+/// let mut fields = FieldViolations::default();
+/// let n = fields.check("limit", "x".parse::<u8>());
+/// let error = fields.finish(n).unwrap_err();
+/// assert_eq!(error.kind(), ErrorKind::InvalidInput);
+/// assert_eq!(error.fields()[0].field, "limit");
+/// ```
+#[derive(Debug, Default)]
+pub struct FieldViolations(Vec<FieldViolation>);
+
+impl FieldViolations {
+    /// The parsed value, or `None` after recording why `field` is invalid.
+    pub fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result
+            .map_err(|e| self.0.push(FieldViolation::new(field, e)))
+            .ok()
+    }
+
+    /// Records that `field` is invalid because of `message`.
+    pub fn add(&mut self, field: &str, message: impl ToString) {
+        self.0.push(FieldViolation::new(field, message));
+    }
+
+    /// `value` if no field failed, else invalid input listing every failure.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] when any check failed or `value` is `None`.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, AppError> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ => Err(AppError::invalid_input(self.0)),
+        }
+    }
+}
+
 /// A use-case error, classified for the driving adapters. Boxed, so that a `Result` that
 /// carries one stays small on the happy path.
 #[derive(Debug)]

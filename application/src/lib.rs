@@ -24,7 +24,7 @@ pub mod use_cases;
 pub mod users;
 
 pub use actor::Actor;
-pub use error::{AppError, ErrorKind, FieldViolation};
+pub use error::{AppError, ErrorKind, FieldViolation, FieldViolations};
 pub use use_cases::{Ports, Settings, UseCases};
 
 #[cfg(test)]

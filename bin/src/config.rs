@@ -98,6 +98,16 @@ pub struct GraphqlConfig {
     pub introspection: bool,
 }
 
+/// The gRPC services' limits.
+#[derive(Debug, Clone)]
+pub struct GrpcConfig {
+    /// `GRPC_MAX_MESSAGE_BYTES` (default 4194304, 4 MiB): the largest message accepted or
+    /// sent.
+    pub max_message_bytes: usize,
+    /// `GRPC_HEALTH_INTERVAL_MS` (default 5000): how often gRPC health re-checks readiness.
+    pub health_interval: Duration,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -105,6 +115,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The GraphQL endpoint.
     pub graphql: GraphqlConfig,
+    /// The gRPC services.
+    pub grpc: GrpcConfig,
     /// Postgres, or `None` for the in-memory repositories.
     pub database: Option<DatabaseConfig>,
     /// Redis, or `None` for the in-memory session store and cache.
@@ -215,9 +227,17 @@ impl Config {
             max_query_bytes: env.parse("GRAPHQL_MAX_QUERY_BYTES", 16_384usize)?,
             introspection: env.parse("GRAPHQL_INTROSPECTION", true)?,
         };
+        let grpc = GrpcConfig {
+            max_message_bytes: env.parse("GRPC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024usize)?,
+            health_interval: env.millis("GRPC_HEALTH_INTERVAL_MS", 5_000)?,
+        };
+        if grpc.health_interval.is_zero() {
+            return Err(env.invalid("GRPC_HEALTH_INTERVAL_MS", "must be at least 1"));
+        }
         Ok(Self {
             http,
             graphql,
+            grpc,
             database,
             redis,
             session_ttl,
@@ -258,6 +278,14 @@ impl Config {
         out.insert(
             "GRAPHQL_INTROSPECTION",
             self.graphql.introspection.to_string(),
+        );
+        out.insert(
+            "GRPC_MAX_MESSAGE_BYTES",
+            self.grpc.max_message_bytes.to_string(),
+        );
+        out.insert(
+            "GRPC_HEALTH_INTERVAL_MS",
+            self.grpc.health_interval.as_millis().to_string(),
         );
         match &self.database {
             None => {
@@ -468,6 +496,8 @@ mod tests {
             ("GRAPHQL_MAX_COMPLEXITY", "50"),
             ("GRAPHQL_MAX_QUERY_BYTES", "100"),
             ("GRAPHQL_INTROSPECTION", "false"),
+            ("GRPC_MAX_MESSAGE_BYTES", "1024"),
+            ("GRPC_HEALTH_INTERVAL_MS", "250"),
             ("LOG_FORMAT", "json"),
             ("RUST_LOG", "debug"),
         ])
@@ -488,6 +518,8 @@ mod tests {
         assert_eq!(config.graphql.max_complexity, 50);
         assert_eq!(config.graphql.max_query_bytes, 100);
         assert!(!config.graphql.introspection);
+        assert_eq!(config.grpc.max_message_bytes, 1024);
+        assert_eq!(config.grpc.health_interval, Duration::from_millis(250));
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.log_filter, "debug");
     }
@@ -506,6 +538,7 @@ mod tests {
             ("PASSWORD_HASH_MAX_WAIT_MS", "-1"),
             ("GRAPHQL_INTROSPECTION", "yes"),
             ("GRAPHQL_MAX_DEPTH", "deep"),
+            ("GRPC_HEALTH_INTERVAL_MS", "0"),
         ];
         for (var, value) in cases {
             let vars = [

@@ -6,6 +6,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{Router, body::Body, http::HeaderValue};
 use driving_graphql::GraphqlSettings;
+use driving_grpc::{GrpcMetrics, GrpcSettings, ReadinessWatch};
 use driving_http::{HttpSettings, Metrics};
 use driving_rest::ApiState;
 use hyper::body::Incoming;
@@ -23,13 +24,25 @@ use crate::{
     config::{Config, GraphqlConfig},
 };
 
-/// Every protocol's routes over `app`, behind the shared HTTP layers: what the listener
-/// serves. The handler tests drive this router directly, without a socket.
+/// What the listener serves, and the task that keeps gRPC health current.
+#[derive(Debug)]
+pub struct Routes {
+    /// Every protocol's routes.
+    pub router: Router,
+    /// Run it while serving; the server does.
+    pub health: ReadinessWatch,
+}
+
+/// Every protocol's routes over `app`: REST and GraphQL behind the shared HTTP layers,
+/// gRPC behind its own (its errors are statuses, not HTTP responses). The handler tests
+/// drive this router directly, without a socket.
 ///
 /// # Errors
 /// When an allowed CORS origin is not a valid header value.
-pub fn router(app: &Application, config: &Config) -> anyhow::Result<Router> {
-    let metrics = Arc::new(Metrics::new());
+pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
+    let mut metrics = Metrics::new();
+    let grpc_metrics = GrpcMetrics::register(metrics.registry_mut());
+    let metrics = Arc::new(metrics);
     let settings = HttpSettings {
         request_timeout: config.http.request_timeout,
         cors_allowed_origins: config
@@ -47,11 +60,21 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Router> {
         app.use_cases.clone(),
         &graphql_settings,
     );
-    Ok(driving_http::with_layers(
-        rest.merge(graphql),
-        &settings,
-        metrics,
-    ))
+    let grpc = driving_grpc::router(
+        app.use_cases.clone(),
+        &GrpcSettings {
+            max_message_bytes: config.grpc.max_message_bytes,
+            max_timeout: config.http.request_timeout,
+            health_interval: config.grpc.health_interval,
+        },
+        grpc_metrics,
+    )
+    .context("cannot build the gRPC services")?;
+    let http = driving_http::with_layers(rest.merge(graphql), &settings, metrics);
+    Ok(Routes {
+        router: http.merge(grpc.router),
+        health: grpc.health,
+    })
 }
 
 /// The GraphQL adapter's settings, from the configuration.
@@ -68,7 +91,7 @@ pub fn graphql_settings(config: &GraphqlConfig) -> GraphqlSettings {
 #[derive(Debug)]
 pub struct HttpServer {
     listener: TcpListener,
-    router: Router,
+    routes: Routes,
     drain_timeout: Duration,
 }
 
@@ -79,14 +102,15 @@ impl HttpServer {
     /// # Errors
     /// When the address cannot be bound or an allowed CORS origin is not a header value.
     pub async fn bind(app: &Application, config: &Config) -> anyhow::Result<Self> {
-        let router = router(app, config)?;
+        let routes = router(app, config)?;
+        routes.health.check_now().await;
         let addr = config.http.addr;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on HTTP_ADDR={addr}"))?;
         Ok(Self {
             listener,
-            router,
+            routes,
             drain_timeout: config.http.drain_timeout,
         })
     }
@@ -114,9 +138,12 @@ impl HttpServer {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self {
             listener,
-            router,
+            routes: Routes { router, health },
             drain_timeout,
         } = self;
+        // gRPC health follows readiness while the server accepts, and says NOT_SERVING
+        // from the moment it stops.
+        let health = tokio::spawn(health.run(shutdown.child_token()));
         let graceful = GracefulShutdown::new();
         let mut connections = JoinSet::new();
         let mut builder = Builder::new(TokioExecutor::new());
@@ -175,6 +202,9 @@ impl HttpServer {
             }
         }
         while connections.join_next().await.is_some() {}
+        if let Err(error) = health.await {
+            tracing::warn!(%error, "the gRPC health task failed");
+        }
         tracing::info!("HTTP server stopped");
         Ok(())
     }

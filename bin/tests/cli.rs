@@ -322,3 +322,16 @@ fn an_unreachable_database_fails_with_the_variable_named() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn graphql_schema_prints_the_checked_in_sdl() {
+    let out = backend(&["graphql-schema"], &[], "");
+
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let checked_in = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infrastructure/graphql/schema.graphql"
+    ))
+    .unwrap();
+    assert_eq!(text(&out.stdout), checked_in);
+}

@@ -2,6 +2,7 @@
 //! `Router::oneshot` for the handler tests.
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a different part.
 
+pub mod proxy;
 pub mod server;
 
 use std::collections::HashMap;
@@ -83,7 +84,7 @@ impl Api {
 
     pub async fn with_config(config: &Config) -> Self {
         let app = Application::build(config).await.unwrap();
-        let router = backend::server::router(&app, config).unwrap();
+        let router = backend::server::router(&app, config).unwrap().router;
         Self { app, router }
     }
 

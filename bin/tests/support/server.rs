@@ -15,7 +15,7 @@ use test_servers::{TestDatabase, TestRedis};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::config;
+use super::{config, proxy::Proxy};
 
 pub struct TestApp {
     pub base: String,
@@ -35,9 +35,25 @@ pub async fn spawn_app() -> TestApp {
 /// Like [`spawn_app`], with some settings changed.
 pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     let db = TestDatabase::new().await;
+    let url = db.url().to_owned();
+    start(db, &url, settings).await
+}
+
+/// Like [`spawn_app_with`], with Postgres reached through a [`Proxy`] that the test can cut.
+pub async fn spawn_app_behind_a_proxy(settings: &[(&str, &str)]) -> (TestApp, Proxy) {
+    let db = TestDatabase::new().await;
+    let mut url = url::Url::parse(db.url()).unwrap();
+    let target = url.socket_addrs(|| Some(5432)).unwrap()[0];
+    let proxy = Proxy::start(target).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(proxy.addr().port())).unwrap();
+    (start(db, url.as_str(), settings).await, proxy)
+}
+
+async fn start(db: TestDatabase, database_url: &str, settings: &[(&str, &str)]) -> TestApp {
     let redis = TestRedis::new().await;
     let mut vars = vec![
-        ("DATABASE_URL", db.url()),
+        ("DATABASE_URL", database_url),
         ("REDIS_URL", redis.url()),
         ("REDIS_KEY_PREFIX", redis.key_prefix()),
         ("HTTP_ADDR", "127.0.0.1:0"),
@@ -187,6 +203,15 @@ impl TestApp {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// A gRPC channel to the server (HTTP/2 cleartext, on the same port as everything else).
+    pub async fn grpc(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(self.base.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
     /// POSTs one GraphQL operation as a client that accepts GraphQL responses; the status
     /// and the body.
     pub async fn graphql(
@@ -207,4 +232,13 @@ impl TestApp {
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+}
+
+/// `message` as a gRPC request carrying `token` as its bearer token.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
 }

@@ -74,6 +74,12 @@ impl Metrics {
         }
     }
 
+    /// The registry `/metrics` renders, for another protocol on the listener (gRPC) to
+    /// register its own metrics in, before the server starts.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     fn record(&self, labels: RequestLabels, elapsed: Duration) {
         self.requests.get_or_create(&labels).inc();
         self.latency

@@ -1,0 +1,332 @@
+//! Messages to domain values at the edge, and domain values back to messages.
+//!
+//! Requests arrive as plain strings and numbers. Each is parsed with the domain's own
+//! constructors, and every invalid field is reported at once, as a `google.rpc.BadRequest`
+//! field violation named by its path in the request (`todo.title`, `page_size`).
+//!
+//! Conventions (AIP-122, AIP-154, AIP-158), stated once here:
+//! - a todo's name is `todos/{uuid}`, a user's `users/{uuid}`; a name that is not a todo's
+//!   is NOT_FOUND, exactly like someone else's todo, as on every protocol. An empty name is
+//!   a missing required field: INVALID_ARGUMENT;
+//! - an etag is the version as a decimal string (`"3"`);
+//! - `page_size` 0 is the default (20); a page token is the `next_page_token` of the page
+//!   before, and nothing else.
+
+use application::{AppError, FieldViolations, todos::TodoFilter, users::Registration};
+use chrono::{DateTime, Utc};
+use domain::{
+    pagination::{Page, PageSize},
+    todo::{
+        Description, DueDate, NewTodo, Tag, Tags, Title, Todo, TodoChanges, TodoId, TodoStatus,
+        TooManyTags, Version,
+    },
+    user::{DisplayName, Email, Password, Role, User, UserId},
+};
+use prost_types::{FieldMask, Timestamp};
+use uuid::Uuid;
+
+use crate::api;
+
+const TODOS: &str = "todos/";
+const USERS: &str = "users/";
+
+/// A todo's resource name.
+pub(crate) fn todo_name(id: TodoId) -> String {
+    format!("{TODOS}{}", id.as_uuid())
+}
+
+/// The todo `name` names. Empty is a missing field; anything else that is not
+/// `todos/{uuid}` names no todo.
+pub(crate) fn parse_todo_name(field: &str, name: &str) -> Result<TodoId, AppError> {
+    if name.is_empty() {
+        let mut f = FieldViolations::default();
+        f.add(field, "is required: `todos/{todo_id}`");
+        return f.finish(None);
+    }
+    name.strip_prefix(TODOS)
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .map(TodoId::from_uuid)
+        .ok_or_else(|| AppError::not_found("no such todo"))
+}
+
+/// The version an etag stands for.
+fn parse_etag(f: &mut FieldViolations, field: &str, etag: &str) -> Option<Version> {
+    if etag.is_empty() {
+        f.add(field, "is required: the etag of the todo as read");
+        return None;
+    }
+    f.check(
+        field,
+        etag.parse::<i64>()
+            .map_err(|_| "must be the etag of the todo as read")
+            .and_then(|n| Version::new(n).map_err(|_| "must be the etag of the todo as read")),
+    )
+}
+
+/// `page_size` and `page_token`.
+fn page(f: &mut FieldViolations, size: i32, token: &str) -> (PageSize, Option<Uuid>) {
+    let size = match size {
+        0 => PageSize::DEFAULT,
+        n => f
+            .check(
+                "page_size",
+                u64::try_from(n)
+                    .map_err(|_| domain::pagination::PageSizeError)
+                    .and_then(PageSize::new),
+            )
+            .unwrap_or_default(),
+    };
+    let cursor = (!token.is_empty())
+        .then(|| {
+            f.check(
+                "page_token",
+                Uuid::parse_str(token).map_err(|_| "must be a next_page_token of an earlier page"),
+            )
+        })
+        .flatten();
+    (size, cursor)
+}
+
+/// A `ListTodosRequest` as the use case's filter.
+pub(crate) fn todo_filter(request: &api::ListTodosRequest) -> Result<TodoFilter, AppError> {
+    let mut f = FieldViolations::default();
+    let (size, cursor) = page(&mut f, request.page_size, &request.page_token);
+    let status = match api::TodoStatus::try_from(request.status) {
+        Ok(api::TodoStatus::Unspecified) => None,
+        Ok(api::TodoStatus::Open) => Some(TodoStatus::Open),
+        Ok(api::TodoStatus::Done) => Some(TodoStatus::Done),
+        Err(_) => {
+            f.add("status", "must be TODO_STATUS_OPEN or TODO_STATUS_DONE");
+            None
+        }
+    };
+    let tag = (!request.tag.is_empty())
+        .then(|| f.check("tag", Tag::new(&request.tag)))
+        .flatten();
+    f.finish(Some(TodoFilter {
+        status,
+        tag,
+        cursor: cursor.map(TodoId::from_uuid),
+        size,
+    }))
+}
+
+/// A `ListUsersRequest` as the use case's cursor and page size.
+pub(crate) fn user_page(
+    request: &api::ListUsersRequest,
+) -> Result<(Option<UserId>, PageSize), AppError> {
+    let mut f = FieldViolations::default();
+    let (size, cursor) = page(&mut f, request.page_size, &request.page_token);
+    f.finish(Some((cursor.map(UserId::from_uuid), size)))
+}
+
+/// A tag argument.
+pub(crate) fn tag(raw: &str) -> Result<Tag, AppError> {
+    let mut f = FieldViolations::default();
+    let tag = f.check("tag", Tag::new(raw));
+    f.finish(tag)
+}
+
+/// The etag of a `DeleteTodoRequest`.
+pub(crate) fn etag(raw: &str) -> Result<Version, AppError> {
+    let mut f = FieldViolations::default();
+    let version = parse_etag(&mut f, "etag", raw);
+    f.finish(version)
+}
+
+/// The todo of a `CreateTodoRequest`.
+pub(crate) fn new_todo(todo: Option<&api::Todo>) -> Result<NewTodo, AppError> {
+    let mut f = FieldViolations::default();
+    let Some(todo) = todo else {
+        f.add("todo", "is required");
+        return f.finish(None);
+    };
+    let title = f.check("todo.title", Title::new(&todo.title));
+    let description = optional(
+        &mut f,
+        "todo.description",
+        &todo.description,
+        Description::new,
+    );
+    let due_date = optional(&mut f, "todo.due_date", &todo.due_date, DueDate::parse);
+    let tags = if todo.tags.len() > Tags::MAX {
+        // The count first: thousands of tags get one message, not one each.
+        f.check("todo.tags", Err::<Tags, _>(TooManyTags))
+    } else {
+        let tags: Vec<Option<Tag>> = todo
+            .tags
+            .iter()
+            .enumerate()
+            .map(|(i, t)| f.check(&format!("todo.tags[{i}]"), Tag::new(t)))
+            .collect();
+        tags.into_iter()
+            .collect::<Option<Vec<Tag>>>()
+            .and_then(|tags| f.check("todo.tags", Tags::new(tags)))
+    };
+    let parsed = match (title, description, due_date, tags) {
+        (Some(title), Some(description), Some(due_date), Some(tags)) => Some(NewTodo {
+            title,
+            description,
+            due_date,
+            tags,
+        }),
+        _ => None,
+    };
+    f.finish(parsed)
+}
+
+/// An optional string field: empty is "none".
+fn optional<T, E: ToString>(
+    f: &mut FieldViolations,
+    field: &str,
+    raw: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Option<Option<T>> {
+    if raw.is_empty() {
+        Some(None)
+    } else {
+        f.check(field, parse(raw)).map(Some)
+    }
+}
+
+/// What an `UpdateTodoRequest` asks for: the todo, the version the client read, and the
+/// changes its mask names.
+///
+/// The mask follows AIP-134: each path names a field to set from `todo` (an empty
+/// description or due date clears it); `*` names all three; an absent or empty mask means
+/// "the fields `todo` sets", so a client that sends only a new title changes only the
+/// title.
+pub(crate) fn update(
+    todo: Option<&api::Todo>,
+    mask: Option<&FieldMask>,
+) -> Result<(TodoId, Version, TodoChanges), AppError> {
+    let mut f = FieldViolations::default();
+    let Some(todo) = todo else {
+        f.add("todo", "is required");
+        return f.finish(None);
+    };
+    let id = parse_todo_name("todo.name", &todo.name)?;
+    let version = parse_etag(&mut f, "todo.etag", &todo.etag);
+    let paths: Vec<&str> = match mask.map(|m| m.paths.as_slice()).unwrap_or_default() {
+        [] => [
+            ("title", !todo.title.is_empty()),
+            ("description", !todo.description.is_empty()),
+            ("due_date", !todo.due_date.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(path, set)| set.then_some(path))
+        .collect(),
+        [all] if all == "*" => vec!["title", "description", "due_date"],
+        paths => paths.iter().map(String::as_str).collect(),
+    };
+    let mut changes = TodoChanges::default();
+    for path in paths {
+        match path {
+            "title" => changes.title = f.check("todo.title", Title::new(&todo.title)),
+            "description" => {
+                changes.description = optional(
+                    &mut f,
+                    "todo.description",
+                    &todo.description,
+                    Description::new,
+                );
+            }
+            "due_date" => {
+                changes.due_date =
+                    optional(&mut f, "todo.due_date", &todo.due_date, DueDate::parse);
+            }
+            other => f.add(
+                "update_mask",
+                format!("`{other}` cannot be updated: only title, description and due_date"),
+            ),
+        }
+    }
+    let parsed = version.map(|version| (id, version, changes));
+    f.finish(parsed)
+}
+
+/// A `RegisterRequest` as a registration.
+pub(crate) fn registration(request: api::RegisterRequest) -> Result<Registration, AppError> {
+    let mut f = FieldViolations::default();
+    let email = f.check("email", Email::parse(&request.email));
+    let password = f.check("password", Password::new(request.password));
+    let display_name = f.check("display_name", DisplayName::new(&request.display_name));
+    let parsed = match (email, password, display_name) {
+        (Some(email), Some(password), Some(display_name)) => Some(Registration {
+            email,
+            display_name,
+            password,
+        }),
+        _ => None,
+    };
+    f.finish(parsed)
+}
+
+/// A time as a protobuf timestamp.
+pub(crate) fn timestamp(time: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: time.timestamp(),
+        // Always below 2·10⁹ (leap seconds included), so it fits.
+        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(i32::MAX),
+    }
+}
+
+/// A todo as its message.
+pub(crate) fn todo(todo: &Todo) -> api::Todo {
+    api::Todo {
+        name: todo_name(todo.id()),
+        title: todo.title().as_str().to_owned(),
+        description: todo
+            .description()
+            .map(|d| d.as_str().to_owned())
+            .unwrap_or_default(),
+        tags: todo.tags().iter().map(|t| t.as_str().to_owned()).collect(),
+        due_date: todo.due_date().map(|d| d.to_string()).unwrap_or_default(),
+        status: match todo.status() {
+            TodoStatus::Open => api::TodoStatus::Open,
+            TodoStatus::Done => api::TodoStatus::Done,
+        }
+        .into(),
+        complete_time: todo.completed_at().map(timestamp),
+        etag: todo.version().get().to_string(),
+        create_time: Some(timestamp(todo.created_at())),
+        update_time: Some(timestamp(todo.updated_at())),
+    }
+}
+
+/// A page of todos as a list response.
+pub(crate) fn todo_page(page: &Page<Todo, TodoId>) -> api::ListTodosResponse {
+    api::ListTodosResponse {
+        todos: page.items.iter().map(todo).collect(),
+        next_page_token: page
+            .next_cursor
+            .map(|id| id.as_uuid().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// A user as their message.
+pub(crate) fn user(user: &User) -> api::User {
+    api::User {
+        name: format!("{USERS}{}", user.id.as_uuid()),
+        email: user.email.as_str().to_owned(),
+        display_name: user.display_name.as_str().to_owned(),
+        role: match user.role {
+            Role::Member => api::Role::Member,
+            Role::Admin => api::Role::Admin,
+        }
+        .into(),
+        create_time: Some(timestamp(user.created_at)),
+    }
+}
+
+/// A page of users as a list response.
+pub(crate) fn user_list(page: &Page<User, UserId>) -> api::ListUsersResponse {
+    api::ListUsersResponse {
+        users: page.items.iter().map(user).collect(),
+        next_page_token: page
+            .next_cursor
+            .map(|id| id.as_uuid().to_string())
+            .unwrap_or_default(),
+    }
+}

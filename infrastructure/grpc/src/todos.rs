@@ -1,0 +1,172 @@
+//! `todo.v1.TodoService`: each method parses its request, calls one use case, and maps the
+//! result. No business rule lives here.
+
+use std::sync::Arc;
+
+use application::UseCases;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    api::{self, todo_service_server::TodoService},
+    auth::caller_of,
+    convert,
+    status::report,
+};
+
+/// The todo service over the use cases.
+#[derive(Debug, Clone)]
+pub struct TodoApi {
+    use_cases: Arc<UseCases>,
+}
+
+impl TodoApi {
+    /// The service over `use_cases`.
+    pub fn new(use_cases: Arc<UseCases>) -> Self {
+        Self { use_cases }
+    }
+}
+
+#[tonic::async_trait]
+impl TodoService for TodoApi {
+    async fn get_todo(
+        &self,
+        request: Request<api::GetTodoRequest>,
+    ) -> Result<Response<api::Todo>, Status> {
+        let caller = caller_of(&request)?;
+        let id = convert::parse_todo_name("name", &request.get_ref().name).map_err(report)?;
+        let todo = self
+            .use_cases
+            .get_todo
+            .execute(&caller.actor, id)
+            .await
+            .map_err(report)?;
+        Ok(Response::new(convert::todo(&todo)))
+    }
+
+    async fn list_todos(
+        &self,
+        request: Request<api::ListTodosRequest>,
+    ) -> Result<Response<api::ListTodosResponse>, Status> {
+        let caller = caller_of(&request)?;
+        let filter = convert::todo_filter(request.get_ref()).map_err(report)?;
+        let page = self
+            .use_cases
+            .list_todos
+            .execute(&caller.actor, filter)
+            .await
+            .map_err(report)?;
+        Ok(Response::new(convert::todo_page(&page)))
+    }
+
+    async fn create_todo(
+        &self,
+        request: Request<api::CreateTodoRequest>,
+    ) -> Result<Response<api::Todo>, Status> {
+        let caller = caller_of(&request)?;
+        let new = convert::new_todo(request.get_ref().todo.as_ref()).map_err(report)?;
+        let todo = self
+            .use_cases
+            .create_todo
+            .execute(&caller.actor, new)
+            .await
+            .map_err(report)?;
+        Ok(Response::new(convert::todo(&todo)))
+    }
+
+    async fn update_todo(
+        &self,
+        request: Request<api::UpdateTodoRequest>,
+    ) -> Result<Response<api::Todo>, Status> {
+        let caller = caller_of(&request)?;
+        let body = request.get_ref();
+        let (id, expected, changes) =
+            convert::update(body.todo.as_ref(), body.update_mask.as_ref()).map_err(report)?;
+        let todo = self
+            .use_cases
+            .update_todo
+            .execute(&caller.actor, id, expected, changes)
+            .await
+            .map_err(report)?;
+        Ok(Response::new(convert::todo(&todo)))
+    }
+
+    async fn delete_todo(
+        &self,
+        request: Request<api::DeleteTodoRequest>,
+    ) -> Result<Response<api::DeleteTodoResponse>, Status> {
+        let caller = caller_of(&request)?;
+        let body = request.get_ref();
+        let id = convert::parse_todo_name("name", &body.name).map_err(report)?;
+        let expected = convert::etag(&body.etag).map_err(report)?;
+        self.use_cases
+            .delete_todo
+            .execute(&caller.actor, id, expected)
+            .await
+            .map_err(report)?;
+        Ok(Response::new(api::DeleteTodoResponse {}))
+    }
+
+    async fn complete_todo(
+        &self,
+        request: Request<api::CompleteTodoRequest>,
+    ) -> Result<Response<api::Todo>, Status> {
+        let caller = caller_of(&request)?;
+        let id = convert::parse_todo_name("name", &request.get_ref().name).map_err(report)?;
+        let todo = self
+            .use_cases
+            .complete_todo
+            .execute(&caller.actor, id)
+            .await
+            .map_err(report)?;
+        Ok(Response::new(convert::todo(&todo)))
+    }
+
+    async fn reopen_todo(
+        &self,
+        request: Request<api::ReopenTodoRequest>,
+    ) -> Result<Response<api::Todo>, Status> {
+        let caller = caller_of(&request)?;
+        let id = convert::parse_todo_name("name", &request.get_ref().name).map_err(report)?;
+        let todo = self
+            .use_cases
+            .reopen_todo
+            .execute(&caller.actor, id)
+            .await
+            .map_err(report)?;
+        Ok(Response::new(convert::todo(&todo)))
+    }
+
+    async fn add_tag(
+        &self,
+        request: Request<api::AddTagRequest>,
+    ) -> Result<Response<api::Todo>, Status> {
+        let caller = caller_of(&request)?;
+        let body = request.get_ref();
+        let id = convert::parse_todo_name("name", &body.name).map_err(report)?;
+        let tag = convert::tag(&body.tag).map_err(report)?;
+        let todo = self
+            .use_cases
+            .add_tag
+            .execute(&caller.actor, id, tag)
+            .await
+            .map_err(report)?;
+        Ok(Response::new(convert::todo(&todo)))
+    }
+
+    async fn remove_tag(
+        &self,
+        request: Request<api::RemoveTagRequest>,
+    ) -> Result<Response<api::Todo>, Status> {
+        let caller = caller_of(&request)?;
+        let body = request.get_ref();
+        let id = convert::parse_todo_name("name", &body.name).map_err(report)?;
+        let tag = convert::tag(&body.tag).map_err(report)?;
+        let todo = self
+            .use_cases
+            .remove_tag
+            .execute(&caller.actor, id, &tag)
+            .await
+            .map_err(report)?;
+        Ok(Response::new(convert::todo(&todo)))
+    }
+}

@@ -4,7 +4,7 @@
 //! constructors, collecting one message per invalid field, so a client learns everything
 //! wrong with its input at once (`extensions.fields`), exactly as REST reports it.
 
-use application::{AppError, FieldViolation, todos::TodoFilter, users::Registration};
+use application::{AppError, FieldViolations, todos::TodoFilter, users::Registration};
 use async_graphql::{ID, InputObject, MaybeUndefined};
 use domain::{
     pagination::PageSize,
@@ -16,27 +16,6 @@ use domain::{
 };
 use uuid::Uuid;
 
-/// Collects field violations while parsing.
-#[derive(Default)]
-pub(crate) struct Fields(Vec<FieldViolation>);
-
-impl Fields {
-    /// The parsed value, or `None` after recording why `field` is invalid.
-    pub(crate) fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
-        result
-            .map_err(|e| self.0.push(FieldViolation::new(field, e)))
-            .ok()
-    }
-
-    /// `value` if no field failed, else invalid input listing every failure.
-    pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, AppError> {
-        match value {
-            Some(value) if self.0.is_empty() => Ok(value),
-            _ => Err(AppError::invalid_input(self.0)),
-        }
-    }
-}
-
 /// A todo id from an `ID` argument. Anything that is not a UUID names no todo, so it is
 /// "not found", as on every protocol.
 pub(crate) fn todo_id(id: &ID) -> Result<TodoId, AppError> {
@@ -47,20 +26,24 @@ pub(crate) fn todo_id(id: &ID) -> Result<TodoId, AppError> {
 
 /// The version the client read.
 pub(crate) fn version(field: &str, raw: i64) -> Result<Version, AppError> {
-    let mut f = Fields::default();
+    let mut f = FieldViolations::default();
     let version = f.check(field, Version::new(raw));
     f.finish(version)
 }
 
 /// A tag argument.
 pub(crate) fn tag(raw: &str) -> Result<Tag, AppError> {
-    let mut f = Fields::default();
+    let mut f = FieldViolations::default();
     let tag = f.check("tag", Tag::new(raw));
     f.finish(tag)
 }
 
 /// `first` and `after` of a connection: a page size and a cursor (an id from an edge).
-fn page(f: &mut Fields, first: Option<i32>, after: Option<&str>) -> (PageSize, Option<Uuid>) {
+fn page(
+    f: &mut FieldViolations,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> (PageSize, Option<Uuid>) {
     let size = first
         .and_then(|n| {
             f.check(
@@ -87,7 +70,7 @@ pub(crate) fn todo_filter(
     status: Option<TodoStatus>,
     tag: Option<&str>,
 ) -> Result<TodoFilter, AppError> {
-    let mut f = Fields::default();
+    let mut f = FieldViolations::default();
     let (size, cursor) = page(&mut f, first, after);
     let tag = tag.and_then(|t| f.check("tag", Tag::new(t)));
     f.finish(Some(TodoFilter {
@@ -103,7 +86,7 @@ pub(crate) fn user_page(
     first: Option<i32>,
     after: Option<&str>,
 ) -> Result<(Option<UserId>, PageSize), AppError> {
-    let mut f = Fields::default();
+    let mut f = FieldViolations::default();
     let (size, cursor) = page(&mut f, first, after);
     f.finish(Some((cursor.map(UserId::from_uuid), size)))
 }
@@ -121,7 +104,7 @@ pub(crate) struct RegisterInput {
 
 impl RegisterInput {
     pub(crate) fn parse(self) -> Result<Registration, AppError> {
-        let mut f = Fields::default();
+        let mut f = FieldViolations::default();
         let email = f.check("email", Email::parse(&self.email));
         let password = f.check("password", Password::new(self.password));
         let display_name = f.check("displayName", DisplayName::new(&self.display_name));
@@ -153,7 +136,7 @@ pub(crate) struct CreateTodoInput {
 
 impl CreateTodoInput {
     pub(crate) fn parse(self) -> Result<NewTodo, AppError> {
-        let mut f = Fields::default();
+        let mut f = FieldViolations::default();
         let title = f.check("title", Title::new(&self.title));
         let description = match self.description {
             None => Some(None),
@@ -204,7 +187,7 @@ pub(crate) struct UpdateTodoInput {
 
 impl UpdateTodoInput {
     pub(crate) fn parse(self) -> Result<TodoChanges, AppError> {
-        let mut f = Fields::default();
+        let mut f = FieldViolations::default();
         let mut changes = TodoChanges::default();
         if let Some(title) = self.title {
             changes.title = f.check("title", Title::new(&title));

@@ -15,30 +15,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use application::FieldViolation;
+use application::FieldViolations;
 
-use crate::error::ApiError;
-
-/// Collects field errors while parsing a request.
-#[derive(Default)]
-struct Fields(Vec<FieldViolation>);
-
-impl Fields {
-    /// The parsed value, or `None` after recording why `field` is invalid.
-    fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
-        result
-            .map_err(|e| self.0.push(FieldViolation::new(field, e)))
-            .ok()
-    }
-
-    /// `value` if no field failed, else a 422 listing every failure.
-    fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
-        match value {
-            Some(value) if self.0.is_empty() => Ok(value),
-            _ => Err(ApiError::validation(self.0)),
-        }
-    }
-}
+use application::AppError;
 
 /// For optional fields that may also be `null`: absent is `None`, `null` is `Some(None)`.
 fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -63,8 +42,8 @@ pub(crate) struct RegisterRequest {
 }
 
 impl RegisterRequest {
-    pub(crate) fn parse(self) -> Result<application::users::Registration, ApiError> {
-        let mut f = Fields::default();
+    pub(crate) fn parse(self) -> Result<application::users::Registration, AppError> {
+        let mut f = FieldViolations::default();
         let email = f.check("email", Email::parse(&self.email));
         let password = f.check("password", Password::new(self.password));
         let display_name = f.check("display_name", DisplayName::new(&self.display_name));
@@ -97,11 +76,11 @@ pub(crate) struct LogInRequest {
 impl LogInRequest {
     /// Credentials, or 401: a malformed email or password cannot belong to an account, and
     /// saying "invalid" rather than "malformed" keeps the answer the same for every bad login.
-    pub(crate) fn parse(self) -> Result<application::users::Credentials, ApiError> {
-        use application::{AppError, users::LogInError};
+    pub(crate) fn parse(self) -> Result<application::users::Credentials, AppError> {
+        use application::users::LogInError;
         match (Email::parse(&self.email), Password::new(self.password)) {
             (Ok(email), Ok(password)) => Ok(application::users::Credentials { email, password }),
-            _ => Err(AppError::from(LogInError::InvalidCredentials).into()),
+            _ => Err(AppError::from(LogInError::InvalidCredentials)),
         }
     }
 }
@@ -176,8 +155,8 @@ pub(crate) struct CreateTodoRequest {
 }
 
 impl CreateTodoRequest {
-    pub(crate) fn parse(self) -> Result<NewTodo, ApiError> {
-        let mut f = Fields::default();
+    pub(crate) fn parse(self) -> Result<NewTodo, AppError> {
+        let mut f = FieldViolations::default();
         let title = f.check("title", Title::new(&self.title));
         // `Some(None)`: no description asked for; `None`: an invalid one (already recorded).
         let description = match self.description {
@@ -202,7 +181,7 @@ impl CreateTodoRequest {
     }
 }
 
-fn parse_tags(f: &mut Fields, raw: &[String]) -> Option<Tags> {
+fn parse_tags(f: &mut FieldViolations, raw: &[String]) -> Option<Tags> {
     // The count first: a request with thousands of tags is refused with one message, not
     // one per tag. Duplicates count too; the list a client sends is what it means.
     if raw.len() > Tags::MAX {
@@ -235,8 +214,8 @@ pub(crate) struct UpdateTodoRequest {
 }
 
 impl UpdateTodoRequest {
-    pub(crate) fn parse(self) -> Result<TodoChanges, ApiError> {
-        let mut f = Fields::default();
+    pub(crate) fn parse(self) -> Result<TodoChanges, AppError> {
+        let mut f = FieldViolations::default();
         let mut changes = TodoChanges::default();
         if let Some(title) = self.title {
             changes.title = f.check("title", Title::new(&title));
@@ -324,8 +303,8 @@ pub(crate) struct ListTodosParams {
 }
 
 impl ListTodosParams {
-    pub(crate) fn parse(self) -> Result<application::todos::TodoFilter, ApiError> {
-        let mut f = Fields::default();
+    pub(crate) fn parse(self) -> Result<application::todos::TodoFilter, AppError> {
+        let mut f = FieldViolations::default();
         let status = self.status.and_then(|s| {
             f.check(
                 "status",
@@ -366,8 +345,8 @@ pub(crate) struct ListUsersParams {
 }
 
 impl ListUsersParams {
-    pub(crate) fn parse(self) -> Result<(Option<UserId>, PageSize), ApiError> {
-        let mut f = Fields::default();
+    pub(crate) fn parse(self) -> Result<(Option<UserId>, PageSize), AppError> {
+        let mut f = FieldViolations::default();
         let cursor = self.cursor.and_then(|c| {
             f.check(
                 "cursor",
@@ -381,7 +360,7 @@ impl ListUsersParams {
     }
 }
 
-fn parse_limit(f: &mut Fields, raw: Option<String>) -> PageSize {
+fn parse_limit(f: &mut FieldViolations, raw: Option<String>) -> PageSize {
     raw.and_then(|l| {
         f.check(
             "limit",

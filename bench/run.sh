@@ -14,6 +14,11 @@
 #   list              app GET /v1/todos?limit=20                 (no baseline route: absolute only)
 #   graphql, cache off   GraphQL todo(id)  vs  REST GET /v1/todos/{id} (same app, cache off)
 #   graphql, cache warm  GraphQL todo(id)  vs  REST GET /v1/todos/{id} (same app, cache warm)
+#   grpc, cache off      gRPC GetTodo      vs  REST GET /v1/todos/{id} (same app, cache off)
+#   grpc, cache warm     gRPC GetTodo      vs  REST GET /v1/todos/{id} (same app, cache warm)
+#
+# gRPC load comes from bench/grpc-load (a tokio/tonic client: ghz is not available here), with
+# CONNS calls in flight over CONNS HTTP/2 connections, as wrk has CONNS connections.
 #
 # Knobs: REPS DURATION CONNS THREADS OUT SHARED_BENCH BASELINE_TEST_BEFORE_ACQUIRE (default 0,
 # the pool setting this app uses, so the comparison is of the layers and not of the pool).
@@ -51,11 +56,12 @@ log "services and the baseline's data (100k todos)"
 "$SHARED/setup-services.sh" >>"$OUT/run.log" 2>&1
 
 log "building the app and the baseline (release)"
-(cd "$ROOT" && cargo build --release -q -p backend)
+(cd "$ROOT" && cargo build --release -q -p backend -p grpc-load)
 # The shared folder is read-only: build a copy, with a target directory that survives reruns.
 rm -rf /tmp/todo-bench-baseline && cp -r "$SHARED/baseline" /tmp/todo-bench-baseline
 (cd /tmp/todo-bench-baseline && CARGO_TARGET_DIR=/tmp/todo-bench-baseline-target cargo build --release -q)
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/backend"
+GRPC_LOAD="${CARGO_TARGET_DIR:-$ROOT/target}/release/grpc-load"
 
 log "the app's database: migrated, 100k todos, 100 of them the bench user's"
 # As the postgres superuser over the local socket (su keeps our PG* variables, so drop them).
@@ -122,6 +128,18 @@ print("\t".join([rep, bench, target, kv["rps"], kv["p50_ms"], kv["p99_ms"], kv["
 PY
   log "rep $rep $bench $target: $line"
 }
+run_grpc() { # rep bench url
+  local rep=$1 bench=$2 url=$3 line
+  line=$("$GRPC_LOAD" --url "$url" --token "$TOKEN" --ids "$APP_IDS" --concurrency "$CONNS" \
+    --connections "$CONNS" --duration "$DURATION" | tee -a "$OUT/grpc.log" | grep '^RESULT')
+  python3 - "$rep" "$bench" grpc "$line" >>"$OUT/results.tsv" <<'PY'
+import sys
+rep, bench, target, line = sys.argv[1:]
+kv = dict(p.split("=") for p in line.split()[1:])
+print("\t".join([rep, bench, target, kv["rps"], kv["p50_ms"], kv["p99_ms"], kv["non2xx"], kv["sock_err"]]))
+PY
+  log "rep $rep $bench grpc: $line"
+}
 clean_posts() {
   psql -d $APP_DB -qc "DELETE FROM todos WHERE title LIKE 'bench-post%'" -c "VACUUM ANALYZE todos" >/dev/null
   psql -d bench -qc "DELETE FROM todos WHERE title LIKE 'bench-post%'" -c "VACUUM ANALYZE todos" >/dev/null
@@ -146,6 +164,11 @@ for rep in $(seq "$REPS"); do
   run "$rep" graphql_nocache graphql $APP_NOCACHE "$TOKEN" "$GRAPHQL_LUA" "$APP_IDS"
   run "$rep" graphql_cached rest $APP "$TOKEN" "$ROUTE_LUA" byid /v1/todos/ "$APP_IDS"
   run "$rep" graphql_cached graphql $APP "$TOKEN" "$GRAPHQL_LUA" "$APP_IDS"
+  # gRPC against REST on the same app, likewise.
+  run "$rep" grpc_nocache rest $APP_NOCACHE "$TOKEN" "$ROUTE_LUA" byid /v1/todos/ "$APP_IDS"
+  run_grpc "$rep" grpc_nocache $APP_NOCACHE
+  run "$rep" grpc_cached rest $APP "$TOKEN" "$ROUTE_LUA" byid /v1/todos/ "$APP_IDS"
+  run_grpc "$rep" grpc_cached $APP
   schema_anchor "$rep"
 done
 
@@ -173,6 +196,14 @@ print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for bench, label in [("graphql_nocache", "todo(id) vs GET /v1/todos/{id}, cache off"), ("graphql_cached", "todo(id) vs GET /v1/todos/{id}, cache warm")]:
     g, r = med(bench, "graphql", "rps"), med(bench, "rest", "rps")
     gp, rp = med(bench, "graphql", "p99_ms"), med(bench, "rest", "p99_ms")
+    if g and r:
+        print(f"| {label} | {g:,.0f} | {r:,.0f} | **{g / r:.2f}** | {gp:.2f} | {rp:.2f} | {gp / rp:.2f} | {errs(bench)} |")
+print()
+print("| gRPC against REST, same app | gRPC req/s | REST req/s | gRPC ÷ REST | gRPC p99 ms | REST p99 ms | p99 gRPC ÷ REST | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for bench, label in [("grpc_nocache", "GetTodo vs GET /v1/todos/{id}, cache off"), ("grpc_cached", "GetTodo vs GET /v1/todos/{id}, cache warm")]:
+    g, r = med(bench, "grpc", "rps"), med(bench, "rest", "rps")
+    gp, rp = med(bench, "grpc", "p99_ms"), med(bench, "rest", "p99_ms")
     if g and r:
         print(f"| {label} | {g:,.0f} | {r:,.0f} | **{g / r:.2f}** | {gp:.2f} | {rp:.2f} | {gp / rp:.2f} | {errs(bench)} |")
 print(f"\nmedians of {len({r['rep'] for r in rows})} reps; non-2xx + socket errors across all runs: {errors}")

@@ -330,3 +330,99 @@ pub(crate) fn user_list(page: &Page<User, UserId>) -> api::ListUsersResponse {
             .unwrap_or_default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAME: &str = "todos/01890a5d-ac96-774b-bcce-b302099a8057";
+
+    fn todo(title: &str, description: &str, due_date: &str) -> api::Todo {
+        api::Todo {
+            name: NAME.into(),
+            etag: "3".into(),
+            title: title.into(),
+            description: description.into(),
+            due_date: due_date.into(),
+            ..Default::default()
+        }
+    }
+
+    fn mask(paths: &[&str]) -> FieldMask {
+        FieldMask {
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    fn fields(error: &AppError) -> Vec<&str> {
+        error.fields().iter().map(|f| f.field.as_str()).collect()
+    }
+
+    #[test]
+    fn without_a_mask_the_fields_the_todo_sets_are_changed() {
+        let (id, version, changes) = update(Some(&todo("New", "", "")), None).unwrap();
+        assert_eq!(id.as_uuid().to_string(), NAME.trim_start_matches(TODOS));
+        assert_eq!(version.get(), 3);
+        assert_eq!(
+            changes.title.map(|t| t.as_str().to_owned()),
+            Some("New".into())
+        );
+        assert_eq!(changes.description, None, "not set, so not changed");
+        assert_eq!(changes.due_date, None);
+    }
+
+    #[test]
+    fn a_masked_empty_field_is_cleared_and_star_names_all_three() {
+        let (_, _, changes) = update(
+            Some(&todo("", "", "")),
+            Some(&mask(&["description", "due_date"])),
+        )
+        .unwrap();
+        assert_eq!(changes.title, None);
+        assert_eq!(changes.description, Some(None));
+        assert_eq!(changes.due_date, Some(None));
+
+        let error = update(Some(&todo("", "", "")), Some(&mask(&["*"]))).unwrap_err();
+        assert_eq!(fields(&error), ["todo.title"], "a title cannot be cleared");
+    }
+
+    #[test]
+    fn unknown_paths_and_bad_etags_are_each_reported() {
+        let mut bad = todo("Fine", "", "");
+        bad.etag = "W/\"3\"".into();
+        let error = update(Some(&bad), Some(&mask(&["status", "title"]))).unwrap_err();
+        assert_eq!(fields(&error), ["todo.etag", "update_mask"]);
+
+        let error = update(None, None).unwrap_err();
+        assert_eq!(fields(&error), ["todo"]);
+    }
+
+    #[test]
+    fn names_that_are_not_a_todos_are_not_found_and_an_empty_one_is_missing() {
+        for name in [
+            "todos/x",
+            "users/01890a5d-ac96-774b-bcce-b302099a8057",
+            "todos/",
+            NAME.trim_start_matches(TODOS),
+        ] {
+            let error = parse_todo_name("name", name).unwrap_err();
+            assert_eq!(error.code(), "not_found", "{name}");
+        }
+        let error = parse_todo_name("name", "").unwrap_err();
+        assert_eq!(fields(&error), ["name"]);
+    }
+
+    #[test]
+    fn page_size_zero_is_the_default_and_out_of_range_is_refused() {
+        let filter = todo_filter(&api::ListTodosRequest::default()).unwrap();
+        assert_eq!(filter.size, PageSize::DEFAULT);
+        for page_size in [-1, 101] {
+            let error = todo_filter(&api::ListTodosRequest {
+                page_size,
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert_eq!(fields(&error), ["page_size"]);
+        }
+    }
+}

@@ -223,6 +223,31 @@ mod tests {
     }
 
     #[test]
+    fn unavailable_keeps_its_retry_hint_and_internal_says_nothing() {
+        use std::time::Duration;
+
+        use domain::error::InfraError;
+
+        let busy = InfraError::unavailable("hash password", "all slots busy")
+            .retry_after(Duration::from_secs(2));
+        let status = to_status(&AppError::from(busy));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(reason(&status), "unavailable");
+        let retry = status.get_error_details().retry_info().cloned();
+        assert_eq!(
+            retry.and_then(|r| r.retry_delay),
+            Some(Duration::from_secs(2))
+        );
+
+        let bug = InfraError::internal("read todo", "row 7: title is 900 characters long");
+        let status = to_status(&AppError::from(bug));
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(reason(&status), "internal");
+        assert_eq!(status.message(), "internal error");
+        assert!(!format!("{status:?}").contains("row 7"), "{status:?}");
+    }
+
+    #[test]
     fn framework_statuses_get_a_reason_and_ours_keep_theirs() {
         let decoded = with_reason(Status::internal("failed to decode Protobuf message"));
         assert_eq!(decoded.code(), Code::InvalidArgument);

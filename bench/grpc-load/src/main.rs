@@ -18,6 +18,7 @@
 //! figures are a lower bound of what the server can do.
 
 use std::{
+    io::Write,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -97,12 +98,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let ms = |q: f64| latencies.value_at_quantile(q) as f64 / 1000.0;
-    println!(
+    // The one line of output, on stdout, for bench/run.sh to parse.
+    writeln!(
+        std::io::stdout().lock(),
         "RESULT rps={:.1} p50_ms={:.2} p99_ms={:.2} non2xx={errors} sock_err=0",
         latencies.len() as f64 / elapsed,
         ms(0.50),
         ms(0.99),
-    );
+    )?;
     Ok(())
 }
 

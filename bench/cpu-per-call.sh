@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Server CPU per call: REST GET /v1/todos/{id} against gRPC GetTodo, on the in-memory
+# adapters (no Postgres, no Redis), so that what is measured is the protocol stack alone.
+#
+# Throughput on a 2-core machine is shared between the server and its load generator, and
+# wrk (C, one request per connection) costs far less than a tonic client does. So besides
+# req/s this reads the server's own CPU time from /proc before and after each run and reports
+# CPU microseconds per call: the server's cost, whoever drives it.
+#
+#   bench/cpu-per-call.sh            # DURATION=10 CONNS=64
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+ADDR=127.0.0.1:8090
+URL=http://$ADDR
+OUT=${OUT:-/tmp/todo-cpu-per-call}
+mkdir -p "$OUT"
+
+command -v wrk >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+(cd "$ROOT" && cargo build --release -q -p backend -p grpc-load)
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+
+env -u DATABASE_URL -u REDIS_URL HTTP_ADDR=$ADDR RUST_LOG=warn "$TARGET/backend" serve >"$OUT/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -sf $URL/healthz >/dev/null && break; sleep 0.2; done
+
+curl -sf -XPOST $URL/v1/users -H 'content-type: application/json' \
+  -d '{"email":"cpu@example.org","password":"cpu-password","display_name":"Cpu"}' >/dev/null
+TOKEN=$(curl -sf -XPOST $URL/v1/sessions -H 'content-type: application/json' \
+  -d '{"email":"cpu@example.org","password":"cpu-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+: >"$OUT/ids.txt"
+for n in $(seq 100); do
+  curl -sf -XPOST $URL/v1/todos -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+    -d "{\"title\":\"cpu $n\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' >>"$OUT/ids.txt"
+done
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
+TICK=$(getconf CLK_TCK)
+measure() { # label, then the load command, which prints a RESULT line
+  local label=$1; shift
+  local before after line rps
+  before=$(cpu_ticks)
+  line=$("$@" | grep '^RESULT')
+  after=$(cpu_ticks)
+  rps=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")
+  python3 - "$label" "$before" "$after" "$TICK" "$rps" "$DURATION" "$line" <<'PY'
+import sys
+label, before, after, tick, rps, duration, line = sys.argv[1:]
+calls = float(rps) * float(duration)
+cpu_us = (int(after) - int(before)) / int(tick) * 1e6
+p99 = [kv.split("=")[1] for kv in line.split() if kv.startswith("p99_ms=")][0]
+print(f"| {label} | {float(rps):,.0f} | {p99} | {cpu_us / calls:.1f} |")
+PY
+}
+
+echo "| load | req/s | p99 ms | server CPU µs per call |"
+echo "|---|---:|---:|---:|"
+for rep in 1 2; do
+  measure "REST GET, wrk, $CONNS connections (rep $rep)" \
+    env WRK_BEARER="$TOKEN" wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$SHARED/wrk/route.lua" $URL -- byid /v1/todos/ "$OUT/ids.txt"
+  measure "gRPC GetTodo, $CONNS calls over $CONNS connections (rep $rep)" \
+    "$TARGET/grpc-load" --url $URL --token "$TOKEN" --ids "$OUT/ids.txt" --concurrency "$CONNS" --connections "$CONNS" --duration "$DURATION"
+  measure "gRPC GetTodo, $CONNS calls over 4 connections (rep $rep)" \
+    "$TARGET/grpc-load" --url $URL --token "$TOKEN" --ids "$OUT/ids.txt" --concurrency "$CONNS" --connections 4 --duration "$DURATION"
+done

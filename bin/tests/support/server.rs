@@ -118,6 +118,7 @@ impl TestApp {
         (status, etag, body)
     }
 
+    /// Registers `email` and logs in over REST: the bearer token.
     pub async fn user(&self, email: &str) -> String {
         let (status, _, _) = self
             .json(
@@ -189,6 +190,7 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Creates a todo titled `title` over REST: its id.
     pub async fn todo(&self, token: &str, title: &str) -> String {
         let (status, _, body) = self
             .json(

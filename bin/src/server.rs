@@ -102,7 +102,7 @@ impl HttpServer {
     /// # Errors
     /// When the address cannot be bound or an allowed CORS origin is not a header value.
     pub async fn bind(app: &Application, config: &Config) -> anyhow::Result<Self> {
-        let routes = router(app, config)?;
+        let mut routes = router(app, config)?;
         routes.health.check_now().await;
         let addr = config.http.addr;
         let listener = TcpListener::bind(addr)

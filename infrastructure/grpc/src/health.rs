@@ -32,14 +32,17 @@ pub struct ReadinessWatch {
     pub(crate) reporter: HealthReporter,
     pub(crate) use_cases: Arc<UseCases>,
     pub(crate) interval: Duration,
+    /// The status last reported, so that only changes are reported.
+    pub(crate) last: Option<ServingStatus>,
 }
 
 impl ReadinessWatch {
     /// Checks readiness once and reports it. The server calls it before it accepts the
     /// first connection, so that health never answers for a service it does not know yet.
-    pub async fn check_now(&self) -> ServingStatus {
+    pub async fn check_now(&mut self) -> ServingStatus {
         let status = self.readiness().await;
         self.set(status).await;
+        self.last = Some(status);
         status
     }
 
@@ -54,7 +57,7 @@ impl ReadinessWatch {
     /// Checks readiness every interval until `shutdown`; then reports NOT_SERVING, so that
     /// watchers stop sending calls to an instance that is draining.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut last = None;
+        let mut last = self.last;
         loop {
             let status = self.readiness().await;
             // Only a change is reported, so that watchers hear of changes and nothing else.

@@ -139,6 +139,7 @@ pub fn router(
             reporter,
             use_cases,
             interval: settings.health_interval,
+            last: None,
         },
     })
 }

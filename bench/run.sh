@@ -116,29 +116,26 @@ schema_anchor() { # rep
   log "rep $rep pgbench insert: baseline schema $base tps, app schema $app tps"
   clean_posts
 }
-run() { # rep bench target url bearer lua args...
-  local rep=$1 bench=$2 target=$3 url=$4 bearer=$5 lua=$6; shift 6
-  local line
-  line=$(WRK_BEARER=$bearer WRK_THREADS=$THREADS wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$lua" "$url" -- "$@" | tee -a "$OUT/wrk.log" | grep '^RESULT')
-  python3 - "$rep" "$bench" "$target" "$line" >>"$OUT/results.tsv" <<'PY'
+record() { # rep bench target line: one row of results.tsv from a RESULT line
+  python3 - "$@" >>"$OUT/results.tsv" <<'PY'
 import sys
 rep, bench, target, line = sys.argv[1:]
 kv = dict(p.split("=") for p in line.split()[1:])
 print("\t".join([rep, bench, target, kv["rps"], kv["p50_ms"], kv["p99_ms"], kv["non2xx"], kv["sock_err"]]))
 PY
-  log "rep $rep $bench $target: $line"
+  log "rep $1 $2 $3: $4"
+}
+run() { # rep bench target url bearer lua args...
+  local rep=$1 bench=$2 target=$3 url=$4 bearer=$5 lua=$6; shift 6
+  local line
+  line=$(WRK_BEARER=$bearer WRK_THREADS=$THREADS wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$lua" "$url" -- "$@" | tee -a "$OUT/wrk.log" | grep '^RESULT')
+  record "$rep" "$bench" "$target" "$line"
 }
 run_grpc() { # rep bench url
   local rep=$1 bench=$2 url=$3 line
   line=$("$GRPC_LOAD" --url "$url" --token "$TOKEN" --ids "$APP_IDS" --concurrency "$CONNS" \
     --connections "$CONNS" --duration "$DURATION" | tee -a "$OUT/grpc.log" | grep '^RESULT')
-  python3 - "$rep" "$bench" grpc "$line" >>"$OUT/results.tsv" <<'PY'
-import sys
-rep, bench, target, line = sys.argv[1:]
-kv = dict(p.split("=") for p in line.split()[1:])
-print("\t".join([rep, bench, target, kv["rps"], kv["p50_ms"], kv["p99_ms"], kv["non2xx"], kv["sock_err"]]))
-PY
-  log "rep $rep $bench grpc: $line"
+  record "$rep" "$bench" grpc "$line"
 }
 clean_posts() {
   psql -d $APP_DB -qc "DELETE FROM todos WHERE title LIKE 'bench-post%'" -c "VACUUM ANALYZE todos" >/dev/null

@@ -11,7 +11,7 @@ use std::{borrow::Cow, fmt, time::Duration};
 
 use domain::{
     error::{InfraError, InfraErrorKind},
-    todo::Version,
+    todo::{Tag, Tags, TooManyTags, Version},
 };
 
 /// What kind of failure, independent of any transport.
@@ -104,6 +104,23 @@ impl FieldViolations {
     /// Records that `field` is invalid because of `message`.
     pub fn add(&mut self, field: &str, message: impl ToString) {
         self.0.push(FieldViolation::new(field, message));
+    }
+
+    /// A todo's tags from the strings a client sent as `field`. The count is checked first,
+    /// so a request with thousands of tags is refused with one message, not one per tag;
+    /// duplicates count too, since the list a client sends is what it means. Then each tag
+    /// (as `field[i]`), then the set.
+    pub fn tags(&mut self, field: &str, raw: &[String]) -> Option<Tags> {
+        if raw.len() > Tags::MAX {
+            return self.check(field, Err::<Tags, _>(TooManyTags));
+        }
+        let tags: Vec<Option<Tag>> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, t)| self.check(&format!("{field}[{i}]"), Tag::new(t)))
+            .collect();
+        let tags: Option<Vec<Tag>> = tags.into_iter().collect();
+        self.check(field, Tags::new(tags?))
     }
 
     /// `value` if no field failed, else invalid input listing every failure.
@@ -217,6 +234,27 @@ impl AppError {
     /// For unavailable: how long to wait before retrying, when the adapter knows.
     pub fn retry_after(&self) -> Option<Duration> {
         self.0.retry_after
+    }
+
+    /// Logs the infrastructure failure behind this error, if any, for `what` failed (`"RPC"`,
+    /// `"GraphQL field"`): a warning when a backend is unavailable (the service is working as
+    /// designed, and the line names what to look at), an error otherwise. An adapter calls it
+    /// once per error, inside the request's span, so the line carries the request id.
+    pub fn log_cause(&self, what: &str) {
+        if let Some(cause) = self.cause() {
+            match self.kind() {
+                ErrorKind::Unavailable => tracing::warn!(
+                    code = self.code(),
+                    error = cause as &dyn std::error::Error,
+                    "{what} failed: a backing service is unavailable"
+                ),
+                _ => tracing::error!(
+                    code = self.code(),
+                    error = cause as &dyn std::error::Error,
+                    "{what} failed"
+                ),
+            }
+        }
     }
 
     /// For unavailable and internal: the infrastructure failure behind it, to log once. It

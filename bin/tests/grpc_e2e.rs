@@ -341,20 +341,7 @@ async fn every_rpc_works_end_to_end() {
         Code::PermissionDenied,
         "forbidden",
     );
-    app.app
-        .use_cases
-        .register
-        .create_with_role(
-            application::users::Registration {
-                email: domain::user::Email::parse("root@example.org").unwrap(),
-                display_name: domain::user::DisplayName::new("Root").unwrap(),
-                password: domain::user::Password::new(PASSWORD.into()).unwrap(),
-            },
-            domain::user::Role::Admin,
-        )
-        .await
-        .unwrap();
-    let admin = c.log_in("root@example.org").await;
+    let admin = app.admin("root@example.org").await;
     let users = c
         .users
         .list_users(authed(

@@ -570,29 +570,7 @@ async fn every_scenario_has_the_same_outcome_on_every_protocol() {
     let app = spawn_app().await;
     let ann = app.user("ann@example.org").await;
     let bob = app.user("bob@example.org").await;
-    app.app
-        .use_cases
-        .register
-        .create_with_role(
-            application::users::Registration {
-                email: domain::user::Email::parse("root@example.org").unwrap(),
-                display_name: domain::user::DisplayName::new("Root").unwrap(),
-                password: domain::user::Password::new(PASSWORD.into()).unwrap(),
-            },
-            domain::user::Role::Admin,
-        )
-        .await
-        .unwrap();
-    let (_, _, session) = app
-        .json(
-            Method::POST,
-            "/v1/sessions",
-            None,
-            &[],
-            Some(json!({"email": "root@example.org", "password": PASSWORD})),
-        )
-        .await;
-    let admin = session["token"].as_str().unwrap().to_owned();
+    let admin = app.admin("root@example.org").await;
     let anns_todo = app.todo(&ann, "Ann's only todo").await;
     let channel = app.grpc().await;
     let world = World {

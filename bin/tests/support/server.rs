@@ -190,6 +190,35 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Creates the administrator `email` (with the password `user` uses) through the use case,
+    /// since no API makes admins, and logs in over REST: the bearer token.
+    pub async fn admin(&self, email: &str) -> String {
+        self.app
+            .use_cases
+            .register
+            .create_with_role(
+                application::users::Registration {
+                    email: domain::user::Email::parse(email).unwrap(),
+                    display_name: domain::user::DisplayName::new("Admin").unwrap(),
+                    password: domain::user::Password::new("password-123".into()).unwrap(),
+                },
+                domain::user::Role::Admin,
+            )
+            .await
+            .unwrap();
+        let (status, _, session) = self
+            .json(
+                Method::POST,
+                "/v1/sessions",
+                None,
+                &[],
+                Some(json!({"email": email, "password": "password-123"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        session["token"].as_str().unwrap().to_owned()
+    }
+
     /// Creates a todo titled `title` over REST: its id.
     pub async fn todo(&self, token: &str, title: &str) -> String {
         let (status, _, body) = self

@@ -10,7 +10,7 @@ use application::{Actor, AppError, UseCases};
 use async_graphql::{Context, Error};
 use domain::session::SessionToken;
 
-use crate::error::{log_cause, to_graphql};
+use crate::error::to_graphql;
 
 /// Who is calling, as established by the bearer token.
 #[derive(Debug)]
@@ -42,7 +42,7 @@ impl Caller {
             .map(|(_, token)| token.trim());
         let rejected = |error: AppError| {
             // Logged once here, rather than by each field that asks for the user.
-            log_cause(&error);
+            error.log_cause("GraphQL field");
             Caller::Rejected(Arc::new(error))
         };
         let Some(raw) = raw else {

@@ -32,27 +32,8 @@ pub mod codes {
 /// `error` as a GraphQL error, its cause logged once.
 pub(crate) fn report(error: impl Into<AppError>) -> Error {
     let error = error.into();
-    log_cause(&error);
+    error.log_cause("GraphQL field");
     to_graphql(&error)
-}
-
-/// Logs the infrastructure failure behind `error`, if any: a warning when a backend is
-/// unavailable (working as designed), an error otherwise.
-pub(crate) fn log_cause(error: &AppError) {
-    if let Some(cause) = error.cause() {
-        match error.kind() {
-            ErrorKind::Unavailable => tracing::warn!(
-                code = error.code(),
-                error = cause as &dyn std::error::Error,
-                "GraphQL field failed: a backing service is unavailable"
-            ),
-            _ => tracing::error!(
-                code = error.code(),
-                error = cause as &dyn std::error::Error,
-                "GraphQL field failed"
-            ),
-        }
-    }
 }
 
 /// The mapping from the vocabulary: the code as it is, the message unless internal, and

@@ -8,10 +8,7 @@ use application::{AppError, FieldViolations, todos::TodoFilter, users::Registrat
 use async_graphql::{ID, InputObject, MaybeUndefined};
 use domain::{
     pagination::PageSize,
-    todo::{
-        Description, DueDate, NewTodo, Tag, Tags, Title, TodoChanges, TodoId, TodoStatus,
-        TooManyTags, Version,
-    },
+    todo::{Description, DueDate, NewTodo, Tag, Title, TodoChanges, TodoId, TodoStatus, Version},
     user::{DisplayName, Email, Password, UserId},
 };
 use uuid::Uuid;
@@ -146,20 +143,7 @@ impl CreateTodoInput {
             None => Some(None),
             Some(d) => f.check("dueDate", DueDate::parse(&d)).map(Some),
         };
-        let tags = if self.tags.len() > Tags::MAX {
-            // The count first: thousands of tags get one message, not one each.
-            f.check("tags", Err::<Tags, _>(TooManyTags))
-        } else {
-            let tags: Vec<Option<Tag>> = self
-                .tags
-                .iter()
-                .enumerate()
-                .map(|(i, t)| f.check(&format!("tags[{i}]"), Tag::new(t)))
-                .collect();
-            tags.into_iter()
-                .collect::<Option<Vec<Tag>>>()
-                .and_then(|tags| f.check("tags", Tags::new(tags)))
-        };
+        let tags = f.tags("tags", &self.tags);
         let parsed = match (title, description, due_date, tags) {
             (Some(title), Some(description), Some(due_date), Some(tags)) => Some(NewTodo {
                 title,

@@ -17,8 +17,7 @@ use chrono::{DateTime, Utc};
 use domain::{
     pagination::{Page, PageSize},
     todo::{
-        Description, DueDate, NewTodo, Tag, Tags, Title, Todo, TodoChanges, TodoId, TodoStatus,
-        TooManyTags, Version,
+        Description, DueDate, NewTodo, Tag, Title, Todo, TodoChanges, TodoId, TodoStatus, Version,
     },
     user::{DisplayName, Email, Password, Role, User, UserId},
 };
@@ -149,20 +148,7 @@ pub(crate) fn new_todo(todo: Option<&api::Todo>) -> Result<NewTodo, AppError> {
         Description::new,
     );
     let due_date = optional(&mut f, "todo.due_date", &todo.due_date, DueDate::parse);
-    let tags = if todo.tags.len() > Tags::MAX {
-        // The count first: thousands of tags get one message, not one each.
-        f.check("todo.tags", Err::<Tags, _>(TooManyTags))
-    } else {
-        let tags: Vec<Option<Tag>> = todo
-            .tags
-            .iter()
-            .enumerate()
-            .map(|(i, t)| f.check(&format!("todo.tags[{i}]"), Tag::new(t)))
-            .collect();
-        tags.into_iter()
-            .collect::<Option<Vec<Tag>>>()
-            .and_then(|tags| f.check("todo.tags", Tags::new(tags)))
-    };
+    let tags = f.tags("todo.tags", &todo.tags);
     let parsed = match (title, description, due_date, tags) {
         (Some(title), Some(description), Some(due_date), Some(tags)) => Some(NewTodo {
             title,

@@ -42,27 +42,8 @@ pub mod grpc_codes {
 /// `error` as a status, its cause logged once.
 pub(crate) fn report(error: impl Into<AppError>) -> Status {
     let error = error.into();
-    log_cause(&error);
+    error.log_cause("RPC");
     to_status(&error)
-}
-
-/// Logs the infrastructure failure behind `error`, if any: a warning when a backend is
-/// unavailable (working as designed), an error otherwise.
-pub(crate) fn log_cause(error: &AppError) {
-    if let Some(cause) = error.cause() {
-        match error.kind() {
-            ErrorKind::Unavailable => tracing::warn!(
-                code = error.code(),
-                error = cause as &dyn std::error::Error,
-                "RPC failed: a backing service is unavailable"
-            ),
-            _ => tracing::error!(
-                code = error.code(),
-                error = cause as &dyn std::error::Error,
-                "RPC failed"
-            ),
-        }
-    }
 }
 
 /// The mapping from the vocabulary, in one function: the gRPC code for the kind, the

@@ -6,9 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
     pagination::{Page, PageSize},
-    todo::{
-        Description, DueDate, NewTodo, Tag, Tags, Title, Todo, TodoChanges, TodoId, TodoStatus,
-    },
+    todo::{Description, DueDate, NewTodo, Tag, Title, Todo, TodoChanges, TodoId, TodoStatus},
     user::{DisplayName, Email, Password, User, UserId},
 };
 use serde::{Deserialize, Deserializer, Serialize};
@@ -167,7 +165,7 @@ impl CreateTodoRequest {
             None => Some(None),
             Some(d) => f.check("due_date", DueDate::parse(&d)).map(Some),
         };
-        let tags = parse_tags(&mut f, &self.tags);
+        let tags = f.tags("tags", &self.tags);
         let parsed = match (title, description, due_date, tags) {
             (Some(title), Some(description), Some(due_date), Some(tags)) => Some(NewTodo {
                 title,
@@ -179,21 +177,6 @@ impl CreateTodoRequest {
         };
         f.finish(parsed)
     }
-}
-
-fn parse_tags(f: &mut FieldViolations, raw: &[String]) -> Option<Tags> {
-    // The count first: a request with thousands of tags is refused with one message, not
-    // one per tag. Duplicates count too; the list a client sends is what it means.
-    if raw.len() > Tags::MAX {
-        return f.check("tags", Err(domain::todo::TooManyTags));
-    }
-    let tags: Vec<Option<Tag>> = raw
-        .iter()
-        .enumerate()
-        .map(|(i, t)| f.check(&format!("tags[{i}]"), Tag::new(t)))
-        .collect();
-    let tags: Option<Vec<Tag>> = tags.into_iter().collect();
-    f.check("tags", Tags::new(tags?))
 }
 
 /// Edits to a todo; absent fields stay as they are, `null` clears an optional one.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use domain::{
     error::{InfraError, RepositoryError},
+    event::{MessageId, OutboxMessage, TodoChange, TodoEvent},
     ports::{Clock, IdGenerator, PasswordHasher, UnitOfWork},
     todo::{Description, DueDate, NewTodo, Tag, Tags, Title, Todo, TodoId},
     user::{DisplayName, Email, Password, Role, User, UserId},
@@ -104,6 +105,10 @@ impl SeedDemo {
                 RepositoryError::Infra(e) => e,
                 other => InfraError::internal("insert demo todo", other),
             })?;
+            // Seeded todos are created like any other: their events go out too.
+            let id = MessageId::from_uuid(self.ids.generate());
+            let event = TodoEvent::of(id, now, todo, TodoChange::Created);
+            tx.outbox().record(&OutboxMessage::TodoEvent(event)).await?;
         }
         tx.commit().await?;
         tracing::info!(user_id = %user.id, todos = todos.len(), "demo data created");
@@ -200,17 +205,30 @@ mod tests {
         todos: MockTodoRepository,
         commits: usize,
     ) -> Arc<MockUnitOfWork> {
+        unit_of_work_recording(users, todos, commits).0
+    }
+
+    /// [`unit_of_work`], and the events recorded in its transaction.
+    fn unit_of_work_recording(
+        users: MockUserRepository,
+        todos: MockTodoRepository,
+        commits: usize,
+    ) -> (Arc<MockUnitOfWork>, Recorded) {
         let tx = Mutex::new(Some((Arc::new(users), Arc::new(todos))));
+        let (outbox, recorded) = recording_outbox();
+        let outbox = Arc::new(outbox);
         let mut uow = MockUnitOfWork::new();
         uow.expect_begin().times(1).returning(move || {
             let (users, todos) = tx.lock().unwrap().take().unwrap();
             let mut tx = MockTransaction::new();
             tx.expect_users().returning(move || users.clone());
             tx.expect_todos().returning(move || todos.clone());
+            let outbox = outbox.clone();
+            tx.expect_outbox().returning(move || outbox.clone());
             tx.expect_commit().times(commits).returning(|| Ok(()));
             Ok(Box::new(tx))
         });
-        Arc::new(uow)
+        (Arc::new(uow), recorded)
     }
 
     #[tokio::test]
@@ -220,21 +238,20 @@ mod tests {
         users.expect_insert().times(1).returning(|_| Ok(()));
         let mut todos = MockTodoRepository::new();
         todos.expect_insert().times(3).returning(|_| Ok(()));
+        let (unit_of_work, recorded) = unit_of_work_recording(users, todos, 1);
 
-        let outcome = SeedDemo::new(
-            unit_of_work(users, todos, 1),
-            hasher(),
-            fixed_clock(),
-            sequential_ids(),
-        )
-        .execute(demo())
-        .await
-        .unwrap();
+        let outcome = SeedDemo::new(unit_of_work, hasher(), fixed_clock(), sequential_ids())
+            .execute(demo())
+            .await
+            .unwrap();
 
         assert!(
             matches!(outcome, SeedOutcome::Created { todos: 3, .. }),
             "{outcome:?}"
         );
+        let events = recorded.lock().unwrap();
+        assert_eq!(events.len(), 3, "one todo.created per demo todo");
+        assert!(events.iter().all(|e| e.change == TodoChange::Created));
     }
 
     #[tokio::test]

@@ -1,14 +1,18 @@
 //! Fixtures shared by the use-case unit tests.
 
 use std::sync::{
-    Arc,
+    Arc, Mutex,
     atomic::{AtomicU64, Ordering},
 };
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{
     error::{InfraError, RepositoryError},
-    ports::{MockClock, MockIdGenerator, MockTodoCache, MockTodoRepository, MockTokenGenerator},
+    event::{OutboxMessage, TodoEvent},
+    ports::{
+        MockClock, MockIdGenerator, MockOutbox, MockTodoCache, MockTodoRepository,
+        MockTokenGenerator, MockTransaction, MockUnitOfWork, TodoRepository,
+    },
     session::{SessionToken, TOKEN_BYTES},
     todo::{NewTodo, Tags, Title, Todo, TodoId},
     user::{DisplayName, Email, Password, PasswordHash, Role, User, UserId},
@@ -127,14 +131,66 @@ pub(crate) fn repo_holding(todo: &Todo) -> MockTodoRepository {
     todos
 }
 
-/// Todo ports over `todos` and `cache`, with the fixed clock and sequential ids.
+/// A unit of work whose transactions hand out `todos` (the same mock the reads use, so one
+/// set of expectations covers both) and `outbox`, and commit successfully.
+pub(crate) fn unit_of_work_over(
+    todos: Arc<dyn TodoRepository>,
+    outbox: Arc<MockOutbox>,
+) -> MockUnitOfWork {
+    let mut unit_of_work = MockUnitOfWork::new();
+    unit_of_work.expect_begin().returning(move || {
+        let mut tx = MockTransaction::new();
+        let todos = todos.clone();
+        tx.expect_todos().returning(move || todos.clone());
+        let outbox = outbox.clone();
+        tx.expect_outbox().returning(move || outbox.clone());
+        tx.expect_commit().returning(|| Ok(()));
+        Ok(Box::new(tx))
+    });
+    unit_of_work
+}
+
+/// The events recorded in a [`recording_outbox`], in order.
+pub(crate) type Recorded = Arc<Mutex<Vec<TodoEvent>>>;
+
+/// An outbox that accepts every todo event and keeps it for the test to inspect.
+pub(crate) fn recording_outbox() -> (MockOutbox, Recorded) {
+    let recorded = Recorded::default();
+    let sink = recorded.clone();
+    let mut outbox = MockOutbox::new();
+    outbox
+        .expect_record()
+        .returning(move |message| match message {
+            OutboxMessage::TodoEvent(event) => {
+                sink.lock().unwrap().push(event.clone());
+                Ok(true)
+            }
+            OutboxMessage::Reminder(_) => panic!("a todo use case recorded a reminder"),
+        });
+    (outbox, recorded)
+}
+
+/// Todo ports over `todos` and `cache`, with the fixed clock and sequential ids, and a unit
+/// of work over the same `todos` whose outbox accepts anything.
 pub(crate) fn todo_ports(todos: MockTodoRepository, cache: MockTodoCache) -> TodoPorts {
-    TodoPorts {
-        todos: Arc::new(todos),
+    todo_ports_recording(todos, cache).0
+}
+
+/// [`todo_ports`], and the events their writes record.
+pub(crate) fn todo_ports_recording(
+    todos: MockTodoRepository,
+    cache: MockTodoCache,
+) -> (TodoPorts, Recorded) {
+    let (outbox, recorded) = recording_outbox();
+    let todos: Arc<dyn TodoRepository> = Arc::new(todos);
+    let ports = TodoPorts {
+        unit_of_work: Arc::new(unit_of_work_over(todos.clone(), Arc::new(outbox))),
+        todos,
         cache: Arc::new(cache),
         clock: fixed_clock(),
         ids: sequential_ids(),
-    }
+    };
+    (ports, recorded)
 }
 
 /// Ports over a repository holding `todo` whose `update` answers `update`, and a cache that

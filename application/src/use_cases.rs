@@ -98,6 +98,7 @@ impl UseCases {
     pub fn new(ports: Ports, settings: Settings) -> Self {
         let todo_ports = TodoPorts {
             todos: ports.todos.clone(),
+            unit_of_work: ports.unit_of_work.clone(),
             cache: ports.todo_cache.clone(),
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),

@@ -45,6 +45,8 @@ async fn count(db: &TestDatabase, sql: &'static str) -> i64 {
 async fn empty_database() -> TestDatabase {
     let db = TestDatabase::new().await;
     for sql in [
+        "DROP TABLE outbox",
+        "DROP TABLE schedule_ticks",
         "DROP TABLE todos",
         "DROP TABLE users",
         "DROP TABLE _sqlx_migrations",

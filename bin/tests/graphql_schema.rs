@@ -19,7 +19,7 @@ use backend::{Application, server::graphql_settings};
 use domain::{
     error::{InfraError, RepositoryError},
     ports::{TodoQuery, TodoRepository},
-    todo::{Todo, TodoId, TodoStatus, Version},
+    todo::{DueDate, Todo, TodoId, TodoStatus, Version},
     user::{DisplayName, Email, Password, Role, UserId},
 };
 use driving_graphql::{GraphqlSchema, GraphqlSettings, build_schema, with_caller};
@@ -655,6 +655,15 @@ impl TodoRepository for CountingTodos {
     }
     async fn list(&self, query: &TodoQuery) -> Result<Vec<Todo>, InfraError> {
         self.inner.list(query).await
+    }
+    async fn open_due_between(
+        &self,
+        first: DueDate,
+        last: DueDate,
+        after: Option<TodoId>,
+        limit: u32,
+    ) -> Result<Vec<Todo>, InfraError> {
+        self.inner.open_due_between(first, last, after, limit).await
     }
     async fn count_by_owner(
         &self,

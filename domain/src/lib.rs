@@ -8,6 +8,7 @@
 //! - [`session`]: login sessions, identified by an opaque token that is stored only hashed.
 //! - [`todo`]: the todo aggregate and its value objects.
 //! - [`pagination`]: page sizes and cursors shared by every list.
+//! - [`event`]: domain events, reminders, and the outbox messages that carry them.
 //! - [`error`]: the errors that ports return.
 //! - [`ports`]: the driven ports (repositories, stores, clock, ids, hashing, unit of work).
 //!
@@ -15,6 +16,7 @@
 //! is valid ("parse, don't validate"). Adapters turn their DTOs into these types at the edge.
 
 pub mod error;
+pub mod event;
 pub mod pagination;
 pub mod ports;
 pub mod session;

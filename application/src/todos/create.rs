@@ -2,10 +2,11 @@
 
 use domain::{
     error::{InfraError, RepositoryError},
+    event::TodoChange,
     todo::{NewTodo, Todo, TodoId},
 };
 
-use super::TodoPorts;
+use super::{TodoPorts, Write};
 use crate::{Actor, AppError};
 
 /// Why a todo could not be created.
@@ -32,12 +33,16 @@ impl CreateTodo {
         Self { ports }
     }
 
-    /// Creates an open todo at version 1.
+    /// Creates an open todo at version 1, and records its `todo.created` event with it.
     #[tracing::instrument(name = "create_todo", skip_all, fields(user_id = %actor.id))]
     pub async fn execute(&self, actor: &Actor, new: NewTodo) -> Result<Todo, CreateTodoError> {
         let id = TodoId::from_uuid(self.ports.ids.generate());
         let todo = Todo::create(id, actor.id, new, self.ports.clock.now());
-        match self.ports.todos.insert(&todo).await {
+        match self
+            .ports
+            .write(Write::Insert(&todo), TodoChange::Created)
+            .await
+        {
             Ok(()) => Ok(todo),
             Err(RepositoryError::UnknownReference("owner")) => Err(CreateTodoError::OwnerGone),
             Err(RepositoryError::Infra(e)) => Err(e.into()),
@@ -91,11 +96,22 @@ mod tests {
             .times(1)
             .returning(|_| Ok(()));
 
-        let todo = CreateTodo::new(ports(todos))
+        let (ports, events) = todo_ports_recording(todos, MockTodoCache::new());
+
+        let todo = CreateTodo::new(ports)
             .execute(&actor, new_todo())
             .await
             .unwrap();
 
+        let events = events.lock().unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].change, TodoChange::Created);
+        assert_eq!(events[0].id.as_uuid(), uuid::Uuid::from_u128(2));
+        assert_eq!(
+            (events[0].todo_id, events[0].version),
+            (todo.id(), Version::INITIAL)
+        );
+        assert_eq!((events[0].owner, events[0].occurred_at), (actor.id, T0));
         assert_eq!(todo.id().as_uuid(), uuid::Uuid::from_u128(1));
         assert_eq!(todo.status(), TodoStatus::Open);
         assert_eq!(todo.created_at(), T0);

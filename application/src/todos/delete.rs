@@ -2,10 +2,11 @@
 
 use domain::{
     error::{InfraError, RepositoryError},
+    event::TodoChange,
     todo::{TodoId, Version},
 };
 
-use super::TodoPorts;
+use super::{TodoPorts, Write};
 use crate::{Actor, AppError};
 
 /// Why a delete failed.
@@ -61,7 +62,11 @@ impl DeleteTodo {
                 current: todo.version(),
             });
         }
-        match self.ports.todos.delete(id, expected).await {
+        let write = Write::Delete {
+            todo: &todo,
+            expected,
+        };
+        match self.ports.write(write, TodoChange::Deleted).await {
             Ok(()) => {}
             Err(RepositoryError::NotFound) => return Err(DeleteTodoError::NotFound),
             Err(RepositoryError::VersionConflict) => {
@@ -123,10 +128,21 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(()));
 
-        use_case(todos, cache)
+        let (ports, events) = todo_ports_recording(todos, cache);
+
+        DeleteTodo::new(ports)
             .execute(&actor, id, Version::INITIAL)
             .await
             .unwrap();
+
+        let events = events.lock().unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].change, TodoChange::Deleted);
+        assert_eq!(
+            (events[0].todo_id, events[0].version.get()),
+            (id, 2),
+            "a deletion carries the version after the deleted one"
+        );
     }
 
     #[tokio::test]

@@ -23,8 +23,9 @@ pub use update::{UpdateTodo, UpdateTodoError};
 use std::sync::Arc;
 
 use domain::{
-    error::InfraError,
-    ports::{Clock, IdGenerator, TodoCache, TodoRepository},
+    error::{InfraError, RepositoryError},
+    event::{MessageId, OutboxMessage, TodoChange, TodoEvent},
+    ports::{Clock, IdGenerator, TodoCache, TodoRepository, UnitOfWork},
     todo::{Todo, TodoId, Version},
 };
 
@@ -33,8 +34,10 @@ use crate::Actor;
 /// The ports every todo use case draws from.
 #[derive(Clone)]
 pub struct TodoPorts {
-    /// The source of truth.
+    /// The source of truth, for reads. Writes go through [`TodoPorts::unit_of_work`].
     pub todos: Arc<dyn TodoRepository>,
+    /// Every write, with the event it causes, in one transaction.
+    pub unit_of_work: Arc<dyn UnitOfWork>,
     /// The read cache, invalidated after every write.
     pub cache: Arc<dyn TodoCache>,
     /// The time.
@@ -60,6 +63,33 @@ impl TodoPorts {
             .filter(|todo| todo.owner() == actor.id))
     }
 
+    /// Makes `write` and records the event of `change` in one transaction: both are
+    /// committed, or neither is. The event's version follows from the written todo (see
+    /// [`TodoEvent::of`]).
+    async fn write(&self, write: Write<'_>, change: TodoChange) -> Result<(), RepositoryError> {
+        let tx = self.unit_of_work.begin().await?;
+        let todos = tx.todos();
+        let todo = match write {
+            Write::Insert(todo) => {
+                todos.insert(todo).await?;
+                todo
+            }
+            Write::Update { todo, expected } => {
+                todos.update(todo, expected).await?;
+                todo
+            }
+            Write::Delete { todo, expected } => {
+                todos.delete(todo.id(), expected).await?;
+                todo
+            }
+        };
+        let id = MessageId::from_uuid(self.ids.generate());
+        let event = TodoEvent::of(id, self.clock.now(), todo, change);
+        tx.outbox().record(&OutboxMessage::TodoEvent(event)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Drops the cached copy after a committed write that stored version `written` (for a
     /// deletion, the version after the deleted one), so that a reader still holding an
     /// older version cannot put it back. A failure is logged, not returned: the write has
@@ -71,10 +101,153 @@ impl TodoPorts {
     }
 }
 
+/// One change to the todos table, made by [`TodoPorts::write`].
+enum Write<'a> {
+    /// Store a new todo.
+    Insert(&'a Todo),
+    /// Replace a todo that is still at `expected`.
+    Update { todo: &'a Todo, expected: Version },
+    /// Delete a todo that is still at `expected`.
+    Delete { todo: &'a Todo, expected: Version },
+}
+
 /// The conflict of a change that carries no version, after every retry lost.
 fn contended() -> crate::AppError {
     crate::AppError::conflict(
         crate::error::codes::CONTENDED,
         "the todo is being changed by others; try again",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use domain::ports::{
+        MockOutbox, MockTodoCache, MockTodoRepository, MockTransaction, MockUnitOfWork,
+    };
+
+    use super::*;
+    use crate::test_support::*;
+
+    /// Ports whose one transaction uses `todos` and `outbox`, and commits `commits` times
+    /// with `commit` as the answer; the cache must not be touched.
+    fn ports_with(
+        todos: MockTodoRepository,
+        outbox: MockOutbox,
+        commits: usize,
+        commit: fn() -> Result<(), InfraError>,
+    ) -> TodoPorts {
+        let todos: Arc<dyn TodoRepository> = Arc::new(todos);
+        let outbox = Arc::new(outbox);
+        let in_tx = todos.clone();
+        let mut unit_of_work = MockUnitOfWork::new();
+        unit_of_work.expect_begin().times(1).returning(move || {
+            let mut tx = MockTransaction::new();
+            let todos = in_tx.clone();
+            tx.expect_todos().returning(move || todos.clone());
+            let outbox = outbox.clone();
+            tx.expect_outbox().returning(move || outbox.clone());
+            tx.expect_commit().times(commits).returning(commit);
+            Ok(Box::new(tx))
+        });
+        TodoPorts {
+            todos,
+            unit_of_work: Arc::new(unit_of_work),
+            cache: Arc::new(MockTodoCache::new()),
+            clock: fixed_clock(),
+            ids: sequential_ids(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_that_cannot_be_recorded_fails_the_write_uncommitted() {
+        let actor = member();
+        let todo = todo_of(&actor);
+        let mut todos = MockTodoRepository::new();
+        todos.expect_insert().times(1).returning(|_| Ok(()));
+        let mut outbox = MockOutbox::new();
+        outbox
+            .expect_record()
+            .times(1)
+            .returning(|_| Err(infra_down()));
+
+        let err = ports_with(todos, outbox, 0, || Ok(()))
+            .write(Write::Insert(&todo), TodoChange::Created)
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, RepositoryError::Infra(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_records_no_event() {
+        let actor = member();
+        let todo = todo_of(&actor);
+        let mut todos = MockTodoRepository::new();
+        todos
+            .expect_update()
+            .returning(|_, _| Err(RepositoryError::VersionConflict));
+        let mut outbox = MockOutbox::new();
+        outbox.expect_record().never();
+
+        let err = ports_with(todos, outbox, 0, || Ok(()))
+            .write(
+                Write::Update {
+                    todo: &todo,
+                    expected: Version::INITIAL,
+                },
+                TodoChange::Updated,
+            )
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, RepositoryError::VersionConflict), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_is_a_failed_write() {
+        let actor = member();
+        let todo = todo_of(&actor);
+        let mut todos = MockTodoRepository::new();
+        todos.expect_delete().returning(|_, _| Ok(()));
+        let mut outbox = MockOutbox::new();
+        outbox
+            .expect_record()
+            .withf(|message| message.kind() == domain::event::JobKind::TodoEvent)
+            .times(1)
+            .returning(|_| Ok(true));
+
+        let err = ports_with(todos, outbox, 1, || Err(infra_down()))
+            .write(
+                Write::Delete {
+                    todo: &todo,
+                    expected: Version::INITIAL,
+                },
+                TodoChange::Deleted,
+            )
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, RepositoryError::Infra(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_cannot_start_writes_nothing() {
+        let mut unit_of_work = MockUnitOfWork::new();
+        unit_of_work.expect_begin().returning(|| Err(infra_down()));
+        let mut todos = MockTodoRepository::new();
+        todos.expect_insert().never();
+        let ports = TodoPorts {
+            unit_of_work: Arc::new(unit_of_work),
+            ..todo_ports(todos, MockTodoCache::new())
+        };
+
+        let err = ports
+            .write(Write::Insert(&todo_of(&member())), TodoChange::Created)
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, RepositoryError::Infra(_)), "{err:?}");
+    }
 }

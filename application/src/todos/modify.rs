@@ -8,10 +8,11 @@
 use chrono::{DateTime, Utc};
 use domain::{
     error::{InfraError, RepositoryError},
+    event::TodoChange,
     todo::{Todo, TodoId},
 };
 
-use super::TodoPorts;
+use super::{TodoPorts, Write};
 use crate::Actor;
 
 /// How many times a change is tried before giving up with [`ModifyError::Contended`].
@@ -33,11 +34,13 @@ pub(super) enum ModifyError<E> {
 impl TodoPorts {
     /// Applies `change` to the actor's todo and saves it if it changed anything.
     ///
-    /// `change` returns whether it changed the todo; a no-op is returned as is, unsaved.
+    /// `change` returns whether it changed the todo; a no-op is returned as is, unsaved and
+    /// with no event. A saved change records `event` in the same transaction.
     pub(super) async fn modify<E>(
         &self,
         actor: &Actor,
         id: TodoId,
+        event: TodoChange,
         change: impl Fn(&mut Todo, DateTime<Utc>) -> Result<bool, E>,
     ) -> Result<Todo, ModifyError<E>> {
         for attempt in 1..=MAX_ATTEMPTS {
@@ -50,7 +53,11 @@ impl TodoPorts {
             if !change(&mut todo, self.clock.now()).map_err(ModifyError::Rule)? {
                 return Ok(todo);
             }
-            match self.todos.update(&todo, read_version).await {
+            let write = Write::Update {
+                todo: &todo,
+                expected: read_version,
+            };
+            match self.write(write, event.clone()).await {
                 Ok(()) => {
                     self.invalidate(id, todo.version()).await;
                     return Ok(todo);
@@ -125,12 +132,24 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(()));
 
-        let done = ports(todos, cache)
-            .modify(&actor, todo.id(), complete)
+        let (ports, events) = todo_ports_recording(todos, cache);
+
+        let done = ports
+            .modify(&actor, todo.id(), TodoChange::Completed, complete)
             .await
             .unwrap();
 
         assert_eq!(done.version().get(), 2);
+        let events = events.lock().unwrap();
+        assert_eq!(
+            events.len(),
+            1,
+            "only the attempt that won records its event"
+        );
+        assert_eq!(
+            (&events[0].change, events[0].version.get()),
+            (&TodoChange::Completed, 2)
+        );
         assert_eq!(
             reads.load(Ordering::SeqCst),
             2,
@@ -153,7 +172,7 @@ mod tests {
             .returning(|_, _| Err(RepositoryError::VersionConflict));
 
         let err = ports(todos, MockTodoCache::new())
-            .modify(&actor, todo.id(), complete)
+            .modify(&actor, todo.id(), TodoChange::Completed, complete)
             .await
             .unwrap_err();
 
@@ -171,13 +190,15 @@ mod tests {
             .expect_get()
             .returning(move |_| Ok(Some(stored.clone())));
         todos.expect_update().never();
+        let (ports, events) = todo_ports_recording(todos, MockTodoCache::new());
 
-        let same = ports(todos, MockTodoCache::new())
-            .modify(&actor, todo.id(), complete)
+        let same = ports
+            .modify(&actor, todo.id(), TodoChange::Completed, complete)
             .await
             .unwrap();
 
         assert_eq!(same, todo);
+        assert!(events.lock().unwrap().is_empty(), "a no-op has no event");
     }
 
     #[tokio::test]
@@ -192,7 +213,9 @@ mod tests {
         todos.expect_update().never();
 
         let err = ports(todos, MockTodoCache::new())
-            .modify(&actor, todo.id(), |_, _| Err::<bool, _>("nope"))
+            .modify(&actor, todo.id(), TodoChange::Completed, |_, _| {
+                Err::<bool, _>("nope")
+            })
             .await
             .unwrap_err();
 
@@ -205,7 +228,12 @@ mod tests {
         let mut todos = MockTodoRepository::new();
         todos.expect_get().returning(|_| Ok(None));
         let err = ports(todos, MockTodoCache::new())
-            .modify(&actor, TodoId::from_uuid(uuid::Uuid::now_v7()), complete)
+            .modify(
+                &actor,
+                TodoId::from_uuid(uuid::Uuid::now_v7()),
+                TodoChange::Completed,
+                complete,
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, ModifyError::NotFound), "{err:?}");
@@ -217,7 +245,7 @@ mod tests {
             .expect_get()
             .returning(move |_| Ok(Some(stored.clone())));
         let err = ports(todos, MockTodoCache::new())
-            .modify(&actor, foreign.id(), complete)
+            .modify(&actor, foreign.id(), TodoChange::Completed, complete)
             .await
             .unwrap_err();
         assert!(matches!(err, ModifyError::NotFound), "{err:?}");
@@ -232,7 +260,7 @@ mod tests {
             .expect_update()
             .returning(|_, _| Err(RepositoryError::NotFound));
         let err = ports(todos, MockTodoCache::new())
-            .modify(&actor, own.id(), complete)
+            .modify(&actor, own.id(), TodoChange::Completed, complete)
             .await
             .unwrap_err();
         assert!(matches!(err, ModifyError::NotFound), "{err:?}");
@@ -244,7 +272,12 @@ mod tests {
         let mut todos = MockTodoRepository::new();
         todos.expect_get().returning(|_| Err(infra_down()));
         let err = ports(todos, MockTodoCache::new())
-            .modify(&actor, TodoId::from_uuid(uuid::Uuid::now_v7()), complete)
+            .modify(
+                &actor,
+                TodoId::from_uuid(uuid::Uuid::now_v7()),
+                TodoChange::Completed,
+                complete,
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, ModifyError::Infra(_)), "{err:?}");
@@ -259,7 +292,7 @@ mod tests {
             .expect_update()
             .returning(|_, _| Err(RepositoryError::Infra(infra_down())));
         let err = ports(todos, MockTodoCache::new())
-            .modify(&actor, own.id(), complete)
+            .modify(&actor, own.id(), TodoChange::Completed, complete)
             .await
             .unwrap_err();
         assert!(matches!(err, ModifyError::Infra(_)), "{err:?}");

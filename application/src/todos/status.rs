@@ -4,6 +4,7 @@ use std::convert::Infallible;
 
 use domain::{
     error::InfraError,
+    event::TodoChange,
     todo::{Todo, TodoId},
 };
 
@@ -52,7 +53,9 @@ impl CompleteTodo {
     pub async fn execute(&self, actor: &Actor, id: TodoId) -> Result<Todo, StatusChangeError> {
         Ok(self
             .ports
-            .modify(actor, id, |todo, now| Ok(todo.complete(now)))
+            .modify(actor, id, TodoChange::Completed, |todo, now| {
+                Ok(todo.complete(now))
+            })
             .await?)
     }
 }
@@ -74,7 +77,9 @@ impl ReopenTodo {
     pub async fn execute(&self, actor: &Actor, id: TodoId) -> Result<Todo, StatusChangeError> {
         Ok(self
             .ports
-            .modify(actor, id, |todo, now| Ok(todo.reopen(now)))
+            .modify(actor, id, TodoChange::Reopened, |todo, now| {
+                Ok(todo.reopen(now))
+            })
             .await?)
     }
 }

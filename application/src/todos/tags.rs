@@ -4,6 +4,7 @@ use std::convert::Infallible;
 
 use domain::{
     error::InfraError,
+    event::TodoChange,
     todo::{Tag, Todo, TodoId, TooManyTags},
 };
 
@@ -57,7 +58,9 @@ impl AddTag {
     #[tracing::instrument(name = "add_tag", skip_all, fields(user_id = %actor.id, todo_id = %id, tag = %tag))]
     pub async fn execute(&self, actor: &Actor, id: TodoId, tag: Tag) -> Result<Todo, AddTagError> {
         self.ports
-            .modify(actor, id, |todo, now| todo.add_tag(tag.clone(), now))
+            .modify(actor, id, TodoChange::Tagged(tag.clone()), |todo, now| {
+                todo.add_tag(tag.clone(), now)
+            })
             .await
             .map_err(|error| match error {
                 ModifyError::NotFound => AddTagError::NotFound,
@@ -89,7 +92,7 @@ impl RemoveTag {
         tag: &Tag,
     ) -> Result<Todo, RemoveTagError> {
         self.ports
-            .modify(actor, id, |todo, now| {
+            .modify(actor, id, TodoChange::Untagged(tag.clone()), |todo, now| {
                 Ok::<_, Infallible>(todo.remove_tag(tag, now))
             })
             .await

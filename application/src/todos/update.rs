@@ -2,10 +2,11 @@
 
 use domain::{
     error::{InfraError, RepositoryError},
+    event::TodoChange,
     todo::{Todo, TodoChanges, TodoId, Version},
 };
 
-use super::TodoPorts;
+use super::{TodoPorts, Write};
 use crate::{Actor, AppError};
 
 /// Why an edit failed.
@@ -66,7 +67,11 @@ impl UpdateTodo {
         if !todo.apply(changes, self.ports.clock.now()) {
             return Ok(todo);
         }
-        match self.ports.todos.update(&todo, expected).await {
+        let write = Write::Update {
+            todo: &todo,
+            expected,
+        };
+        match self.ports.write(write, TodoChange::Updated).await {
             Ok(()) => {}
             Err(RepositoryError::NotFound) => return Err(UpdateTodoError::NotFound),
             Err(RepositoryError::VersionConflict) => {
@@ -139,13 +144,38 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(()));
 
-        let updated = use_case(todos, cache)
+        let (ports, events) = todo_ports_recording(todos, cache);
+
+        let updated = UpdateTodo::new(ports)
             .execute(&actor, id, Version::INITIAL, rename("Renamed"))
             .await
             .unwrap();
 
         assert_eq!(updated.version().get(), 2);
         assert_eq!(updated.updated_at(), T0);
+        let events = events.lock().unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].change, TodoChange::Updated);
+        assert_eq!((events[0].todo_id, events[0].version.get()), (id, 2));
+        assert_eq!(events[0].owner, actor.id);
+    }
+
+    #[tokio::test]
+    async fn a_lost_race_records_no_event() {
+        let actor = member();
+        let todo = todo_of(&actor);
+        let mut todos = repo_holding(&todo);
+        todos
+            .expect_update()
+            .returning(|_, _| Err(RepositoryError::VersionConflict));
+        let (ports, events) = todo_ports_recording(todos, MockTodoCache::new());
+
+        UpdateTodo::new(ports)
+            .execute(&actor, todo.id(), Version::INITIAL, rename("Renamed"))
+            .await
+            .unwrap_err();
+
+        assert!(events.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

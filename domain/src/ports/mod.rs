@@ -8,7 +8,9 @@
 
 mod cache;
 mod clock;
+mod delivery;
 mod ids;
+mod outbox;
 mod password;
 mod readiness;
 mod sessions;
@@ -19,7 +21,9 @@ mod users;
 
 pub use cache::TodoCache;
 pub use clock::Clock;
+pub use delivery::{EventPublisher, Notifier};
 pub use ids::IdGenerator;
+pub use outbox::{ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger};
 pub use password::PasswordHasher;
 pub use readiness::ReadinessProbe;
 pub use sessions::SessionStore;
@@ -30,8 +34,9 @@ pub use users::UserRepository;
 
 #[cfg(feature = "mocks")]
 pub use {
-    cache::MockTodoCache, clock::MockClock, ids::MockIdGenerator, password::MockPasswordHasher,
-    readiness::MockReadinessProbe, sessions::MockSessionStore, todos::MockTodoRepository,
-    tokens::MockTokenGenerator, unit_of_work::MockTransaction, unit_of_work::MockUnitOfWork,
-    users::MockUserRepository,
+    cache::MockTodoCache, clock::MockClock, delivery::MockEventPublisher, delivery::MockNotifier,
+    ids::MockIdGenerator, outbox::MockJobQueue, outbox::MockOutbox, outbox::MockScheduleLedger,
+    password::MockPasswordHasher, readiness::MockReadinessProbe, sessions::MockSessionStore,
+    todos::MockTodoRepository, tokens::MockTokenGenerator, unit_of_work::MockTransaction,
+    unit_of_work::MockUnitOfWork, users::MockUserRepository,
 };

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use crate::{
     error::{InfraError, RepositoryError},
-    todo::{Tag, Todo, TodoId, TodoStatus, Version},
+    todo::{DueDate, Tag, Todo, TodoId, TodoStatus, Version},
     user::UserId,
 };
 
@@ -74,6 +74,20 @@ pub trait TodoRepository: Send + Sync {
     /// # Errors
     /// MUST return [`InfraError`] when storage fails.
     async fn list(&self, query: &TodoQuery) -> Result<Vec<Todo>, InfraError>;
+
+    /// Up to `limit` open todos, of any owner, due on a day from `first` to `last`
+    /// inclusive, with ids greater than `after` when given, in id order: one page of the
+    /// reminder job's scan.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when storage fails.
+    async fn open_due_between(
+        &self,
+        first: DueDate,
+        last: DueDate,
+        after: Option<TodoId>,
+        limit: u32,
+    ) -> Result<Vec<Todo>, InfraError>;
 
     /// How many todos each of `owners` has, only those with `status` when given: one
     /// round trip for many owners, so that a page of users never costs a query per user.

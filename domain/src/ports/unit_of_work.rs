@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use crate::{
     error::InfraError,
-    ports::{TodoRepository, UserRepository},
+    ports::{Outbox, TodoRepository, UserRepository},
 };
 
 /// Starts transactions.
@@ -30,7 +30,8 @@ pub trait UnitOfWork: Send + Sync {
 
 /// One open transaction and the repositories bound to it.
 ///
-/// Everything done through [`Transaction::users`] and [`Transaction::todos`] MUST become
+/// Everything done through [`Transaction::users`], [`Transaction::todos`] and
+/// [`Transaction::outbox`] MUST become
 /// visible to others at [`Transaction::commit`], all at once, or not at all if the
 /// transaction is dropped without committing. Other readers MUST NOT see any of it before:
 /// an adapter either answers them from the state before the transaction (Postgres, with
@@ -45,6 +46,9 @@ pub trait Transaction: Send + Sync {
 
     /// The todo repository inside this transaction.
     fn todos(&self) -> Arc<dyn TodoRepository>;
+
+    /// The outbox of this transaction: what is recorded there is committed with the rest.
+    fn outbox(&self) -> Arc<dyn Outbox>;
 
     /// Makes every change of the transaction visible at once.
     ///

@@ -6,16 +6,22 @@
 //! either. Data is lost when the process exits.
 //!
 //! - `store`: users, todos and the unit of work over one data set.
+//! - `queue`: the outbox, the job queue it fills, and the schedule ledger.
 //! - `sessions`: the session store.
 //! - `cache`: the todo read cache, on moka.
+//! - `events`: the event publisher, as an in-process broadcast.
 //! - `no_cache`: a todo cache that caches nothing, for `CACHE_TTL_SECS=0`.
 
 mod cache;
+mod events;
 mod no_cache;
+mod queue;
 mod sessions;
 mod store;
 
 pub use cache::MemoryTodoCache;
+pub use events::MemoryEventBus;
 pub use no_cache::NoTodoCache;
+pub use queue::{MemoryJobQueue, MemoryScheduleLedger};
 pub use sessions::MemorySessionStore;
 pub use store::{MemoryStore, MemoryTodoRepository, MemoryUnitOfWork, MemoryUserRepository};

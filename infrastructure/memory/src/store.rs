@@ -7,17 +7,19 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::Arc,
+    sync::{Arc, Mutex},
 };
 
 use async_trait::async_trait;
 use domain::{
     error::{InfraError, RepositoryError},
-    ports::{TodoQuery, TodoRepository, Transaction, UnitOfWork, UserRepository},
-    todo::{Todo, TodoId, TodoStatus, Version},
+    ports::{Outbox, TodoQuery, TodoRepository, Transaction, UnitOfWork, UserRepository},
+    todo::{DueDate, Todo, TodoId, TodoStatus, Version},
     user::{Email, User, UserId},
 };
 use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
+
+use crate::queue::{MemoryJobQueue, MemoryOutbox, SharedQueue};
 
 /// Everything the in-memory repositories hold. Cloned whole when a transaction starts.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +37,8 @@ type Shared = Arc<RwLock<Data>>;
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     data: Shared,
+    /// The outbox's jobs: outside `Data`, so that a transaction does not copy them.
+    queue: SharedQueue,
 }
 
 impl MemoryStore {
@@ -61,6 +65,14 @@ impl MemoryStore {
     pub fn unit_of_work(&self) -> MemoryUnitOfWork {
         MemoryUnitOfWork {
             data: self.data.clone(),
+            queue: self.queue.clone(),
+        }
+    }
+
+    /// The job queue that this store's outbox fills.
+    pub fn job_queue(&self) -> MemoryJobQueue {
+        MemoryJobQueue {
+            queue: self.queue.clone(),
         }
     }
 }
@@ -188,6 +200,30 @@ impl TodoRepository for MemoryTodoRepository {
             .collect())
     }
 
+    async fn open_due_between(
+        &self,
+        first: DueDate,
+        last: DueDate,
+        after: Option<TodoId>,
+        limit: u32,
+    ) -> Result<Vec<Todo>, InfraError> {
+        let data = self.data.read().await;
+        let newer = match after {
+            Some(cursor) => data.todos.range((
+                std::ops::Bound::Excluded(cursor),
+                std::ops::Bound::Unbounded,
+            )),
+            None => data.todos.range(..),
+        };
+        Ok(newer
+            .map(|(_, todo)| todo)
+            .filter(|todo| todo.status() == TodoStatus::Open)
+            .filter(|todo| todo.due_date().is_some_and(|d| first <= d && d <= last))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
     async fn count_by_owner(
         &self,
         owners: &[UserId],
@@ -211,6 +247,7 @@ impl TodoRepository for MemoryTodoRepository {
 #[derive(Debug, Clone)]
 pub struct MemoryUnitOfWork {
     data: Shared,
+    queue: SharedQueue,
 }
 
 #[async_trait]
@@ -218,7 +255,15 @@ impl UnitOfWork for MemoryUnitOfWork {
     async fn begin(&self) -> Result<Box<dyn Transaction>, InfraError> {
         let live = self.data.clone().write_owned().await;
         let staged: Shared = Arc::new(RwLock::new(live.clone()));
-        Ok(Box::new(MemoryTransaction { live, staged }))
+        let outbox = MemoryOutbox {
+            queue: self.queue.clone(),
+            staged: Arc::new(Mutex::new(Vec::new())),
+        };
+        Ok(Box::new(MemoryTransaction {
+            live,
+            staged,
+            outbox,
+        }))
     }
 }
 
@@ -228,6 +273,8 @@ struct MemoryTransaction {
     live: OwnedRwLockWriteGuard<Data>,
     /// Where the transaction's repositories write.
     staged: Shared,
+    /// Where the transaction's outbox stages its messages.
+    outbox: MemoryOutbox,
 }
 
 impl std::fmt::Debug for MemoryTransaction {
@@ -250,9 +297,29 @@ impl Transaction for MemoryTransaction {
         })
     }
 
+    fn outbox(&self) -> Arc<dyn Outbox> {
+        Arc::new(self.outbox.clone())
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), InfraError> {
-        let MemoryTransaction { mut live, staged } = *self;
+        let MemoryTransaction {
+            mut live,
+            staged,
+            outbox,
+        } = *self;
+        let messages = std::mem::take(
+            &mut *outbox
+                .staged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         *live = staged.read().await.clone();
+        // Still under the write lock: the change and its messages appear together.
+        outbox
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(messages, chrono::Utc::now());
         Ok(())
     }
 }

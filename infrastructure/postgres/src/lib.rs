@@ -1,5 +1,6 @@
-//! Driven adapter: PostgreSQL (sqlx). The user and todo repositories, the unit of work, the
-//! connection pool, the readiness probe and the migrations.
+//! Driven adapter: PostgreSQL (sqlx). The user and todo repositories, the unit of work and
+//! its outbox, the job queue and schedule ledger, the connection pool, the readiness probe
+//! and the migrations.
 //!
 //! Queries are built at run time (`sqlx::query_as`), not with the `query!` macros: the
 //! build needs no database and no `DATABASE_URL`, and behaves the same whatever the
@@ -7,12 +8,14 @@
 
 mod db;
 mod error;
+mod outbox;
 mod readiness;
 mod rows;
 mod todos;
 mod unit_of_work;
 mod users;
 
+pub use outbox::{PgJobQueue, PgScheduleLedger};
 pub use readiness::PgReadiness;
 /// The pool type, re-exported so the composition root needs no sqlx dependency of its own.
 pub use sqlx::PgPool;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use domain::{
     error::{InfraError, RepositoryError},
     ports::{TodoQuery, TodoRepository},
-    todo::{Todo, TodoId, TodoStatus, Version},
+    todo::{DueDate, Todo, TodoId, TodoStatus, Version},
     user::UserId,
 };
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
@@ -164,6 +164,35 @@ impl TodoRepository for PgTodoRepository {
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| error::infra("list todos", e))?;
+        records
+            .into_iter()
+            .map(|TodoRow(r)| Todo::try_from(r).map_err(InfraError::from))
+            .collect()
+    }
+
+    async fn open_due_between(
+        &self,
+        first: DueDate,
+        last: DueDate,
+        after: Option<TodoId>,
+        limit: u32,
+    ) -> Result<Vec<Todo>, InfraError> {
+        // Served by `todos_open_due_date_idx`; the nil UUID sorts before every real id.
+        let after = after.map_or(uuid::Uuid::nil(), |id| id.as_uuid());
+        let mut conn = self.db.conn().await?;
+        let records = sqlx::query_as::<_, TodoRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM todos WHERE completed_at IS NULL AND due_date BETWEEN $1 AND $2",
+            " AND id > $3 ORDER BY id LIMIT $4"
+        ))
+        .bind(first.get())
+        .bind(last.get())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| error::infra("list todos falling due", e))?;
         records
             .into_iter()
             .map(|TodoRow(r)| Todo::try_from(r).map_err(InfraError::from))

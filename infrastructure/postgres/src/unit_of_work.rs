@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::{
     error::InfraError,
-    ports::{TodoRepository, Transaction, UnitOfWork, UserRepository},
+    ports::{Outbox, TodoRepository, Transaction, UnitOfWork, UserRepository},
 };
 use sqlx::PgPool;
 use tokio::sync::Mutex;
@@ -14,6 +14,7 @@ use crate::{
     PgTodoRepository, PgUserRepository,
     db::{Db, SharedTx},
     error,
+    outbox::PgOutbox,
 };
 
 /// [`UnitOfWork`] on Postgres: each transaction is one sqlx transaction at Postgres' default
@@ -59,6 +60,12 @@ impl Transaction for PgTransaction {
 
     fn todos(&self) -> Arc<dyn TodoRepository> {
         Arc::new(PgTodoRepository::in_transaction(Db::Tx(self.tx.clone())))
+    }
+
+    fn outbox(&self) -> Arc<dyn Outbox> {
+        Arc::new(PgOutbox {
+            db: Db::Tx(self.tx.clone()),
+        })
     }
 
     async fn commit(self: Box<Self>) -> Result<(), InfraError> {

@@ -8,6 +8,10 @@
 //! or written by a buggy release is reported as corrupt instead of becoming an invalid
 //! entity.
 
+mod messages;
+
+pub use messages::{MessageRecord, ReminderRecord, TodoEventRecord};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
     error::InfraError,

@@ -13,6 +13,7 @@
 mod support;
 
 mod cache;
+mod outbox;
 mod sessions;
 mod todos;
 mod unit_of_work;

@@ -1,0 +1,36 @@
+//! Where the worker delivers: the event publisher and the reminder notifier.
+//!
+//! Both are at-least-once targets. A delivery can be repeated (after a crash between
+//! delivering and marking the job done), so each message carries its id for receivers to
+//! drop repeats by.
+
+use async_trait::async_trait;
+
+use crate::{
+    error::InfraError,
+    event::{Reminder, TodoEvent},
+};
+
+/// Publishes todo events to whoever listens (other replicas, live-update streams).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes `event`.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when the event may not have been published; the worker
+    /// then tries again later.
+    async fn publish(&self, event: &TodoEvent) -> Result<(), InfraError>;
+}
+
+/// Tells a todo's owner that it falls due soon.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Sends `reminder`.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when the reminder may not have arrived; the worker then
+    /// tries again later.
+    async fn notify(&self, reminder: &Reminder) -> Result<(), InfraError>;
+}

@@ -1,0 +1,266 @@
+//! The outbox, the job queue and the schedule ledger on Postgres (see the outbox
+//! migration for the table and why each index is there).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{
+    error::InfraError,
+    event::{JobKind, MessageId, OutboxMessage},
+    ports::{ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger},
+};
+use driven_records::MessageRecord;
+use sqlx::{PgPool, Row, types::Json};
+use uuid::Uuid;
+
+use crate::{db::Db, error};
+
+/// The [`Outbox`] of one Postgres transaction: an `INSERT` on the transaction's connection.
+#[derive(Debug, Clone)]
+pub(crate) struct PgOutbox {
+    pub(crate) db: Db,
+}
+
+#[async_trait]
+impl Outbox for PgOutbox {
+    async fn record(&self, message: &OutboxMessage) -> Result<bool, InfraError> {
+        let mut conn = self.db.conn().await?;
+        // `ON CONFLICT` on the dedupe key only: two messages with the same id would be a
+        // broken id generator, and that must fail loudly, not vanish.
+        let inserted = sqlx::query(
+            "INSERT INTO outbox (id, kind, dedupe_key, payload) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(message.id().as_uuid())
+        .bind(message.kind().as_str())
+        .bind(message.dedupe_key())
+        .bind(Json(MessageRecord::from(message)))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| error::infra("record outbox message", e))?;
+        Ok(inserted.rows_affected() == 1)
+    }
+}
+
+/// [`JobQueue`] on Postgres.
+#[derive(Debug, Clone)]
+pub struct PgJobQueue {
+    pool: PgPool,
+}
+
+impl PgJobQueue {
+    /// A queue over the `outbox` table in `pool`'s database.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+fn kind_of(name: &str) -> Result<JobKind, InfraError> {
+    JobKind::ALL
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+        .ok_or_else(|| InfraError::internal("read outbox row", format!("unknown kind {name:?}")))
+}
+
+fn attempts_of(n: i32) -> u32 {
+    // The column has a CHECK (attempts >= 0).
+    u32::try_from(n).unwrap_or(0)
+}
+
+#[async_trait]
+impl JobQueue for PgJobQueue {
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedJob>, InfraError> {
+        // One statement: pick the due rows nobody else is claiming right now (SKIP
+        // LOCKED: concurrent workers take disjoint rows instead of waiting on each
+        // other), then count the attempt and push the row out of sight until the lease
+        // ends. The row locks last only as long as this statement's transaction.
+        let rows = sqlx::query(
+            "WITH due AS ( \
+                 SELECT id FROM outbox \
+                 WHERE delivered_at IS NULL AND dead_at IS NULL \
+                   AND (available_at IS NULL OR available_at <= $1) \
+                 ORDER BY id LIMIT $3 \
+                 FOR UPDATE SKIP LOCKED) \
+             UPDATE outbox o SET attempts = o.attempts + 1, available_at = $2 \
+             FROM due WHERE o.id = due.id \
+             RETURNING o.id, o.payload, o.attempts, o.recorded_at",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| error::infra("claim jobs", e))?;
+        let mut jobs = rows
+            .into_iter()
+            .map(|row| {
+                let Json(record): Json<MessageRecord> = row
+                    .try_get("payload")
+                    .map_err(|e| error::infra("read outbox row", e))?;
+                Ok(ClaimedJob {
+                    message: OutboxMessage::try_from(record)?,
+                    attempt: attempts_of(
+                        row.try_get("attempts")
+                            .map_err(|e| error::infra("read outbox row", e))?,
+                    ),
+                    recorded_at: row
+                        .try_get("recorded_at")
+                        .map_err(|e| error::infra("read outbox row", e))?,
+                })
+            })
+            .collect::<Result<Vec<_>, InfraError>>()?;
+        // RETURNING has no order of its own; deliver oldest first.
+        jobs.sort_by_key(|job| job.message.id());
+        Ok(jobs)
+    }
+
+    async fn complete(&self, id: MessageId, now: DateTime<Utc>) -> Result<(), InfraError> {
+        sqlx::query(
+            "UPDATE outbox SET delivered_at = $2, dead_at = NULL \
+             WHERE id = $1 AND delivered_at IS NULL",
+        )
+        .bind(id.as_uuid())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| error::infra("mark job delivered", e))?;
+        Ok(())
+    }
+
+    async fn fail(
+        &self,
+        id: MessageId,
+        attempt: u32,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), InfraError> {
+        let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
+        sqlx::query(
+            "UPDATE outbox SET last_error = $3, \
+                 available_at = COALESCE($4, available_at), \
+                 dead_at = CASE WHEN $4 IS NULL THEN $5 END \
+             WHERE id = $1 AND attempts = $2 AND delivered_at IS NULL AND dead_at IS NULL",
+        )
+        .bind(id.as_uuid())
+        .bind(attempt)
+        .bind(error)
+        .bind(retry_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| error::infra("record job failure", e))?;
+        Ok(())
+    }
+
+    async fn dead(&self, limit: u32) -> Result<Vec<DeadJob>, InfraError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, attempts, last_error, recorded_at, dead_at FROM outbox \
+             WHERE dead_at IS NOT NULL ORDER BY dead_at DESC, id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| error::infra("list dead jobs", e))?;
+        rows.into_iter()
+            .map(|row| {
+                let read = |e| error::infra("read outbox row", e);
+                let kind: String = row.try_get("kind").map_err(read)?;
+                let last_error: Option<String> = row.try_get("last_error").map_err(read)?;
+                Ok(DeadJob {
+                    id: MessageId::from_uuid(row.try_get::<Uuid, _>("id").map_err(read)?),
+                    kind: kind_of(&kind)?,
+                    attempts: attempts_of(row.try_get("attempts").map_err(read)?),
+                    last_error: last_error.unwrap_or_default(),
+                    recorded_at: row.try_get("recorded_at").map_err(read)?,
+                    died_at: row.try_get("dead_at").map_err(read)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn retry(&self, id: MessageId, now: DateTime<Utc>) -> Result<bool, InfraError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET dead_at = NULL, attempts = 0, available_at = $2 \
+             WHERE id = $1 AND dead_at IS NOT NULL",
+        )
+        .bind(id.as_uuid())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| error::infra("requeue dead job", e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_delivered(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
+        let done = sqlx::query("DELETE FROM outbox WHERE delivered_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| error::infra("purge delivered jobs", e))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn stats(&self) -> Result<QueueStats, InfraError> {
+        // Both counts use the partial indexes; neither scans delivered rows.
+        let row = sqlx::query(
+            "SELECT \
+                 (SELECT count(*) FROM outbox \
+                  WHERE delivered_at IS NULL AND dead_at IS NULL) AS backlog, \
+                 (SELECT min(recorded_at) FROM outbox \
+                  WHERE delivered_at IS NULL AND dead_at IS NULL) AS oldest, \
+                 (SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL) AS dead",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| error::infra("measure job queue", e))?;
+        let read = |e| error::infra("read queue stats", e);
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(QueueStats {
+            backlog: count(row.try_get("backlog").map_err(read)?),
+            oldest_recorded_at: row.try_get("oldest").map_err(read)?,
+            dead: count(row.try_get("dead").map_err(read)?),
+        })
+    }
+}
+
+/// [`ScheduleLedger`] on Postgres: a row per tick, and the primary key decides who won.
+#[derive(Debug, Clone)]
+pub struct PgScheduleLedger {
+    pool: PgPool,
+}
+
+impl PgScheduleLedger {
+    /// A ledger in `pool`'s database.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl ScheduleLedger for PgScheduleLedger {
+    async fn claim_tick(&self, job: &str, tick: DateTime<Utc>) -> Result<bool, InfraError> {
+        let done = sqlx::query(
+            "INSERT INTO schedule_ticks (job, tick) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(job)
+        .bind(tick)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| error::infra("claim schedule tick", e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
+        let done = sqlx::query("DELETE FROM schedule_ticks WHERE tick < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| error::infra("purge schedule ticks", e))?;
+        Ok(done.rows_affected())
+    }
+}

@@ -11,12 +11,15 @@
 //!   driving adapter maps from.
 //! - [`users`]: register, log in and out, authenticate, the current user, listing users.
 //! - [`todos`]: everything a user does with their todos.
+//! - [`jobs`]: the worker's use cases: delivering outbox jobs, reminders, housekeeping, and
+//!   the dead-letter commands.
 //! - [`seed`]: demo data, written through the unit of work.
 //! - [`readiness`]: whether the backing services answer, for every driving adapter's probes.
 //! - [`use_cases`]: the [`Ports`] bundle and the [`UseCases`] built from it.
 
 pub mod actor;
 pub mod error;
+pub mod jobs;
 pub mod readiness;
 pub mod seed;
 pub mod todos;

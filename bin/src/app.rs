@@ -8,25 +8,35 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use application::{Ports, Settings, UseCases};
-use domain::ports::{
-    Clock, ReadinessProbe, SessionStore, TodoCache, TodoRepository, UnitOfWork, UserRepository,
+use application::{
+    Ports, Settings, UseCases,
+    jobs::{DeliverJobs, EnqueueReminders, Housekeeping, ListDeadJobs, RetryDeadJob, RetryPolicy},
+    readiness::CheckReadiness,
 };
-use driven_memory::{MemorySessionStore, MemoryStore, MemoryTodoCache, NoTodoCache};
+use domain::ports::{
+    Clock, EventPublisher, IdGenerator, JobQueue, Notifier, ReadinessProbe, ScheduleLedger,
+    SessionStore, TodoCache, TodoRepository, UnitOfWork, UserRepository,
+};
+use driven_memory::{
+    MemoryEventBus, MemoryScheduleLedger, MemorySessionStore, MemoryStore, MemoryTodoCache,
+    NoTodoCache,
+};
 use driven_postgres::{
-    self as postgres, PgPool, PgReadiness, PgTodoRepository, PgUnitOfWork, PgUserRepository,
-    PoolSettings,
+    self as postgres, PgJobQueue, PgPool, PgReadiness, PgScheduleLedger, PgTodoRepository,
+    PgUnitOfWork, PgUserRepository, PoolSettings,
 };
 use driven_redis::{
-    self as redis, ConnectionManager, RedisReadiness, RedisSessionStore, RedisSettings,
-    RedisTodoCache,
+    self as redis, ConnectionManager, RedisEventPublisher, RedisReadiness, RedisSessionStore,
+    RedisSettings, RedisTodoCache,
 };
 use driven_system::{
     clock::SystemClock,
     ids::UuidV7Generator,
+    notifier::LogNotifier,
     password::{Argon2Hasher, HashingLimits},
     tokens::RandomTokenGenerator,
 };
+use driven_webhook::{WebhookNotifier, WebhookSettings};
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
@@ -54,8 +64,40 @@ impl std::fmt::Debug for Backends {
 pub struct Application {
     /// What the driving adapters call.
     pub use_cases: Arc<UseCases>,
+    /// What the worker and the `jobs` commands call.
+    pub jobs: Arc<Jobs>,
     /// The backing services in use.
     pub backends: Backends,
+}
+
+/// The worker's use cases, over the same adapters as the rest.
+pub struct Jobs {
+    /// Delivers outbox jobs.
+    pub deliver: DeliverJobs,
+    /// The periodic reminder job.
+    pub reminders: EnqueueReminders,
+    /// The periodic housekeeping job.
+    pub housekeeping: Housekeeping,
+    /// `backend jobs dead`.
+    pub list_dead: ListDeadJobs,
+    /// `backend jobs retry`.
+    pub retry_dead: RetryDeadJob,
+    /// The queue itself, for the backlog metrics.
+    pub queue: Arc<dyn JobQueue>,
+    /// The worker's readiness: the same backing services as the API's.
+    pub readiness: CheckReadiness,
+    /// The in-process event bus, when events are not published to Redis: what a
+    /// subscriber in this process listens to.
+    pub event_bus: Option<MemoryEventBus>,
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs")
+            .field("deliver", &self.deliver)
+            .field("event_bus", &self.event_bus.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Application {
@@ -72,10 +114,13 @@ impl Application {
         let mut backends = Backends::default();
         let mut probes: Vec<Arc<dyn ReadinessProbe>> = Vec::new();
 
-        let (users, todos, unit_of_work): (
+        #[allow(clippy::type_complexity)] // Named once, here, and destructured at once.
+        let (users, todos, unit_of_work, queue, ledger): (
             Arc<dyn UserRepository>,
             Arc<dyn TodoRepository>,
             Arc<dyn UnitOfWork>,
+            Arc<dyn JobQueue>,
+            Arc<dyn ScheduleLedger>,
         ) = match &config.database {
             Some(db) => {
                 let settings = PoolSettings {
@@ -92,7 +137,9 @@ impl Application {
                 (
                     Arc::new(PgUserRepository::new(pool.clone())),
                     Arc::new(PgTodoRepository::new(pool.clone())),
-                    Arc::new(PgUnitOfWork::new(pool)),
+                    Arc::new(PgUnitOfWork::new(pool.clone())),
+                    Arc::new(PgJobQueue::new(pool.clone())),
+                    Arc::new(PgScheduleLedger::new(pool)),
                 )
             }
             None => {
@@ -102,48 +149,64 @@ impl Application {
                     Arc::new(store.users()),
                     Arc::new(store.todos()),
                     Arc::new(store.unit_of_work()),
+                    Arc::new(store.job_queue()),
+                    Arc::new(MemoryScheduleLedger::new()),
                 )
             }
         };
 
-        let (sessions, todo_cache): (Arc<dyn SessionStore>, Arc<dyn TodoCache>) =
-            match &config.redis {
-                Some(r) => {
-                    let settings = RedisSettings {
-                        key_prefix: r.key_prefix.clone(),
-                        response_timeout: r.timeout,
-                        ..RedisSettings::default()
-                    };
-                    let manager = redis::connect(r.url.expose_secret(), &settings)
-                        .await
-                        .context("cannot connect to Redis (REDIS_URL)")?;
-                    tracing::info!(key_prefix = %r.key_prefix, "sessions and todo cache: Redis");
-                    backends.redis = Some(manager.clone());
-                    probes.push(Arc::new(RedisReadiness::new(manager.clone())));
-                    (
-                        Arc::new(RedisSessionStore::new(
-                            manager.clone(),
-                            &r.key_prefix,
-                            clock.clone(),
-                        )),
-                        Arc::new(RedisTodoCache::new(
-                            manager,
-                            &r.key_prefix,
-                            config.cache_ttl,
-                        )),
-                    )
-                }
-                None => {
-                    tracing::info!("sessions and todo cache: in memory (REDIS_URL is unset)");
-                    (
-                        Arc::new(MemorySessionStore::new(clock.clone())),
-                        Arc::new(MemoryTodoCache::new(
-                            config.cache_capacity,
-                            config.cache_ttl,
-                        )),
-                    )
-                }
-            };
+        #[allow(clippy::type_complexity)] // Named once, here, and destructured at once.
+        let (sessions, todo_cache, publisher, event_bus): (
+            Arc<dyn SessionStore>,
+            Arc<dyn TodoCache>,
+            Arc<dyn EventPublisher>,
+            Option<MemoryEventBus>,
+        ) = match &config.redis {
+            Some(r) => {
+                let settings = RedisSettings {
+                    key_prefix: r.key_prefix.clone(),
+                    response_timeout: r.timeout,
+                    ..RedisSettings::default()
+                };
+                let manager = redis::connect(r.url.expose_secret(), &settings)
+                    .await
+                    .context("cannot connect to Redis (REDIS_URL)")?;
+                tracing::info!(key_prefix = %r.key_prefix, "sessions, todo cache and events: Redis");
+                backends.redis = Some(manager.clone());
+                probes.push(Arc::new(RedisReadiness::new(manager.clone())));
+                (
+                    Arc::new(RedisSessionStore::new(
+                        manager.clone(),
+                        &r.key_prefix,
+                        clock.clone(),
+                    )),
+                    Arc::new(RedisTodoCache::new(
+                        manager.clone(),
+                        &r.key_prefix,
+                        config.cache_ttl,
+                    )),
+                    Arc::new(RedisEventPublisher::new(
+                        manager,
+                        &r.key_prefix,
+                        config.worker.stream_max_len,
+                    )),
+                    None,
+                )
+            }
+            None => {
+                tracing::info!("sessions, todo cache and events: in memory (REDIS_URL is unset)");
+                let bus = MemoryEventBus::new(EVENT_BUS_CAPACITY);
+                (
+                    Arc::new(MemorySessionStore::new(clock.clone())),
+                    Arc::new(MemoryTodoCache::new(
+                        config.cache_capacity,
+                        config.cache_ttl,
+                    )),
+                    Arc::new(bus.clone()),
+                    Some(bus),
+                )
+            }
+        };
 
         let todo_cache: Arc<dyn TodoCache> = if config.cache_ttl.is_zero() {
             tracing::info!("todo cache: off (CACHE_TTL_SECS=0)");
@@ -151,6 +214,39 @@ impl Application {
         } else {
             todo_cache
         };
+
+        let notifier: Arc<dyn Notifier> = match &config.worker.webhook {
+            Some(webhook) => {
+                tracing::info!(url = %webhook.url, "reminders: webhook");
+                Arc::new(
+                    WebhookNotifier::new(WebhookSettings {
+                        url: webhook.url.clone(),
+                        secret: webhook.secret.clone(),
+                        timeout: webhook.timeout,
+                        attempts: webhook.attempts,
+                        retry_delay: std::time::Duration::from_millis(200),
+                    })
+                    .context("invalid reminder webhook settings")?,
+                )
+            }
+            None => Arc::new(LogNotifier),
+        };
+        let ids: Arc<dyn IdGenerator> = Arc::new(UuidV7Generator);
+        let jobs = Jobs::new(
+            config,
+            JobPorts {
+                todos: todos.clone(),
+                unit_of_work: unit_of_work.clone(),
+                queue,
+                ledger,
+                publisher,
+                notifier,
+                clock: clock.clone(),
+                ids: ids.clone(),
+                probes: probes.clone(),
+            },
+            event_bus,
+        )?;
 
         let ports = Ports {
             users,
@@ -163,7 +259,7 @@ impl Application {
                 max_wait: config.password_hash_max_wait,
             })?),
             clock,
-            ids: Arc::new(UuidV7Generator),
+            ids,
             tokens: Arc::new(RandomTokenGenerator),
             probes,
         };
@@ -173,7 +269,69 @@ impl Application {
         };
         Ok(Self {
             use_cases: Arc::new(UseCases::new(ports, settings)),
+            jobs: Arc::new(jobs),
             backends,
+        })
+    }
+}
+
+/// How many events the in-process bus keeps for a slow subscriber.
+const EVENT_BUS_CAPACITY: usize = 1024;
+
+/// The adapters the worker's use cases are built from.
+struct JobPorts {
+    todos: Arc<dyn TodoRepository>,
+    unit_of_work: Arc<dyn UnitOfWork>,
+    queue: Arc<dyn JobQueue>,
+    ledger: Arc<dyn ScheduleLedger>,
+    publisher: Arc<dyn EventPublisher>,
+    notifier: Arc<dyn Notifier>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    probes: Vec<Arc<dyn ReadinessProbe>>,
+}
+
+impl Jobs {
+    fn new(
+        config: &Config,
+        ports: JobPorts,
+        event_bus: Option<MemoryEventBus>,
+    ) -> anyhow::Result<Self> {
+        let worker = &config.worker;
+        let delta = |d: std::time::Duration, var: &str| {
+            chrono::TimeDelta::from_std(d).with_context(|| format!("{var} is too large"))
+        };
+        Ok(Self {
+            deliver: DeliverJobs::new(
+                ports.queue.clone(),
+                ports.publisher,
+                ports.notifier,
+                ports.clock.clone(),
+                RetryPolicy {
+                    max_attempts: worker.max_attempts,
+                    base_delay: worker.backoff_base,
+                    max_delay: worker.backoff_max,
+                },
+                worker.lease,
+                worker.batch_size,
+            ),
+            reminders: EnqueueReminders::new(
+                ports.todos,
+                ports.unit_of_work,
+                ports.ledger.clone(),
+                ports.ids,
+                delta(worker.reminder_window, "REMINDER_WINDOW_MINUTES")?,
+            ),
+            housekeeping: Housekeeping::new(
+                ports.queue.clone(),
+                ports.ledger,
+                delta(worker.retention, "OUTBOX_RETENTION_HOURS")?,
+            ),
+            list_dead: ListDeadJobs::new(ports.queue.clone()),
+            retry_dead: RetryDeadJob::new(ports.queue.clone(), ports.clock),
+            queue: ports.queue,
+            readiness: CheckReadiness::new(ports.probes),
+            event_bus,
         })
     }
 }

@@ -37,6 +37,16 @@ pub struct Cli {
 pub enum Command {
     /// Serve the REST and GraphQL APIs on one listener until SIGINT or SIGTERM.
     Serve,
+    /// Deliver outbox jobs and run the periodic jobs until SIGINT or SIGTERM, with probes
+    /// and metrics on WORKER_HTTP_ADDR (needs DATABASE_URL: in memory, `serve` runs the
+    /// worker itself).
+    Worker,
+    /// Inspect and requeue background jobs (needs DATABASE_URL).
+    Jobs {
+        /// The jobs command.
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Apply the pending database migrations (needs DATABASE_URL). Safe to run again.
     Migrate,
     /// Manage users.
@@ -80,6 +90,22 @@ pub enum UsersCommand {
     },
 }
 
+/// The `jobs` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List the dead jobs (out of attempts), most recently dead first.
+    Dead {
+        /// The most to list.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Requeue a dead job, with a fresh set of attempts.
+    Retry {
+        /// The job's id, as `jobs dead` prints it.
+        id: uuid::Uuid,
+    },
+}
+
 /// Runs `command` with `config`.
 ///
 /// # Errors
@@ -87,6 +113,8 @@ pub enum UsersCommand {
 pub async fn run(command: Command, config: &Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(config).await,
+        Command::Worker => worker(config).await,
+        Command::Jobs { command } => jobs(config, command).await,
         Command::Migrate => migrate(config).await,
         Command::Users {
             command:
@@ -116,6 +144,52 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     let addr = server.local_addr()?;
     tracing::info!(%addr, docs = %format!("http://{addr}/docs"), "listening");
     server.run(shutdown::on_signal()).await?;
+    app.close().await;
+    Ok(())
+}
+
+async fn worker(config: &Config) -> anyhow::Result<()> {
+    require_database(config, "worker")?;
+    let app = Application::build(config).await?;
+    crate::worker::run_standalone(
+        app.jobs.clone(),
+        config.worker.clone(),
+        shutdown::on_signal(),
+    )
+    .await?;
+    app.close().await;
+    Ok(())
+}
+
+async fn jobs(config: &Config, command: JobsCommand) -> anyhow::Result<()> {
+    require_database(config, "jobs")?;
+    let app = Application::build(config).await?;
+    match command {
+        JobsCommand::Dead { limit } => {
+            let dead = app.jobs.list_dead.execute(limit).await?;
+            if dead.is_empty() {
+                println!("no dead jobs");
+            }
+            for job in dead {
+                println!(
+                    "{}\t{}\tattempts={}\trecorded={}\tdied={}\t{}",
+                    job.id,
+                    job.kind,
+                    job.attempts,
+                    job.recorded_at.to_rfc3339(),
+                    job.died_at.to_rfc3339(),
+                    job.last_error
+                );
+            }
+        }
+        JobsCommand::Retry { id } => {
+            let id = domain::event::MessageId::from_uuid(id);
+            if !app.jobs.retry_dead.execute(id).await? {
+                bail!("no dead job has the id {id}");
+            }
+            println!("requeued {id}");
+        }
+    }
     app.close().await;
     Ok(())
 }

@@ -108,6 +108,135 @@ pub struct GrpcConfig {
     pub health_interval: Duration,
 }
 
+/// The worker: outbox delivery and the periodic jobs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// `WORKER_IN_PROCESS` (default: `true` in memory, `false` with `DATABASE_URL`): whether
+    /// `serve` runs the worker too. In memory it always does, as no other process can see
+    /// the outbox.
+    pub in_process: bool,
+    /// `WORKER_BATCH_SIZE` (default 32): the most jobs claimed at once.
+    pub batch_size: u32,
+    /// `WORKER_POLL_INTERVAL_MS` (default 100): the pause after finding nothing to do.
+    pub poll_interval: Duration,
+    /// `WORKER_LEASE_SECS` (default 30): how long a claimed job stays hidden from other
+    /// workers; a job whose worker died is delivered again after that.
+    pub lease: Duration,
+    /// `WORKER_MAX_ATTEMPTS` (default 10): attempts before a job is dead.
+    pub max_attempts: u32,
+    /// `WORKER_BACKOFF_BASE_MS` (default 1000): the wait after the first failure; it doubles
+    /// with each further one, with jitter.
+    pub backoff_base: Duration,
+    /// `WORKER_BACKOFF_MAX_SECS` (default 600): the longest wait between attempts.
+    pub backoff_max: Duration,
+    /// `WORKER_DRAIN_TIMEOUT_SECS` (default 10): on SIGTERM, how long the job in hand may
+    /// take to finish; after that it is abandoned, and redelivered when its lease ends.
+    pub drain_timeout: Duration,
+    /// `WORKER_HTTP_ADDR` (default 127.0.0.1:9090): where `backend worker` serves
+    /// `/healthz`, `/readyz` and `/metrics`.
+    pub http_addr: SocketAddr,
+    /// `OUTBOX_RETENTION_HOURS` (default 168): how long delivered jobs are kept; at least
+    /// 24, so that a reminder's key outlives its window.
+    pub retention: Duration,
+    /// `EVENT_STREAM_MAX_LEN` (default 100000): about how many events the Redis stream
+    /// keeps.
+    pub stream_max_len: usize,
+    /// `REMINDER_WINDOW_MINUTES` (default 60): how far ahead a reminder is sent.
+    pub reminder_window: Duration,
+    /// `REMINDER_WEBHOOK_URL`: where reminders are posted; unset, they are logged.
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// The reminder webhook; present only when `REMINDER_WEBHOOK_URL` is set.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// `REMINDER_WEBHOOK_URL`: an `http://` URL.
+    pub url: url::Url,
+    /// `REMINDER_WEBHOOK_SECRET` (required with the URL): the HMAC-SHA256 key.
+    pub secret: SecretString,
+    /// `REMINDER_WEBHOOK_TIMEOUT_MS` (default 5000): the longest one request may take.
+    pub timeout: Duration,
+    /// `REMINDER_WEBHOOK_ATTEMPTS` (default 3): requests per reminder before the job is
+    /// retried later.
+    pub attempts: u32,
+}
+
+/// Reads the worker's settings; `database` says whether `DATABASE_URL` is set.
+fn worker_config(env: &Vars<'_>, database: bool) -> Result<WorkerConfig, ConfigError> {
+    let webhook = match env.string("REMINDER_WEBHOOK_URL") {
+        None => None,
+        Some(raw) => {
+            let url: url::Url = raw
+                .parse()
+                .map_err(|e| env.invalid("REMINDER_WEBHOOK_URL", &format!("{e}")))?;
+            if url.scheme() != "http" {
+                return Err(env.invalid(
+                    "REMINDER_WEBHOOK_URL",
+                    "must start with http:// (this build has no TLS client)",
+                ));
+            }
+            let secret = env
+                .secret("REMINDER_WEBHOOK_SECRET")
+                .filter(|s| !s.expose_secret().is_empty())
+                .ok_or_else(|| {
+                    env.invalid(
+                        "REMINDER_WEBHOOK_SECRET",
+                        "must be set with REMINDER_WEBHOOK_URL",
+                    )
+                })?;
+            Some(WebhookConfig {
+                url,
+                secret,
+                timeout: env.millis("REMINDER_WEBHOOK_TIMEOUT_MS", 5_000)?,
+                attempts: env.parse("REMINDER_WEBHOOK_ATTEMPTS", 3u32)?.max(1),
+            })
+        }
+    };
+    let worker = WorkerConfig {
+        in_process: !database || env.parse("WORKER_IN_PROCESS", false)?,
+        batch_size: env.parse("WORKER_BATCH_SIZE", 32u32)?,
+        poll_interval: env.millis("WORKER_POLL_INTERVAL_MS", 100)?,
+        lease: env.seconds("WORKER_LEASE_SECS", 30)?,
+        max_attempts: env.parse("WORKER_MAX_ATTEMPTS", 10u32)?,
+        backoff_base: env.millis("WORKER_BACKOFF_BASE_MS", 1_000)?,
+        backoff_max: env.seconds("WORKER_BACKOFF_MAX_SECS", 600)?,
+        drain_timeout: env.seconds("WORKER_DRAIN_TIMEOUT_SECS", 10)?,
+        http_addr: env.parse("WORKER_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 9090)))?,
+        retention: env.seconds("OUTBOX_RETENTION_HOURS", 168)? * 3600,
+        stream_max_len: env.parse("EVENT_STREAM_MAX_LEN", 100_000usize)?,
+        reminder_window: env.seconds("REMINDER_WINDOW_MINUTES", 60)? * 60,
+        webhook,
+    };
+    if worker.batch_size == 0 {
+        return Err(env.invalid("WORKER_BATCH_SIZE", "must be at least 1"));
+    }
+    if worker.poll_interval.is_zero() {
+        return Err(env.invalid("WORKER_POLL_INTERVAL_MS", "must be at least 1"));
+    }
+    if worker.max_attempts == 0 {
+        return Err(env.invalid("WORKER_MAX_ATTEMPTS", "must be at least 1"));
+    }
+    if worker.retention < Duration::from_secs(24 * 3600) {
+        return Err(env.invalid("OUTBOX_RETENTION_HOURS", "must be at least 24"));
+    }
+    if worker.reminder_window.is_zero() || worker.reminder_window > Duration::from_secs(12 * 3600) {
+        return Err(env.invalid("REMINDER_WINDOW_MINUTES", "must be from 1 to 720"));
+    }
+    // A job must not be handed to a second worker while the first is still delivering
+    // it: the lease has to outlast a whole batch of slow calls.
+    let slowest_call = worker
+        .webhook
+        .as_ref()
+        .map_or(Duration::from_secs(2), |w| w.timeout * w.attempts);
+    if worker.lease < slowest_call * 2 {
+        return Err(env.invalid(
+            "WORKER_LEASE_SECS",
+            "must be at least twice the longest delivery (the webhook's timeout times its attempts)",
+        ));
+    }
+    Ok(worker)
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -134,6 +263,8 @@ pub struct Config {
     /// `PASSWORD_HASH_MAX_WAIT_MS` (default 1000): how long a login or registration waits
     /// for a hashing slot before it is answered 503 with `Retry-After`.
     pub password_hash_max_wait: Duration,
+    /// The worker.
+    pub worker: WorkerConfig,
     /// `LOG_FORMAT` (default `pretty`): `pretty` or `json`.
     pub log_format: LogFormat,
     /// `RUST_LOG` (default `info`): a tracing env-filter directive.
@@ -234,10 +365,12 @@ impl Config {
         if grpc.health_interval.is_zero() {
             return Err(env.invalid("GRPC_HEALTH_INTERVAL_MS", "must be at least 1"));
         }
+        let worker = worker_config(&env, database.is_some())?;
         Ok(Self {
             http,
             graphql,
             grpc,
+            worker,
             database,
             redis,
             session_ttl,
@@ -312,6 +445,54 @@ impl Config {
                 out.insert("REDIS_URL", redact_url(&redis.url));
                 out.insert("REDIS_KEY_PREFIX", redis.key_prefix.clone());
                 out.insert("REDIS_TIMEOUT_MS", redis.timeout.as_millis().to_string());
+            }
+        }
+        let w = &self.worker;
+        out.insert("WORKER_IN_PROCESS", w.in_process.to_string());
+        out.insert("WORKER_BATCH_SIZE", w.batch_size.to_string());
+        out.insert(
+            "WORKER_POLL_INTERVAL_MS",
+            w.poll_interval.as_millis().to_string(),
+        );
+        out.insert("WORKER_LEASE_SECS", w.lease.as_secs().to_string());
+        out.insert("WORKER_MAX_ATTEMPTS", w.max_attempts.to_string());
+        out.insert(
+            "WORKER_BACKOFF_BASE_MS",
+            w.backoff_base.as_millis().to_string(),
+        );
+        out.insert(
+            "WORKER_BACKOFF_MAX_SECS",
+            w.backoff_max.as_secs().to_string(),
+        );
+        out.insert(
+            "WORKER_DRAIN_TIMEOUT_SECS",
+            w.drain_timeout.as_secs().to_string(),
+        );
+        out.insert("WORKER_HTTP_ADDR", w.http_addr.to_string());
+        out.insert(
+            "OUTBOX_RETENTION_HOURS",
+            (w.retention.as_secs() / 3600).to_string(),
+        );
+        out.insert("EVENT_STREAM_MAX_LEN", w.stream_max_len.to_string());
+        out.insert(
+            "REMINDER_WINDOW_MINUTES",
+            (w.reminder_window.as_secs() / 60).to_string(),
+        );
+        match &w.webhook {
+            None => {
+                out.insert(
+                    "REMINDER_WEBHOOK_URL",
+                    "(unset: reminders are logged)".into(),
+                );
+            }
+            Some(hook) => {
+                out.insert("REMINDER_WEBHOOK_URL", hook.url.to_string());
+                out.insert("REMINDER_WEBHOOK_SECRET", "(set)".into());
+                out.insert(
+                    "REMINDER_WEBHOOK_TIMEOUT_MS",
+                    hook.timeout.as_millis().to_string(),
+                );
+                out.insert("REMINDER_WEBHOOK_ATTEMPTS", hook.attempts.to_string());
             }
         }
         out.insert("SESSION_TTL_SECS", self.session_ttl.as_secs().to_string());
@@ -500,8 +681,18 @@ mod tests {
             ("GRPC_HEALTH_INTERVAL_MS", "250"),
             ("LOG_FORMAT", "json"),
             ("RUST_LOG", "debug"),
+            ("WORKER_IN_PROCESS", "true"),
+            ("WORKER_BATCH_SIZE", "5"),
+            ("WORKER_LEASE_SECS", "60"),
+            ("OUTBOX_RETENTION_HOURS", "48"),
+            ("REMINDER_WINDOW_MINUTES", "30"),
+            ("REMINDER_WEBHOOK_URL", "http://hooks.example.org/reminders"),
+            ("REMINDER_WEBHOOK_SECRET", "s3cret"),
+            ("REMINDER_WEBHOOK_TIMEOUT_MS", "2000"),
         ])
         .unwrap();
+        let described = format!("{:?}", config.describe());
+        assert!(!described.contains("s3cret"), "{described}");
         let db = config.database.unwrap();
         assert_eq!(db.max_connections, 4);
         assert_eq!(db.acquire_timeout, Duration::from_millis(250));
@@ -522,6 +713,71 @@ mod tests {
         assert_eq!(config.grpc.health_interval, Duration::from_millis(250));
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.log_filter, "debug");
+        let worker = &config.worker;
+        assert!(worker.in_process);
+        assert_eq!(worker.batch_size, 5);
+        assert_eq!(worker.lease, Duration::from_secs(60));
+        assert_eq!(worker.retention, Duration::from_secs(48 * 3600));
+        assert_eq!(worker.reminder_window, Duration::from_secs(30 * 60));
+        let hook = worker.webhook.as_ref().unwrap();
+        assert_eq!(hook.url.as_str(), "http://hooks.example.org/reminders");
+        assert_eq!(hook.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn worker_settings_that_cannot_work_are_refused() {
+        for (vars, named) in [
+            (
+                vec![("OUTBOX_RETENTION_HOURS", "1")],
+                "OUTBOX_RETENTION_HOURS",
+            ),
+            (vec![("WORKER_BATCH_SIZE", "0")], "WORKER_BATCH_SIZE"),
+            (
+                vec![("REMINDER_WINDOW_MINUTES", "0")],
+                "REMINDER_WINDOW_MINUTES",
+            ),
+            (
+                vec![("REMINDER_WEBHOOK_URL", "https://hooks.example.org")],
+                "REMINDER_WEBHOOK_URL",
+            ),
+            (
+                vec![("REMINDER_WEBHOOK_URL", "http://hooks.example.org")],
+                "REMINDER_WEBHOOK_SECRET",
+            ),
+            (
+                vec![
+                    ("REMINDER_WEBHOOK_URL", "http://hooks.example.org"),
+                    ("REMINDER_WEBHOOK_SECRET", "s"),
+                    ("WORKER_LEASE_SECS", "5"),
+                ],
+                "WORKER_LEASE_SECS",
+            ),
+        ] {
+            let map: std::collections::HashMap<&str, &str> = vars.into_iter().collect();
+            let err = super::Config::from_vars(|name| map.get(name).map(|v| (*v).to_owned()))
+                .unwrap_err();
+            assert!(err.to_string().contains(named), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_worker_runs_in_process_exactly_when_storage_is_in_memory_or_asked_to() {
+        assert!(config(&[]).unwrap().worker.in_process);
+        let db = ("DATABASE_URL", "postgres://db/app");
+        assert!(!config(&[db]).unwrap().worker.in_process);
+        assert!(
+            config(&[db, ("WORKER_IN_PROCESS", "true")])
+                .unwrap()
+                .worker
+                .in_process
+        );
+        assert!(
+            config(&[("WORKER_IN_PROCESS", "false")])
+                .unwrap()
+                .worker
+                .in_process,
+            "no other process could see an in-memory outbox"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod config;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod worker;
 
 pub use app::Application;
 pub use config::Config;

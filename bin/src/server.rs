@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::{
-    app::Application,
-    config::{Config, GraphqlConfig},
+    app::{Application, Jobs},
+    config::{Config, GraphqlConfig, WorkerConfig},
+    worker::{self, WorkerMetrics},
 };
 
 /// What the listener serves, and the task that keeps gRPC health current.
@@ -31,6 +32,8 @@ pub struct Routes {
     pub router: Router,
     /// Run it while serving; the server does.
     pub health: ReadinessWatch,
+    /// The worker's metrics, registered beside the API's, when `serve` runs the worker.
+    pub worker_metrics: Option<WorkerMetrics>,
 }
 
 /// Every protocol's routes over `app`: REST and GraphQL behind the shared HTTP layers,
@@ -42,6 +45,10 @@ pub struct Routes {
 pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
     let mut metrics = Metrics::new();
     let grpc_metrics = GrpcMetrics::register(metrics.registry_mut());
+    let worker_metrics = config
+        .worker
+        .in_process
+        .then(|| WorkerMetrics::register(metrics.registry_mut()));
     let metrics = Arc::new(metrics);
     let settings = HttpSettings {
         request_timeout: config.http.request_timeout,
@@ -74,6 +81,7 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
     Ok(Routes {
         router: http.merge(grpc.router),
         health: grpc.health,
+        worker_metrics,
     })
 }
 
@@ -93,6 +101,8 @@ pub struct HttpServer {
     listener: TcpListener,
     routes: Routes,
     drain_timeout: Duration,
+    /// The worker to run beside the server (`WORKER_IN_PROCESS`), with its settings.
+    worker: Option<(Arc<Jobs>, WorkerConfig)>,
 }
 
 impl HttpServer {
@@ -112,6 +122,10 @@ impl HttpServer {
             listener,
             routes,
             drain_timeout: config.http.drain_timeout,
+            worker: config
+                .worker
+                .in_process
+                .then(|| (app.jobs.clone(), config.worker.clone())),
         })
     }
 
@@ -138,9 +152,25 @@ impl HttpServer {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self {
             listener,
-            routes: Routes { router, health },
+            routes:
+                Routes {
+                    router,
+                    health,
+                    worker_metrics,
+                },
             drain_timeout,
+            worker,
         } = self;
+        // The in-process worker stops with the server, and finishes its batch meanwhile.
+        let worker = match (worker, worker_metrics) {
+            (Some((jobs, settings)), Some(metrics)) => Some(tokio::spawn(worker::run(
+                jobs,
+                settings,
+                metrics,
+                shutdown.child_token(),
+            ))),
+            _ => None,
+        };
         // gRPC health follows readiness while the server accepts, and says NOT_SERVING
         // from the moment it stops.
         let health = tokio::spawn(health.run(shutdown.child_token()));
@@ -204,6 +234,11 @@ impl HttpServer {
         while connections.join_next().await.is_some() {}
         if let Err(error) = health.await {
             tracing::warn!(%error, "the gRPC health task failed");
+        }
+        if let Some(worker) = worker
+            && let Err(error) = worker.await
+        {
+            tracing::warn!(%error, "the in-process worker failed");
         }
         tracing::info!("HTTP server stopped");
         Ok(())

@@ -1,14 +1,17 @@
-//! Driven adapter: Redis. The session store, the todo read cache and the readiness probe.
+//! Driven adapter: Redis. The session store, the todo read cache, the event publisher (a
+//! stream) and the readiness probe.
 //!
 //! Both share one [`ConnectionManager`]: a single multiplexed connection that pipelines
 //! concurrent commands and reconnects by itself after a failure. Every key starts with a
 //! configurable prefix, so several services (or parallel tests) can share one Redis.
 
 mod cache;
+mod events;
 mod readiness;
 mod sessions;
 
 pub use cache::RedisTodoCache;
+pub use events::RedisEventPublisher;
 pub use readiness::RedisReadiness;
 /// The connection type, re-exported so the composition root needs no redis dependency.
 pub use redis::aio::ConnectionManager;

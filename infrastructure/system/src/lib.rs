@@ -5,9 +5,11 @@
 //!   hashes run at once.
 //! - [`clock`]: the system clock, truncated to the microseconds storage keeps.
 //! - [`ids`]: UUIDv7 ids.
+//! - [`notifier`]: reminders written to the log.
 //! - [`tokens`]: session tokens from the operating system's random source.
 
 pub mod clock;
 pub mod ids;
+pub mod notifier;
 pub mod password;
 pub mod tokens;

@@ -1,0 +1,78 @@
+//! Todo events published to a Redis Stream.
+
+use async_trait::async_trait;
+use domain::{error::InfraError, event::TodoEvent, ports::EventPublisher};
+use driven_records::TodoEventRecord;
+use redis::{AsyncCommands, aio::ConnectionManager, streams::StreamMaxlen};
+
+/// [`EventPublisher`] on a Redis Stream (`XADD`), one stream for all todo events.
+///
+/// A stream rather than pub/sub because a stream keeps what it was given: a subscriber
+/// that was disconnected for a moment (a deploy, a network blip) reads on from the last
+/// entry id it saw, and one that joins later can still read back within the retention.
+/// Pub/sub forgets a message the instant it has no listener. The stream is trimmed to
+/// about `max_len` entries (`MAXLEN ~`, which trims whole blocks and costs nearly nothing),
+/// so its memory is bounded.
+///
+/// Each entry has three fields: `event` (the name, such as `todo.created`), `owner_id`
+/// (for per-user filtering without parsing) and `payload` (the whole event as JSON, see
+/// [`TodoEventRecord`]). Delivery is at least once: a consumer drops repeats by the
+/// event's id, which is in the payload.
+#[derive(Clone)]
+pub struct RedisEventPublisher {
+    conn: ConnectionManager,
+    stream: String,
+    max_len: usize,
+}
+
+impl std::fmt::Debug for RedisEventPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEventPublisher")
+            .field("stream", &self.stream)
+            .field("max_len", &self.max_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisEventPublisher {
+    /// The name of the stream under the key prefix.
+    pub const STREAM: &'static str = "todo-events";
+
+    /// A publisher to the stream `{key_prefix}todo-events`, trimmed to about `max_len`.
+    pub fn new(conn: ConnectionManager, key_prefix: &str, max_len: usize) -> Self {
+        Self {
+            conn,
+            stream: format!("{key_prefix}{}", Self::STREAM),
+            max_len,
+        }
+    }
+
+    /// The stream's key.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+}
+
+#[async_trait]
+impl EventPublisher for RedisEventPublisher {
+    async fn publish(&self, event: &TodoEvent) -> Result<(), InfraError> {
+        let payload = serde_json::to_string(&TodoEventRecord::from(event))
+            .map_err(|e| InfraError::internal("encode todo event", e))?;
+        let mut conn = self.conn.clone();
+        let owner = event.owner.to_string();
+        let _: String = conn
+            .xadd_maxlen(
+                &self.stream,
+                StreamMaxlen::Approx(self.max_len),
+                "*",
+                &[
+                    ("event", event.change.name()),
+                    ("owner_id", owner.as_str()),
+                    ("payload", payload.as_str()),
+                ],
+            )
+            .await
+            .map_err(|e| crate::classify("publish todo event", e))?;
+        Ok(())
+    }
+}

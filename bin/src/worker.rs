@@ -73,7 +73,9 @@ impl WorkerMetrics {
             latency: Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
                 0.001, 2.0, 17,
             )),
-            last_ok_ms: Arc::new(AtomicI64::new(0)),
+            // A worker that just started counts as having reached the queue: it is not
+            // stale until it has failed to for a whole window.
+            last_ok_ms: Arc::new(AtomicI64::new(Utc::now().timestamp_millis())),
         };
         registry.register(
             "jobs",

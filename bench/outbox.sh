@@ -3,11 +3,13 @@
 # machine, against one Postgres and one Redis.
 #
 #   bench/outbox.sh                   # REPS=3 DURATION=10 CONNS=64 THREADS=2
+#   BIN_WITH=... BIN_WITHOUT=... bench/outbox.sh   # reuse two release binaries
 #
 # For each rep:
 #   create, without   POST /v1/todos on the build before the outbox (OLD_REV, default a661bef^)
 #   create, with      POST /v1/todos on this build, the worker running in the same process and
 #                     publishing every event to a Redis stream
+#   create, no worker the same with no worker running: the outbox's write path alone
 #   latency           this build under a steady load of STEADY_CONNS connections (default 4):
 #                     commit to delivery of each event, from the outbox rows themselves
 #                     (delivered_at - recorded_at, both stamped by the writers), p50 and p99;
@@ -39,15 +41,21 @@ stop() { [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; PI
 trap 'stop; git -C "$ROOT" worktree remove --force "$OUT/old-src" 2>/dev/null || true' EXIT
 command -v wrk >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
-log "building this revision and $OLD_REV (release; the old one reuses the dependencies)"
-(cd "$ROOT" && cargo build --release -q -p backend)
-cp "$TARGET/release/backend" "$OUT/backend-with"
-git -C "$ROOT" worktree add -q --detach "$OUT/old-src" "$OLD_REV"
-(cd "$OUT/old-src" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p backend)
-cp "$TARGET/release/backend" "$OUT/backend-without"
-# Leave the target directory holding this revision's binary again.
-(cd "$ROOT" && cargo build --release -q -p backend)
-
+if [[ -n ${BIN_WITH:-} && -n ${BIN_WITHOUT:-} ]]; then
+  log "using the binaries given: $BIN_WITH and $BIN_WITHOUT"
+  cp "$BIN_WITH" "$OUT/backend-with"
+  cp "$BIN_WITHOUT" "$OUT/backend-without"
+else
+  log "building this revision and $OLD_REV (release; the old one reuses the dependencies)"
+  (cd "$ROOT" && cargo build --release -q -p backend)
+  cp "$TARGET/release/backend" "$OUT/backend-with"
+  git -C "$ROOT" worktree add -q --detach "$OUT/old-src" "$OLD_REV"
+  (cd "$OUT/old-src" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p backend)
+  cp "$TARGET/release/backend" "$OUT/backend-without"
+  # The old checkout's crates share names and versions with ours, and its files are newer:
+  # make ours newer again, or the next build here would take the old artifacts for fresh.
+  find "$ROOT" -path "$ROOT/target" -prune -o -type f \( -name '*.rs' -o -name '*.proto' -o -name '*.sql' -o -name Cargo.toml \) -exec touch {} +
+fi
 psql_admin() { psql -h 127.0.0.1 -U postgres -qAt "$@"; }
 serve() { # binary, extra env...
   local bin=$1; shift
@@ -92,6 +100,9 @@ for rep in $(seq "$REPS"); do
   serve "$OUT/backend-without"
   load "$rep" create_without "$CONNS"
   stop
+  serve "$OUT/backend-with" WORKER_IN_PROCESS=false
+  load "$rep" create_with_no_worker "$CONNS"
+  stop
   serve "$OUT/backend-with" WORKER_IN_PROCESS=true
   load "$rep" create_with "$CONNS"
   latency "$rep" "saturating, $CONNS connections"
@@ -111,9 +122,10 @@ errs = sum(int(r["non2xx"]) + int(r["sock_err"]) for r in rows)
 w, wo = med("create_with", "rps"), med("create_without", "rps")
 print("| POST /v1/todos | req/s | p50 ms | p99 ms |")
 print("|---|---:|---:|---:|")
-for bench, label in [("create_without", "without the outbox"), ("create_with", "with the outbox and the in-process worker")]:
+for bench, label in [("create_without", "without the outbox"), ("create_with_no_worker", "with the outbox, no worker running (the write path alone)"), ("create_with", "with the outbox and the in-process worker")]:
     print(f"| {label} | {med(bench, 'rps'):,.0f} | {med(bench, 'p50_ms'):.2f} | {med(bench, 'p99_ms'):.2f} |")
-print(f"\nwith ÷ without: **{w / wo:.2f}** (throughput), p99 {med('create_with', 'p99_ms') / med('create_without', 'p99_ms'):.2f}; errors: {errs}\n")
+nw = med("create_with_no_worker", "rps")
+print(f"\nwith ÷ without: **{w / wo:.2f}** (throughput), p99 {med('create_with', 'p99_ms') / med('create_without', 'p99_ms'):.2f}; the write path alone: **{nw / wo:.2f}**, p99 {med('create_with_no_worker', 'p99_ms') / med('create_without', 'p99_ms'):.2f}; errors: {errs}\n")
 print("| commit to delivery | events | p50 ms | p99 ms | undelivered |")
 print("|---|---:|---:|---:|---:|")
 for load in sorted({r["load"] for r in lat}):

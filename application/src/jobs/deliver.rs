@@ -148,7 +148,9 @@ impl DeliverJobs {
         self.batch
     }
 
-    /// Claims up to one batch and delivers it, in order. Returns what became of each job;
+    /// Claims up to one batch and delivers it: the batch's events in one
+    /// [`EventPublisher::publish_all`] call, in order, then each reminder; then marks
+    /// everything that went out delivered, in one call. Returns what became of each job;
     /// an empty list means nothing was due.
     ///
     /// # Errors
@@ -159,53 +161,87 @@ impl DeliverJobs {
     pub async fn run_once(&self) -> Result<Vec<JobOutcome>, InfraError> {
         let now = self.clock.now();
         let jobs = self.queue.claim(now, now + self.lease, self.batch).await?;
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            outcomes.push(self.deliver(job).await?);
+        let (events, reminders): (Vec<ClaimedJob>, Vec<ClaimedJob>) = jobs
+            .into_iter()
+            .partition(|job| matches!(job.message, OutboxMessage::TodoEvent(_)));
+
+        let mut results = Vec::with_capacity(events.len() + reminders.len());
+        if !events.is_empty() {
+            let batch: Vec<_> = events
+                .iter()
+                .filter_map(|job| match &job.message {
+                    OutboxMessage::TodoEvent(event) => Some(event.clone()),
+                    OutboxMessage::Reminder(_) => None,
+                })
+                .collect();
+            let result = self
+                .publisher
+                .publish_all(&batch)
+                .await
+                .map_err(|e| describe(&e));
+            results.extend(events.into_iter().map(|job| (job, result.clone())));
+        }
+        for job in reminders {
+            let result = match &job.message {
+                OutboxMessage::Reminder(reminder) => self
+                    .notifier
+                    .notify(reminder)
+                    .await
+                    .map_err(|e| describe(&e)),
+                OutboxMessage::TodoEvent(_) => Ok(()),
+            };
+            results.push((job, result));
+        }
+
+        let now = self.clock.now();
+        let delivered: Vec<MessageId> = results
+            .iter()
+            .filter(|(_, result)| result.is_ok())
+            .map(|(job, _)| job.message.id())
+            .collect();
+        self.queue.complete(&delivered, now).await?;
+        let mut outcomes = Vec::with_capacity(results.len());
+        for (job, result) in results {
+            let delivery = match result {
+                Ok(()) => Delivery::Delivered,
+                Err(cause) => self.failed(&job, &cause, now).await?,
+            };
+            outcomes.push(JobOutcome {
+                kind: job.message.kind(),
+                attempt: job.attempt,
+                delivery,
+                age: now - job.recorded_at,
+            });
         }
         Ok(outcomes)
     }
 
-    async fn deliver(&self, job: ClaimedJob) -> Result<JobOutcome, InfraError> {
+    /// Records a failed attempt: retried later, or dead after the last.
+    async fn failed(
+        &self,
+        job: &ClaimedJob,
+        cause: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery, InfraError> {
         let id = job.message.id();
         let kind = job.message.kind();
-        let result = match &job.message {
-            OutboxMessage::TodoEvent(event) => self.publisher.publish(event).await,
-            OutboxMessage::Reminder(reminder) => self.notifier.notify(reminder).await,
-        };
-        let now = self.clock.now();
-        let delivery = match result {
-            Ok(()) => {
-                self.queue.complete(id, now).await?;
-                Delivery::Delivered
+        let retry_at = self
+            .policy
+            .delay(id, job.attempt)
+            .and_then(|d| chrono::TimeDelta::from_std(d).ok())
+            .map(|d| now + d);
+        self.queue
+            .fail(id, job.attempt, cause, retry_at, now)
+            .await?;
+        Ok(match retry_at {
+            Some(at) => {
+                tracing::warn!(job_id = %id, %kind, attempt = job.attempt, retry_at = %at, error = %cause, "job failed; will retry");
+                Delivery::Retrying(at)
             }
-            Err(error) => {
-                let retry_at = self
-                    .policy
-                    .delay(id, job.attempt)
-                    .and_then(|d| chrono::TimeDelta::from_std(d).ok())
-                    .map(|d| now + d);
-                let cause = describe(&error);
-                self.queue
-                    .fail(id, job.attempt, &cause, retry_at, now)
-                    .await?;
-                match retry_at {
-                    Some(at) => {
-                        tracing::warn!(job_id = %id, %kind, attempt = job.attempt, retry_at = %at, error = %cause, "job failed; will retry");
-                        Delivery::Retrying(at)
-                    }
-                    None => {
-                        tracing::error!(job_id = %id, %kind, attempt = job.attempt, error = %cause, "job failed for the last time; it is dead");
-                        Delivery::Dead
-                    }
-                }
+            None => {
+                tracing::error!(job_id = %id, %kind, attempt = job.attempt, error = %cause, "job failed for the last time; it is dead");
+                Delivery::Dead
             }
-        };
-        Ok(JobOutcome {
-            kind,
-            attempt: job.attempt,
-            delivery,
-            age: now - job.recorded_at,
         })
     }
 }
@@ -265,9 +301,11 @@ mod tests {
             })
             .returning(move |_, _, _| Ok(batch.lock().unwrap().take().unwrap_or_default()));
         let done = reports.clone();
-        queue.expect_complete().returning(move |id, at| {
+        queue.expect_complete().times(1).returning(move |ids, at| {
             assert_eq!(at, T0);
-            done.lock().unwrap().push(format!("done {id}"));
+            for id in ids {
+                done.lock().unwrap().push(format!("done {id}"));
+            }
             Ok(())
         });
         queue
@@ -313,8 +351,10 @@ mod tests {
         let mut publisher = MockEventPublisher::new();
         let published = e.clone();
         publisher
-            .expect_publish()
-            .withf(move |event| OutboxMessage::TodoEvent(event.clone()) == published)
+            .expect_publish_all()
+            .withf(move |events| {
+                events.len() == 1 && OutboxMessage::TodoEvent(events[0].clone()) == published
+            })
             .times(1)
             .returning(|_| Ok(()));
         let mut notifier = MockNotifier::new();
@@ -357,8 +397,9 @@ mod tests {
         );
         let mut publisher = MockEventPublisher::new();
         publisher
-            .expect_publish()
-            .times(2)
+            .expect_publish_all()
+            .withf(|events| events.len() == 2)
+            .times(1)
             .returning(|_| Err(infra_down()));
 
         let outcomes = use_case(queue, publisher, MockNotifier::new())

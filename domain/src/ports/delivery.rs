@@ -21,6 +21,19 @@ pub trait EventPublisher: Send + Sync {
     /// MUST return [`InfraError`] when the event may not have been published; the worker
     /// then tries again later.
     async fn publish(&self, event: &TodoEvent) -> Result<(), InfraError>;
+
+    /// Publishes `events`, in this order. An adapter that can send them in one round trip
+    /// should; this default publishes them one by one.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when any event may not have been published; the worker
+    /// then tries them all again later (receivers drop repeats by event id).
+    async fn publish_all(&self, events: &[TodoEvent]) -> Result<(), InfraError> {
+        for event in events {
+            self.publish(event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Tells a todo's owner that it falls due soon.

@@ -94,11 +94,13 @@ pub trait JobQueue: Send + Sync {
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, InfraError>;
 
-    /// Marks the job delivered at `now`. Delivered jobs are never claimed again.
+    /// Marks the jobs `ids` delivered at `now`, all in one call (one round trip for a whole
+    /// batch). Delivered jobs are never claimed again; an id that is already delivered, or
+    /// unknown, is skipped.
     ///
     /// # Errors
     /// MUST return [`InfraError`] when storage fails.
-    async fn complete(&self, id: MessageId, now: DateTime<Utc>) -> Result<(), InfraError>;
+    async fn complete(&self, ids: &[MessageId], now: DateTime<Utc>) -> Result<(), InfraError>;
 
     /// Reports that `attempt` failed with `error`: the job is claimable again from
     /// `retry_at`, or dead when `retry_at` is `None`.

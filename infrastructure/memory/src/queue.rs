@@ -138,9 +138,13 @@ impl JobQueue for MemoryJobQueue {
         Ok(claimed)
     }
 
-    async fn complete(&self, id: MessageId, now: DateTime<Utc>) -> Result<(), InfraError> {
-        if let Some(entry) = lock(&self.queue).jobs.get_mut(&id) {
-            entry.delivered_at.get_or_insert(now);
+    async fn complete(&self, ids: &[MessageId], now: DateTime<Utc>) -> Result<(), InfraError> {
+        let mut queue = lock(&self.queue);
+        for id in ids {
+            if let Some(entry) = queue.jobs.get_mut(id) {
+                entry.delivered_at.get_or_insert(now);
+                entry.dead_at = None;
+            }
         }
         Ok(())
     }

@@ -118,12 +118,16 @@ impl JobQueue for PgJobQueue {
         Ok(jobs)
     }
 
-    async fn complete(&self, id: MessageId, now: DateTime<Utc>) -> Result<(), InfraError> {
+    async fn complete(&self, ids: &[MessageId], now: DateTime<Utc>) -> Result<(), InfraError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = ids.iter().map(MessageId::as_uuid).collect();
         sqlx::query(
             "UPDATE outbox SET delivered_at = $2, dead_at = NULL \
-             WHERE id = $1 AND delivered_at IS NULL",
+             WHERE id = ANY($1) AND delivered_at IS NULL",
         )
-        .bind(id.as_uuid())
+        .bind(ids)
         .bind(now)
         .execute(&self.pool)
         .await

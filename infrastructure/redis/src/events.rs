@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use domain::{error::InfraError, event::TodoEvent, ports::EventPublisher};
 use driven_records::TodoEventRecord;
-use redis::{AsyncCommands, aio::ConnectionManager, streams::StreamMaxlen};
+use redis::{aio::ConnectionManager, streams::StreamMaxlen};
 
 /// [`EventPublisher`] on a Redis Stream (`XADD`), one stream for all todo events.
 ///
@@ -56,23 +56,34 @@ impl RedisEventPublisher {
 #[async_trait]
 impl EventPublisher for RedisEventPublisher {
     async fn publish(&self, event: &TodoEvent) -> Result<(), InfraError> {
-        let payload = serde_json::to_string(&TodoEventRecord::from(event))
-            .map_err(|e| InfraError::internal("encode todo event", e))?;
-        let mut conn = self.conn.clone();
-        let owner = event.owner.to_string();
-        let _: String = conn
-            .xadd_maxlen(
+        self.publish_all(std::slice::from_ref(event)).await
+    }
+
+    /// One pipeline of `XADD`s: one round trip for the whole batch, and Redis applies them
+    /// in order.
+    async fn publish_all(&self, events: &[TodoEvent]) -> Result<(), InfraError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for event in events {
+            let payload = serde_json::to_string(&TodoEventRecord::from(event))
+                .map_err(|e| InfraError::internal("encode todo event", e))?;
+            pipe.xadd_maxlen(
                 &self.stream,
                 StreamMaxlen::Approx(self.max_len),
                 "*",
                 &[
                     ("event", event.change.name()),
-                    ("owner_id", owner.as_str()),
+                    ("owner_id", event.owner.to_string().as_str()),
                     ("payload", payload.as_str()),
                 ],
             )
+            .ignore();
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn)
             .await
-            .map_err(|e| crate::classify("publish todo event", e))?;
-        Ok(())
+            .map_err(|e| crate::classify("publish todo events", e))
     }
 }

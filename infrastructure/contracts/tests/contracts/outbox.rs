@@ -269,7 +269,7 @@ async fn a_delivered_job_is_never_claimed_again(f: &Fixture) {
         .await
         .unwrap();
 
-    f.queue.complete(message.id(), now).await.unwrap();
+    f.queue.complete(&[message.id()], now).await.unwrap();
     // A late failure report from the same attempt cannot undo the delivery.
     f.queue
         .fail(message.id(), jobs[0].attempt, "late", Some(now), now)
@@ -423,11 +423,11 @@ async fn purging_deletes_only_old_delivered_jobs(f: &Fixture) {
         .await
         .unwrap();
     f.queue
-        .complete(old.id(), now - Duration::days(8))
+        .complete(&[old.id()], now - Duration::days(8))
         .await
         .unwrap();
     f.queue
-        .complete(recent.id(), now - Duration::days(1))
+        .complete(&[recent.id()], now - Duration::days(1))
         .await
         .unwrap();
 

@@ -107,13 +107,20 @@ async fn commit(f: &Fixture, messages: &[OutboxMessage]) {
     tx.commit().await.unwrap();
 }
 
+/// Claims up to `limit` jobs due at `at`, leased for `lease` from then.
+async fn claim(
+    f: &Fixture,
+    at: DateTime<Utc>,
+    lease: Duration,
+    limit: u32,
+) -> Vec<domain::ports::ClaimedJob> {
+    f.queue.claim(at, at + lease, limit).await.unwrap()
+}
+
 /// Claims everything due now, with a lease of a minute.
 async fn claim_all(f: &Fixture) -> Vec<domain::ports::ClaimedJob> {
     let now = now();
-    f.queue
-        .claim(now, now + Duration::minutes(1), 100)
-        .await
-        .unwrap()
+    claim(f, now, Duration::minutes(1), 100).await
 }
 
 async fn a_committed_transaction_leaves_exactly_one_job_per_message(f: &Fixture) {
@@ -194,21 +201,11 @@ async fn a_claimed_job_is_hidden_until_its_lease_ends(f: &Fixture) {
     let first = f.queue.claim(now, lease, 10).await.unwrap();
     assert_eq!(first.len(), 1);
     let during = now + Duration::seconds(29);
-    assert!(
-        f.queue
-            .claim(during, during + Duration::seconds(30), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim(f, during, Duration::seconds(30), 10).await.is_empty());
 
     // The claimer died: after the lease, the job is claimable again, as attempt 2.
     let after = lease;
-    let again = f
-        .queue
-        .claim(after, after + Duration::seconds(30), 10)
-        .await
-        .unwrap();
+    let again = claim(f, after, Duration::seconds(30), 10).await;
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].message.id(), again[0].attempt), (message.id(), 2));
 }
@@ -249,11 +246,7 @@ async fn claims_take_the_oldest_first_and_respect_the_limit(f: &Fixture) {
     commit(f, &reversed).await;
     let now = now();
 
-    let jobs = f
-        .queue
-        .claim(now, now + Duration::minutes(1), 2)
-        .await
-        .unwrap();
+    let jobs = claim(f, now, Duration::minutes(1), 2).await;
 
     let ids: Vec<MessageId> = jobs.iter().map(|j| j.message.id()).collect();
     assert_eq!(ids, [messages[0].id(), messages[1].id()]);
@@ -263,11 +256,7 @@ async fn a_delivered_job_is_never_claimed_again(f: &Fixture) {
     let message = event(TodoChange::Deleted);
     commit(f, std::slice::from_ref(&message)).await;
     let now = now();
-    let jobs = f
-        .queue
-        .claim(now, now + Duration::seconds(1), 10)
-        .await
-        .unwrap();
+    let jobs = claim(f, now, Duration::seconds(1), 10).await;
 
     f.queue.complete(&[message.id()], now).await.unwrap();
     // A late failure report from the same attempt cannot undo the delivery.
@@ -277,13 +266,7 @@ async fn a_delivered_job_is_never_claimed_again(f: &Fixture) {
         .unwrap();
 
     let later = now + Duration::hours(1);
-    assert!(
-        f.queue
-            .claim(later, later + Duration::seconds(1), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim(f, later, Duration::seconds(1), 10).await.is_empty());
     assert_eq!(f.queue.stats().await.unwrap().backlog, 0);
 }
 
@@ -291,11 +274,7 @@ async fn a_failed_job_comes_back_at_its_retry_time(f: &Fixture) {
     let message = event(TodoChange::Tagged(tag("home")));
     commit(f, std::slice::from_ref(&message)).await;
     let now = now();
-    let jobs = f
-        .queue
-        .claim(now, now + Duration::seconds(1), 10)
-        .await
-        .unwrap();
+    let jobs = claim(f, now, Duration::seconds(1), 10).await;
     let retry_at = now + Duration::seconds(10);
 
     f.queue
@@ -311,18 +290,10 @@ async fn a_failed_job_comes_back_at_its_retry_time(f: &Fixture) {
 
     let early = now + Duration::seconds(9);
     assert!(
-        f.queue
-            .claim(early, early + Duration::seconds(1), 10)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim(f, early, Duration::seconds(1), 10).await.is_empty(),
         "not before its retry time, though the lease has ended"
     );
-    let again = f
-        .queue
-        .claim(retry_at, retry_at + Duration::seconds(1), 10)
-        .await
-        .unwrap();
+    let again = claim(f, retry_at, Duration::seconds(1), 10).await;
     assert_eq!((again[0].message.id(), again[0].attempt), (message.id(), 2));
 }
 
@@ -330,16 +301,9 @@ async fn a_failure_from_a_lost_lease_changes_nothing(f: &Fixture) {
     let message = event(TodoChange::Untagged(tag("home")));
     commit(f, std::slice::from_ref(&message)).await;
     let now = now();
-    f.queue
-        .claim(now, now + Duration::seconds(1), 10)
-        .await
-        .unwrap();
+    claim(f, now, Duration::seconds(1), 10).await;
     let later = now + Duration::seconds(2);
-    let second = f
-        .queue
-        .claim(later, later + Duration::minutes(1), 10)
-        .await
-        .unwrap();
+    let second = claim(f, later, Duration::minutes(1), 10).await;
     assert_eq!(second[0].attempt, 2);
 
     // The first claimer, back from a long pause, reports its attempt as dead.
@@ -356,11 +320,7 @@ async fn a_job_out_of_attempts_is_dead_until_retried(f: &Fixture) {
     let message = event(TodoChange::Created);
     commit(f, std::slice::from_ref(&message)).await;
     let now = now();
-    let jobs = f
-        .queue
-        .claim(now, now + Duration::seconds(1), 10)
-        .await
-        .unwrap();
+    let jobs = claim(f, now, Duration::seconds(1), 10).await;
 
     f.queue
         .fail(message.id(), jobs[0].attempt, "gave up", None, now)
@@ -379,11 +339,7 @@ async fn a_job_out_of_attempts_is_dead_until_retried(f: &Fixture) {
     );
     let later = now + Duration::days(1);
     assert!(
-        f.queue
-            .claim(later, later + Duration::seconds(1), 10)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim(f, later, Duration::seconds(1), 10).await.is_empty(),
         "a dead job is never claimed"
     );
 
@@ -399,11 +355,7 @@ async fn a_job_out_of_attempts_is_dead_until_retried(f: &Fixture) {
             .unwrap()
     );
     assert!(f.queue.dead(10).await.unwrap().is_empty());
-    let again = f
-        .queue
-        .claim(later, later + Duration::seconds(1), 10)
-        .await
-        .unwrap();
+    let again = claim(f, later, Duration::seconds(1), 10).await;
     assert_eq!(
         again[0].attempt, 1,
         "a retried job starts its attempts afresh"
@@ -418,10 +370,7 @@ async fn purging_deletes_only_old_delivered_jobs(f: &Fixture) {
     );
     commit(f, &[old.clone(), recent.clone(), pending.clone()]).await;
     let now = now();
-    f.queue
-        .claim(now, now + Duration::minutes(1), 2)
-        .await
-        .unwrap();
+    claim(f, now, Duration::minutes(1), 2).await;
     f.queue
         .complete(&[old.id()], now - Duration::days(8))
         .await
@@ -461,11 +410,7 @@ async fn stats_count_the_backlog_its_oldest_job_and_the_dead(f: &Fixture) {
     let messages: Vec<OutboxMessage> = (0..3).map(|_| event(TodoChange::Updated)).collect();
     commit(f, &messages).await;
     let now = now();
-    let jobs = f
-        .queue
-        .claim(now, now + Duration::minutes(1), 1)
-        .await
-        .unwrap();
+    let jobs = claim(f, now, Duration::minutes(1), 1).await;
     f.queue
         .fail(jobs[0].message.id(), 1, "boom", None, now)
         .await

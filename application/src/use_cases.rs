@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use domain::ports::{
-    Clock, IdGenerator, PasswordHasher, ReadinessProbe, SessionStore, TodoCache, TodoRepository,
-    TokenGenerator, UnitOfWork, UserRepository,
+    Clock, EventFeed, IdGenerator, PasswordHasher, ReadinessProbe, SessionStore, TodoCache,
+    TodoRepository, TokenGenerator, UnitOfWork, UserRepository,
 };
 
 use crate::{
@@ -17,7 +17,7 @@ use crate::{
     seed::SeedDemo,
     todos::{
         AddTag, CompleteTodo, CountTodos, CreateTodo, DeleteTodo, GetTodo, ListTodos, RemoveTag,
-        ReopenTodo, TodoPorts, UpdateTodo,
+        ReopenTodo, TodoPorts, UpdateTodo, WatchTodos,
     },
     users::{Authenticate, CurrentUser, ListUsers, LogIn, LogOut, LogOutEverywhere, RegisterUser},
 };
@@ -43,6 +43,8 @@ pub struct Ports {
     pub ids: Arc<dyn IdGenerator>,
     /// New session tokens.
     pub tokens: Arc<dyn TokenGenerator>,
+    /// The live feed of todo events (the publisher's other end).
+    pub events: Arc<dyn EventFeed>,
     /// One probe per backing server in use (none in memory).
     pub probes: Vec<Arc<dyn ReadinessProbe>>,
 }
@@ -89,6 +91,7 @@ pub struct UseCases {
     pub remove_tag: RemoveTag,
     pub delete_todo: DeleteTodo,
     pub count_todos: CountTodos,
+    pub watch_todos: WatchTodos,
     pub seed_demo: SeedDemo,
     pub readiness: CheckReadiness,
 }
@@ -133,6 +136,7 @@ impl UseCases {
             remove_tag: RemoveTag::new(todo_ports.clone()),
             delete_todo: DeleteTodo::new(todo_ports.clone()),
             count_todos: CountTodos::new(todo_ports),
+            watch_todos: WatchTodos::new(ports.events),
             seed_demo: SeedDemo::new(ports.unit_of_work, ports.hasher, ports.clock, ports.ids),
             readiness: CheckReadiness::new(ports.probes),
         }

@@ -14,8 +14,8 @@ use application::{
     readiness::CheckReadiness,
 };
 use domain::ports::{
-    Clock, EventPublisher, IdGenerator, JobQueue, Notifier, ReadinessProbe, ScheduleLedger,
-    SessionStore, TodoCache, TodoRepository, UnitOfWork, UserRepository,
+    Clock, EventFeed, EventPublisher, IdGenerator, JobQueue, Notifier, ReadinessProbe,
+    ScheduleLedger, SessionStore, TodoCache, TodoRepository, UnitOfWork, UserRepository,
 };
 use driven_memory::{
     MemoryEventBus, MemoryScheduleLedger, MemorySessionStore, MemoryStore, MemoryTodoCache,
@@ -26,8 +26,8 @@ use driven_postgres::{
     PgUnitOfWork, PgUserRepository, PoolSettings,
 };
 use driven_redis::{
-    self as redis, ConnectionManager, RedisEventPublisher, RedisReadiness, RedisSessionStore,
-    RedisSettings, RedisTodoCache,
+    self as redis, ConnectionManager, RedisEventFeed, RedisEventPublisher, RedisReadiness,
+    RedisSessionStore, RedisSettings, RedisTodoCache,
 };
 use driven_system::{
     clock::SystemClock,
@@ -156,10 +156,11 @@ impl Application {
         };
 
         #[allow(clippy::type_complexity)] // Named once, here, and destructured at once.
-        let (sessions, todo_cache, publisher, event_bus): (
+        let (sessions, todo_cache, publisher, feed, event_bus): (
             Arc<dyn SessionStore>,
             Arc<dyn TodoCache>,
             Arc<dyn EventPublisher>,
+            Arc<dyn EventFeed>,
             Option<MemoryEventBus>,
         ) = match &config.redis {
             Some(r) => {
@@ -190,6 +191,15 @@ impl Application {
                         &r.key_prefix,
                         config.worker.stream_max_len,
                     )),
+                    Arc::new(
+                        RedisEventFeed::start(
+                            r.url.expose_secret(),
+                            &r.key_prefix,
+                            EVENT_BUS_CAPACITY,
+                        )
+                        .await
+                        .context("cannot read the event stream from Redis (REDIS_URL)")?,
+                    ),
                     None,
                 )
             }
@@ -202,6 +212,7 @@ impl Application {
                         config.cache_capacity,
                         config.cache_ttl,
                     )),
+                    Arc::new(bus.clone()),
                     Arc::new(bus.clone()),
                     Some(bus),
                 )
@@ -261,6 +272,7 @@ impl Application {
             clock,
             ids,
             tokens: Arc::new(RandomTokenGenerator),
+            events: feed,
             probes,
         };
         let settings = Settings {

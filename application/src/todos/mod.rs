@@ -10,6 +10,7 @@ mod modify;
 mod status;
 mod tags;
 mod update;
+mod watch;
 
 pub use count::{CountTodos, CountTodosError};
 pub use create::{CreateTodo, CreateTodoError};
@@ -19,6 +20,7 @@ pub use list::{ListTodos, ListTodosError, TodoFilter};
 pub use status::{CompleteTodo, ReopenTodo, StatusChangeError};
 pub use tags::{AddTag, AddTagError, RemoveTag, RemoveTagError};
 pub use update::{UpdateTodo, UpdateTodoError};
+pub use watch::WatchTodos;
 
 use std::sync::Arc;
 

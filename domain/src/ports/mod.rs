@@ -9,6 +9,7 @@
 mod cache;
 mod clock;
 mod delivery;
+mod feed;
 mod ids;
 mod outbox;
 mod password;
@@ -22,6 +23,7 @@ mod users;
 pub use cache::TodoCache;
 pub use clock::Clock;
 pub use delivery::{EventPublisher, Notifier};
+pub use feed::{EventFeed, EventStream, FeedError};
 pub use ids::IdGenerator;
 pub use outbox::{ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger};
 pub use password::PasswordHasher;
@@ -35,8 +37,8 @@ pub use users::UserRepository;
 #[cfg(feature = "mocks")]
 pub use {
     cache::MockTodoCache, clock::MockClock, delivery::MockEventPublisher, delivery::MockNotifier,
-    ids::MockIdGenerator, outbox::MockJobQueue, outbox::MockOutbox, outbox::MockScheduleLedger,
-    password::MockPasswordHasher, readiness::MockReadinessProbe, sessions::MockSessionStore,
-    todos::MockTodoRepository, tokens::MockTokenGenerator, unit_of_work::MockTransaction,
-    unit_of_work::MockUnitOfWork, users::MockUserRepository,
+    feed::MockEventFeed, ids::MockIdGenerator, outbox::MockJobQueue, outbox::MockOutbox,
+    outbox::MockScheduleLedger, password::MockPasswordHasher, readiness::MockReadinessProbe,
+    sessions::MockSessionStore, todos::MockTodoRepository, tokens::MockTokenGenerator,
+    unit_of_work::MockTransaction, unit_of_work::MockUnitOfWork, users::MockUserRepository,
 };

@@ -1,10 +1,31 @@
 //! Todo events broadcast within one process.
 
 use async_trait::async_trait;
-use domain::{error::InfraError, event::TodoEvent, ports::EventPublisher};
+use domain::{
+    error::InfraError,
+    event::TodoEvent,
+    ports::{EventFeed, EventPublisher, EventStream, FeedError},
+};
 use tokio::sync::broadcast;
 
-/// [`EventPublisher`] over a tokio broadcast channel: every subscriber in this process gets
+/// A feed over a broadcast receiver: what both in-process and Redis-fed subscribers read.
+/// A receiver that lagged says by how much and goes on; a closed channel ends the stream.
+fn feed_of(receiver: broadcast::Receiver<TodoEvent>) -> EventStream {
+    Box::pin(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async move {
+            match receiver.recv().await {
+                Ok(event) => Some((Ok(event), receiver)),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    Some((Err(FeedError::Lagged(missed)), receiver))
+                }
+                Err(broadcast::error::RecvError::Closed) => None,
+            }
+        },
+    ))
+}
+
+/// [`EventPublisher`] and [`EventFeed`] over a tokio broadcast channel: every subscriber in this process gets
 /// every event published after it subscribed. Nothing crosses to other processes; with
 /// several replicas, use the Redis publisher.
 ///
@@ -36,5 +57,12 @@ impl EventPublisher for MemoryEventBus {
         // broadcast has no one to deliver to later either.
         let _ = self.sender.send(event.clone());
         Ok(())
+    }
+}
+
+#[async_trait]
+impl EventFeed for MemoryEventBus {
+    async fn subscribe(&self) -> Result<EventStream, InfraError> {
+        Ok(feed_of(self.sender.subscribe()))
     }
 }

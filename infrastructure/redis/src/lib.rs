@@ -7,11 +7,13 @@
 
 mod cache;
 mod events;
+mod feed;
 mod readiness;
 mod sessions;
 
 pub use cache::RedisTodoCache;
 pub use events::RedisEventPublisher;
+pub use feed::RedisEventFeed;
 pub use readiness::RedisReadiness;
 /// The connection type, re-exported so the composition root needs no redis dependency.
 pub use redis::aio::ConnectionManager;

@@ -13,6 +13,7 @@
 mod support;
 
 mod cache;
+mod feed;
 mod outbox;
 mod sessions;
 mod todos;

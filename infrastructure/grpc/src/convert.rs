@@ -15,6 +15,7 @@
 use application::{AppError, FieldViolations, todos::TodoFilter, users::Registration};
 use chrono::{DateTime, Utc};
 use domain::{
+    event::{TodoChange, TodoEvent},
     pagination::{Page, PageSize},
     todo::{
         Description, DueDate, NewTodo, Tag, Title, Todo, TodoChanges, TodoId, TodoStatus, Version,
@@ -254,6 +255,28 @@ pub(crate) fn timestamp(time: DateTime<Utc>) -> Timestamp {
         seconds: time.timestamp(),
         // Always below 2·10⁹ (leap seconds included), so it fits.
         nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(i32::MAX),
+    }
+}
+
+/// A todo event as its message.
+pub(crate) fn todo_event(event: &TodoEvent) -> api::TodoEvent {
+    use api::TodoEventType as Type;
+    let (kind, tag) = match &event.change {
+        TodoChange::Created => (Type::Created, None),
+        TodoChange::Updated => (Type::Updated, None),
+        TodoChange::Completed => (Type::Completed, None),
+        TodoChange::Reopened => (Type::Reopened, None),
+        TodoChange::Tagged(tag) => (Type::Tagged, Some(tag)),
+        TodoChange::Untagged(tag) => (Type::Untagged, Some(tag)),
+        TodoChange::Deleted => (Type::Deleted, None),
+    };
+    api::TodoEvent {
+        event_id: event.id.to_string(),
+        r#type: kind as i32,
+        name: todo_name(event.todo_id),
+        version: event.version.get(),
+        occur_time: Some(timestamp(event.occurred_at)),
+        tag: tag.map(|t| t.as_str().to_owned()).unwrap_or_default(),
     }
 }
 

@@ -189,11 +189,12 @@ mod tests {
         for expected in [
             "todo.v1.TodoService/GetTodo",
             "todo.v1.TodoService/RemoveTag",
+            "todo.v1.TodoService/WatchTodos",
             "todo.v1.UserService/ListUsers",
             "grpc.health.v1.Health/Watch",
         ] {
             assert!(methods.contains(expected), "{expected}");
         }
-        assert_eq!(methods.len(), 9 + 5 + 4);
+        assert_eq!(methods.len(), 10 + 5 + 4);
     }
 }

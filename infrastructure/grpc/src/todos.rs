@@ -1,17 +1,22 @@
 //! `todo.v1.TodoService`: each method parses its request, calls one use case, and maps the
 //! result. No business rule lives here.
 
-use std::sync::Arc;
+use std::{pin::Pin, sync::Arc};
 
 use application::UseCases;
-use tonic::{Request, Response, Status};
+use domain::ports::FeedError;
+use futures_util::{Stream, StreamExt};
+use tonic::{Code, Request, Response, Status};
 
 use crate::{
     api::{self, todo_service_server::TodoService},
     auth::caller_of,
     convert,
-    status::report,
+    status::{grpc_codes, refusal, report},
 };
+
+/// The stream `WatchTodos` answers with.
+type EventStream = Pin<Box<dyn Stream<Item = Result<api::TodoEvent, Status>> + Send>>;
 
 /// The todo service over the use cases.
 #[derive(Debug, Clone)]
@@ -28,6 +33,32 @@ impl TodoApi {
 
 #[tonic::async_trait]
 impl TodoService for TodoApi {
+    type WatchTodosStream = EventStream;
+
+    async fn watch_todos(
+        &self,
+        request: Request<api::WatchTodosRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let caller = caller_of(&request)?;
+        let events = self
+            .use_cases
+            .watch_todos
+            .execute(&caller.actor)
+            .await
+            .map_err(report)?;
+        let stream = events.map(|item| match item {
+            Ok(event) => Ok(convert::todo_event(&event)),
+            Err(FeedError::Lagged(missed)) => Err(refusal(
+                Code::ResourceExhausted,
+                grpc_codes::SUBSCRIBER_LAGGED,
+                format!(
+                    "the stream fell {missed} events behind and was closed; reconnect and re-read"
+                ),
+            )),
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn get_todo(
         &self,
         request: Request<api::GetTodoRequest>,

@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use backend::{Application, server::HttpServer};
 use driving_grpc::api::{self, TodoEventType, todo_service_client::TodoServiceClient};
+use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{
     config,
     server::{TestApp, authed, spawn_app_with},
 };
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 use tokio_util::sync::CancellationToken;
 use tonic::Streaming;
 
@@ -155,5 +157,146 @@ async fn watching_needs_a_valid_session() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    app.shutdown.cancel();
+}
+
+/// A graphql-transport-ws connection to `app`, initialised with `token`: the socket, and
+/// the server's answer to `connection_init`.
+async fn graphql_ws(
+    app: &TestApp,
+    token: &str,
+) -> (
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    Option<Message>,
+) {
+    let url = format!("{}/graphql/ws", app.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init =
+        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("an answer to connection_init")
+        .and_then(Result::ok);
+    (socket, answer)
+}
+
+/// The next `next` message's event, skipping keep-alive pings, within `wait`.
+async fn next_event(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    wait: Duration,
+) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()??;
+        let text = message.ok()?.into_text().ok()?;
+        let body: Value = serde_json::from_str(text.as_str()).unwrap();
+        match body["type"].as_str() {
+            Some("next") => return Some(body["payload"]["data"]["todoEvents"].clone()),
+            Some("ping") | Some("pong") => continue,
+            other => panic!("unexpected {other:?}: {body}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_graphql_subscription_streams_the_callers_events_over_websocket() {
+    let app = spawn_app_with(LIVE).await;
+    let ann = app.user("dee@example.org").await;
+    let bob = app.user("eve@example.org").await;
+    let (mut socket, ack) = graphql_ws(&app, &ann).await;
+    let ack: Value = serde_json::from_str(ack.unwrap().into_text().unwrap().as_str()).unwrap();
+    assert_eq!(ack["type"], "connection_ack");
+    let subscribe = json!({
+        "id": "1",
+        "type": "subscribe",
+        "payload": {"query": "subscription { todoEvents { eventId type todoId version tag } }"}
+    });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+
+    // The subscription starts on the server a moment after `subscribe` is sent: write
+    // until the first event shows it is live, rather than guess how long that takes.
+    let mut first = None;
+    for _ in 0..25 {
+        create(&app, &ann, "probe").await;
+        if let Some(event) = next_event(&mut socket, Duration::from_millis(200)).await {
+            first = Some(event);
+            break;
+        }
+    }
+    let first = first.expect("the subscription delivered an event");
+    assert_eq!(
+        (first["type"].as_str(), first["version"].as_i64()),
+        (Some("CREATED"), Some(1))
+    );
+    // Drain the probes that raced the subscription's start.
+    while next_event(&mut socket, Duration::from_millis(300))
+        .await
+        .is_some()
+    {}
+
+    create(&app, &bob, "Bob's").await;
+    let id = create(&app, &ann, "Ann's").await;
+    let (status, _, _) = app
+        .json(
+            Method::PUT,
+            &format!("/v1/todos/{id}/tags/home"),
+            Some(&ann),
+            &[],
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+
+    let created = next_event(&mut socket, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (created["type"].as_str(), created["todoId"].as_str()),
+        (Some("CREATED"), Some(id.as_str())),
+        "never Bob's event"
+    );
+    let tagged = next_event(&mut socket, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            tagged["type"].as_str(),
+            tagged["tag"].as_str(),
+            tagged["version"].as_i64()
+        ),
+        (Some("TAGGED"), Some("home"), Some(2))
+    );
+    app.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_graphql_websocket_without_a_valid_token_is_refused_at_connection_init() {
+    let app = spawn_app_with(LIVE).await;
+    let (_, answer) = graphql_ws(&app, "not-a-token").await;
+    match answer {
+        // async-graphql closes a refused connection_init as a protocol error, with the
+        // reason in the frame.
+        Some(Message::Close(Some(frame))) => {
+            assert_eq!(u16::from(frame.code), 1002, "{frame:?}");
+            assert!(
+                frame.reason.as_str().contains("unauthenticated"),
+                "{frame:?}"
+            );
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
     app.shutdown.cancel();
 }

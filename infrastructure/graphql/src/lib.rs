@@ -12,6 +12,7 @@
 //! - `auth`: the caller, from `Authorization: Bearer`, checked once per request.
 //! - [`error`]: the mapping to GraphQL errors with `extensions.code`.
 //! - `http`: `POST /graphql` and `GET /graphql` (queries only), following GraphQL over HTTP.
+//! - [`subscription`] and `ws`: `todoEvents`, live, over WebSocket at `/graphql/ws`.
 //! - `graphiql`: the GraphiQL page at `/graphiql`, with its assets compiled in.
 
 mod auth;
@@ -23,12 +24,15 @@ mod loaders;
 mod mutation;
 mod query;
 pub mod schema;
+pub mod subscription;
 mod types;
+mod ws;
 
 pub use http::with_caller;
 pub use mutation::Mutation;
 pub use query::Query;
 pub use schema::{GraphqlSchema, GraphqlSettings, build_schema, sdl};
+pub use subscription::Subscription;
 
 use std::sync::Arc;
 
@@ -52,8 +56,13 @@ pub fn router(
         max_query_bytes: settings.max_query_bytes,
         parsed: Arc::new(http::ParsedQueries::new(PARSED_QUERIES)),
     };
+    let ws = ws::WsState {
+        schema: state.schema.clone(),
+        use_cases: state.use_cases.clone(),
+    };
     Router::new()
         .route("/graphql", get(http::get).post(http::post))
         .with_state(state)
+        .route("/graphql/ws", get(ws::subscribe).with_state(ws))
         .merge(graphiql::routes())
 }

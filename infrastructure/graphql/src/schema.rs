@@ -7,17 +7,17 @@ use std::sync::{
 
 use application::UseCases;
 use async_graphql::{
-    EmptySubscription, Schema, ServerError, ServerResult, ValidationResult, Variables,
+    Schema, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use crate::{error::codes, mutation::Mutation, query::Query};
+use crate::{error::codes, mutation::Mutation, query::Query, subscription::Subscription};
 
 /// The schema type: queries and mutations (subscriptions arrive with live updates).
-pub type GraphqlSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type GraphqlSchema = Schema<Query, Mutation, Subscription>;
 
 /// The limits of one GraphQL request, from configuration.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ impl Default for GraphqlSettings {
 /// The schema over `use_cases`, with `settings`' limits. Batched requests are not served:
 /// the HTTP handler accepts one operation per request.
 pub fn build_schema(use_cases: Arc<UseCases>, settings: &GraphqlSettings) -> GraphqlSchema {
-    let mut builder = Schema::build(Query, Mutation, EmptySubscription)
+    let mut builder = Schema::build(Query, Mutation, Subscription)
         .data(use_cases)
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
@@ -61,9 +61,7 @@ pub fn build_schema(use_cases: Arc<UseCases>, settings: &GraphqlSettings) -> Gra
 
 /// The schema in SDL: the contract checked in as `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
 }
 
 /// Set in a request's data by the HTTP handler; the extension flips it once execution

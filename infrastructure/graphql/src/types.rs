@@ -194,3 +194,65 @@ pub(crate) fn user_page(page: Page<User, UserId>) -> UserConnection {
         .collect();
     connection
 }
+
+/// What happened to a todo.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "TodoEventType")]
+pub(crate) enum TodoEventTypeGql {
+    /// It was created.
+    Created,
+    /// Its title, description or due date changed.
+    Updated,
+    /// It was completed.
+    Completed,
+    /// It was reopened.
+    Reopened,
+    /// A tag was added (`tag` says which).
+    Tagged,
+    /// A tag was removed (`tag` says which).
+    Untagged,
+    /// It was deleted.
+    Deleted,
+}
+
+/// One change to one of the caller's todos. Delivery is at least once: the same `eventId`
+/// is the same event, delivered again; order by `version` within a todo.
+#[derive(SimpleObject, Debug)]
+#[graphql(name = "TodoEvent")]
+pub(crate) struct TodoEventGql {
+    /// The event's id (a UUIDv7).
+    event_id: ID,
+    /// What happened.
+    r#type: TodoEventTypeGql,
+    /// The todo's id.
+    todo_id: ID,
+    /// The todo's version after the change (for a deletion, the one after the last).
+    version: i64,
+    /// When the change was made.
+    occurred_at: DateTime<Utc>,
+    /// The tag, for `TAGGED` and `UNTAGGED`.
+    tag: Option<String>,
+}
+
+impl From<&domain::event::TodoEvent> for TodoEventGql {
+    fn from(event: &domain::event::TodoEvent) -> Self {
+        use domain::event::TodoChange;
+        let (kind, tag) = match &event.change {
+            TodoChange::Created => (TodoEventTypeGql::Created, None),
+            TodoChange::Updated => (TodoEventTypeGql::Updated, None),
+            TodoChange::Completed => (TodoEventTypeGql::Completed, None),
+            TodoChange::Reopened => (TodoEventTypeGql::Reopened, None),
+            TodoChange::Tagged(tag) => (TodoEventTypeGql::Tagged, Some(tag)),
+            TodoChange::Untagged(tag) => (TodoEventTypeGql::Untagged, Some(tag)),
+            TodoChange::Deleted => (TodoEventTypeGql::Deleted, None),
+        };
+        Self {
+            event_id: ID(event.id.to_string()),
+            r#type: kind,
+            todo_id: ID(event.todo_id.to_string()),
+            version: event.version.get(),
+            occurred_at: event.occurred_at,
+            tag: tag.map(|t| t.as_str().to_owned()),
+        }
+    }
+}

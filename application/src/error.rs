@@ -30,6 +30,9 @@ pub enum ErrorKind {
     VersionMismatch,
     /// The request conflicts with the current state, such as an email that is taken.
     Conflict,
+    /// The caller holds as much of something as one caller may (open subscriptions, say);
+    /// releasing some, or waiting, will make room.
+    LimitExceeded,
     /// A backing service is down or busy; trying again later may work.
     Unavailable,
     /// A bug or corrupt data. The client learns nothing more; the cause is logged.
@@ -53,6 +56,9 @@ pub mod codes {
     pub const EMAIL_TAKEN: &str = "email_taken";
     /// A conflict: other writers won every retry of a change that carries no version.
     pub const CONTENDED: &str = "contended";
+    /// [`ErrorKind::LimitExceeded`](super::ErrorKind::LimitExceeded): too many live
+    /// subscriptions at once.
+    pub const TOO_MANY_SUBSCRIPTIONS: &str = "too_many_subscriptions";
     /// [`ErrorKind::Unavailable`](super::ErrorKind::Unavailable).
     pub const UNAVAILABLE: &str = "unavailable";
     /// [`ErrorKind::Internal`](super::ErrorKind::Internal).
@@ -204,6 +210,23 @@ impl AppError {
     /// A conflict with the current state, under its own `code` (such as `email_taken`).
     pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::Conflict, code, message)
+    }
+
+    /// A per-caller limit reached, under its own `code` (such as `too_many_subscriptions`).
+    pub fn limit_exceeded(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::LimitExceeded, code, message)
+    }
+
+    /// A backing service (or this instance) cannot take the request now, under its own
+    /// `code`; `retry_after` says when to try again, if known.
+    pub fn unavailable(
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        let mut error = Self::new(ErrorKind::Unavailable, code, message);
+        error.0.retry_after = retry_after;
+        error
     }
 
     /// The kind, for the adapter's one mapping function.

@@ -17,7 +17,7 @@ use crate::{
     seed::SeedDemo,
     todos::{
         AddTag, CompleteTodo, CountTodos, CreateTodo, DeleteTodo, GetTodo, ListTodos, RemoveTag,
-        ReopenTodo, TodoPorts, UpdateTodo, WatchTodos,
+        ReopenTodo, TodoPorts, UpdateTodo, WatchLimits, WatchTodos,
     },
     users::{Authenticate, CurrentUser, ListUsers, LogIn, LogOut, LogOutEverywhere, RegisterUser},
 };
@@ -60,12 +60,15 @@ impl std::fmt::Debug for Ports {
 pub struct Settings {
     /// How long a login session lasts.
     pub session_ttl: Duration,
+    /// How many live subscriptions may be open at once.
+    pub watch_limits: WatchLimits,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             session_ttl: Duration::hours(24),
+            watch_limits: WatchLimits::default(),
         }
     }
 }
@@ -136,7 +139,7 @@ impl UseCases {
             remove_tag: RemoveTag::new(todo_ports.clone()),
             delete_todo: DeleteTodo::new(todo_ports.clone()),
             count_todos: CountTodos::new(todo_ports),
-            watch_todos: WatchTodos::new(ports.events),
+            watch_todos: WatchTodos::new(ports.events, settings.watch_limits),
             seed_demo: SeedDemo::new(ports.unit_of_work, ports.hasher, ports.clock, ports.ids),
             readiness: CheckReadiness::new(ports.probes),
         }

@@ -276,6 +276,10 @@ impl Application {
             probes,
         };
         let settings = Settings {
+            watch_limits: application::todos::WatchLimits {
+                per_user: config.watch_per_user,
+                per_instance: config.watch_per_instance,
+            },
             session_ttl: chrono::Duration::from_std(config.session_ttl)
                 .context("SESSION_TTL_SECS is too large")?,
         };

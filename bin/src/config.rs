@@ -265,6 +265,11 @@ pub struct Config {
     pub password_hash_max_wait: Duration,
     /// The worker.
     pub worker: WorkerConfig,
+    /// `WATCH_MAX_PER_USER` (default 8): live subscriptions (GraphQL `todoEvents`, gRPC
+    /// `WatchTodos`) one user may hold open on one server.
+    pub watch_per_user: usize,
+    /// `WATCH_MAX_PER_INSTANCE` (default 10000): live subscriptions one server holds.
+    pub watch_per_instance: usize,
     /// `LOG_FORMAT` (default `pretty`): `pretty` or `json`.
     pub log_format: LogFormat,
     /// `RUST_LOG` (default `info`): a tracing env-filter directive.
@@ -371,6 +376,8 @@ impl Config {
             graphql,
             grpc,
             worker,
+            watch_per_user: env.parse("WATCH_MAX_PER_USER", 8usize)?,
+            watch_per_instance: env.parse("WATCH_MAX_PER_INSTANCE", 10_000usize)?,
             database,
             redis,
             session_ttl,
@@ -495,6 +502,11 @@ impl Config {
                 out.insert("REMINDER_WEBHOOK_ATTEMPTS", hook.attempts.to_string());
             }
         }
+        out.insert("WATCH_MAX_PER_USER", self.watch_per_user.to_string());
+        out.insert(
+            "WATCH_MAX_PER_INSTANCE",
+            self.watch_per_instance.to_string(),
+        );
         out.insert("SESSION_TTL_SECS", self.session_ttl.as_secs().to_string());
         out.insert("CACHE_TTL_SECS", self.cache_ttl.as_secs().to_string());
         out.insert("CACHE_CAPACITY", self.cache_capacity.to_string());

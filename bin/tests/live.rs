@@ -300,3 +300,68 @@ async fn a_graphql_websocket_without_a_valid_token_is_refused_at_connection_init
     }
     app.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn a_user_past_the_subscription_cap_is_refused_on_both_protocols() {
+    let app = spawn_app_with(&[("WORKER_IN_PROCESS", "true"), ("WATCH_MAX_PER_USER", "1")]).await;
+    let token = app.user("fay@example.org").await;
+    let first = watch(&app, &token).await;
+
+    let mut client = TodoServiceClient::new(app.grpc().await);
+    let status = client
+        .watch_todos(authed(api::WatchTodosRequest {}, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("at most 1"), "{status:?}");
+
+    let (mut socket, _) = graphql_ws(&app, &token).await;
+    let subscribe = json!({
+        "id": "1",
+        "type": "subscribe",
+        "payload": {"query": "subscription { todoEvents { eventId } }"}
+    });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+    let answer = loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let body: Value = serde_json::from_str(message.into_text().unwrap().as_str()).unwrap();
+        if body["type"] != "ping" {
+            break body;
+        }
+    };
+    // A resolver error: one `next` with the error and no data (then `complete`).
+    assert_eq!(answer["type"], "next", "{answer}");
+    assert!(answer["payload"]["data"].is_null(), "{answer}");
+    assert_eq!(
+        answer["payload"]["errors"][0]["extensions"]["code"], "too_many_subscriptions",
+        "{answer}"
+    );
+
+    // Closing the first stream frees the place.
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..50 {
+        match client
+            .watch_todos(authed(api::WatchTodosRequest {}, &token))
+            .await
+        {
+            Ok(stream) => {
+                reopened = Some(stream);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert!(
+        reopened.is_some(),
+        "the place came back once the first stream closed"
+    );
+    app.shutdown.cancel();
+}

@@ -61,6 +61,7 @@ pub fn to_status(error: &AppError) -> Status {
         // conflict the client may retry.
         ErrorKind::Conflict if error.code() == codes::EMAIL_TAKEN => Code::AlreadyExists,
         ErrorKind::Conflict => Code::Aborted,
+        ErrorKind::LimitExceeded => Code::ResourceExhausted,
         ErrorKind::Unavailable => Code::Unavailable,
         ErrorKind::Internal => Code::Internal,
     };

@@ -41,6 +41,10 @@ pub(crate) fn status_of(kind: ErrorKind) -> (StatusCode, &'static str) {
             StatusCode::CONFLICT,
             "The request conflicts with the current state",
         ),
+        ErrorKind::LimitExceeded => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "A limit on what one caller may hold at once was reached",
+        ),
         ErrorKind::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             "A backing service is unavailable; try again later",

@@ -34,6 +34,9 @@ pub struct Routes {
     pub health: ReadinessWatch,
     /// The worker's metrics, registered beside the API's, when `serve` runs the worker.
     pub worker_metrics: Option<WorkerMetrics>,
+    /// Cancel when shutting down: live streams end at once rather than at the drain
+    /// deadline.
+    pub closing: CancellationToken,
 }
 
 /// Every protocol's routes over `app`: REST and GraphQL behind the shared HTTP layers,
@@ -67,6 +70,7 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
         app.use_cases.clone(),
         &graphql_settings,
     );
+    let closing = CancellationToken::new();
     let grpc = driving_grpc::router(
         app.use_cases.clone(),
         &GrpcSettings {
@@ -75,6 +79,7 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
             health_interval: config.grpc.health_interval,
         },
         grpc_metrics,
+        closing.clone(),
     )
     .context("cannot build the gRPC services")?;
     let http = driving_http::with_layers(rest.merge(graphql), &settings, metrics);
@@ -82,6 +87,7 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
         router: http.merge(grpc.router),
         health: grpc.health,
         worker_metrics,
+        closing,
     })
 }
 
@@ -157,6 +163,7 @@ impl HttpServer {
                     router,
                     health,
                     worker_metrics,
+                    closing,
                 },
             drain_timeout,
             worker,
@@ -216,6 +223,9 @@ impl HttpServer {
         }
 
         drop(listener);
+        // Live streams have no natural end: end them now, or the drain waits for its
+        // deadline whenever a client is watching.
+        closing.cancel();
         tracing::info!(
             open_connections = connections.len(),
             "stopped accepting; draining"

@@ -365,3 +365,31 @@ async fn a_user_past_the_subscription_cap_is_refused_on_both_protocols() {
     );
     app.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn on_shutdown_a_watch_ends_with_unavailable_and_does_not_hold_the_drain() {
+    // A drain deadline far longer than the test may take: the server must finish early.
+    let app = spawn_app_with(&[
+        ("WORKER_IN_PROCESS", "true"),
+        ("HTTP_DRAIN_TIMEOUT_SECS", "30"),
+    ])
+    .await;
+    let token = app.user("gus@example.org").await;
+    let mut stream = watch(&app, &token).await;
+    let started = std::time::Instant::now();
+
+    app.shutdown.cancel();
+
+    let status = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        .await
+        .expect("the stream ends at once")
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("shutting down"), "{status:?}");
+    tokio::time::timeout(Duration::from_secs(10), app.server)
+        .await
+        .expect("the server stops long before its drain deadline")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

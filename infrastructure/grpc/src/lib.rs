@@ -84,7 +84,9 @@ pub struct Grpc {
     pub health: ReadinessWatch,
 }
 
-/// Builds the gRPC routes over `use_cases`, recording into `metrics`.
+/// Builds the gRPC routes over `use_cases`, recording into `metrics`. When `closing` is
+/// cancelled (the server begins to shut down), open streams end with UNAVAILABLE, so that
+/// they do not hold the drain open until its deadline.
 ///
 /// # Errors
 /// When the compiled descriptors cannot be read, which the tests rule out.
@@ -92,9 +94,10 @@ pub fn router(
     use_cases: Arc<UseCases>,
     settings: &GrpcSettings,
     metrics: GrpcMetrics,
+    closing: tokio_util::sync::CancellationToken,
 ) -> Result<Grpc, tonic_reflection::server::Error> {
     let limit = settings.max_message_bytes;
-    let todos = TodoServiceServer::new(TodoApi::new(use_cases.clone()))
+    let todos = TodoServiceServer::new(TodoApi::new(use_cases.clone(), closing))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     let users = UserServiceServer::new(UserApi::new(use_cases.clone()))

@@ -6,6 +6,7 @@ use std::{pin::Pin, sync::Arc};
 use application::UseCases;
 use domain::ports::FeedError;
 use futures_util::{Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status};
 
 use crate::{
@@ -22,12 +23,14 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<api::TodoEvent, Status>> + S
 #[derive(Debug, Clone)]
 pub struct TodoApi {
     use_cases: Arc<UseCases>,
+    /// Cancelled when the server begins to shut down: open streams end then.
+    closing: CancellationToken,
 }
 
 impl TodoApi {
-    /// The service over `use_cases`.
-    pub fn new(use_cases: Arc<UseCases>) -> Self {
-        Self { use_cases }
+    /// The service over `use_cases`; its streams end when `closing` is cancelled.
+    pub fn new(use_cases: Arc<UseCases>, closing: CancellationToken) -> Self {
+        Self { use_cases, closing }
     }
 }
 
@@ -46,6 +49,8 @@ impl TodoService for TodoApi {
             .execute(&caller.actor)
             .await
             .map_err(report)?;
+        let closing = self.closing.clone();
+        let events = events.take_until(self.closing.clone().cancelled_owned());
         let stream = events.map(|item| match item {
             Ok(event) => Ok(convert::todo_event(&event)),
             Err(FeedError::Lagged(missed)) => Err(refusal(
@@ -56,7 +61,16 @@ impl TodoService for TodoApi {
                 ),
             )),
         });
-        Ok(Response::new(Box::pin(stream)))
+        // Said only when the stream ended because the server is closing.
+        let goodbye = futures_util::stream::once(async move {
+            closing.is_cancelled().then(|| {
+                Err(Status::unavailable(
+                    "the server is shutting down; reconnect",
+                ))
+            })
+        })
+        .filter_map(std::future::ready);
+        Ok(Response::new(Box::pin(stream.chain(goodbye))))
     }
 
     async fn get_todo(

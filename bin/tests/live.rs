@@ -393,3 +393,50 @@ async fn on_shutdown_a_watch_ends_with_unavailable_and_does_not_hold_the_drain()
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn a_hundred_watchers_under_a_steady_write_load_miss_no_event() {
+    let app = spawn_app_with(&[
+        ("WORKER_IN_PROCESS", "true"),
+        ("WORKER_POLL_INTERVAL_MS", "10"),
+        ("WATCH_MAX_PER_USER", "100"),
+    ])
+    .await;
+    let token = app.user("hal@example.org").await;
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let mut client = TodoServiceClient::new(app.grpc().await);
+        for _ in 0..25 {
+            // The call returns once the server has subscribed: nothing after it is missed.
+            streams.push(
+                client
+                    .watch_todos(authed(api::WatchTodosRequest {}, &token))
+                    .await
+                    .unwrap()
+                    .into_inner(),
+            );
+        }
+    }
+
+    let mut created = Vec::new();
+    for i in 0..50 {
+        created.push(format!(
+            "todos/{}",
+            create(&app, &token, &format!("load {i}")).await
+        ));
+    }
+
+    let readers = streams.into_iter().map(|mut stream| {
+        tokio::spawn(async move {
+            let mut names = Vec::new();
+            for _ in 0..50 {
+                names.push(next(&mut stream).await.name);
+            }
+            names
+        })
+    });
+    for names in futures_util::future::join_all(readers).await {
+        assert_eq!(names.unwrap(), created, "every event, in order");
+    }
+    app.shutdown.cancel();
+}

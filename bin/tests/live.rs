@@ -43,21 +43,6 @@ async fn next(stream: &mut Streaming<api::TodoEvent>) -> api::TodoEvent {
         .expect("the stream goes on")
 }
 
-/// Creates a todo over REST: its id.
-async fn create(app: &TestApp, token: &str, title: &str) -> String {
-    let (status, _, todo) = app
-        .json(
-            Method::POST,
-            "/v1/todos",
-            Some(token),
-            &[],
-            Some(json!({"title": title})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    todo["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn watch_todos_streams_the_callers_events_in_order_and_never_another_users() {
     let app = spawn_app_with(LIVE).await;
@@ -65,8 +50,8 @@ async fn watch_todos_streams_the_callers_events_in_order_and_never_another_users
     let bob = app.user("bob@example.org").await;
     let mut anns = watch(&app, &ann).await;
 
-    let id = create(&app, &ann, "Ann's").await;
-    create(&app, &bob, "Bob's").await;
+    let id = app.todo(&ann, "Ann's").await;
+    app.todo(&bob, "Bob's").await;
     let path = format!("/v1/todos/{id}");
     let (status, _, _) = app
         .json(
@@ -88,8 +73,8 @@ async fn watch_todos_streams_the_callers_events_in_order_and_never_another_users
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    create(&app, &bob, "Bob's second").await;
-    let last = create(&app, &ann, "Ann's second").await;
+    app.todo(&bob, "Bob's second").await;
+    let last = app.todo(&ann, "Ann's second").await;
 
     let name = format!("todos/{id}");
     for (kind, version) in [
@@ -137,7 +122,7 @@ async fn an_event_written_through_one_server_reaches_a_watcher_on_another() {
         .unwrap()
         .into_inner();
 
-    let id = create(&a, &token, "Written through A").await;
+    let id = a.todo(&token, "Written through A").await;
 
     let event = next(&mut on_b).await;
     assert_eq!(
@@ -230,7 +215,7 @@ async fn the_graphql_subscription_streams_the_callers_events_over_websocket() {
     // until the first event shows it is live, rather than guess how long that takes.
     let mut first = None;
     for _ in 0..25 {
-        create(&app, &ann, "probe").await;
+        app.todo(&ann, "probe").await;
         if let Some(event) = next_event(&mut socket, Duration::from_millis(200)).await {
             first = Some(event);
             break;
@@ -247,8 +232,8 @@ async fn the_graphql_subscription_streams_the_callers_events_over_websocket() {
         .is_some()
     {}
 
-    create(&app, &bob, "Bob's").await;
-    let id = create(&app, &ann, "Ann's").await;
+    app.todo(&bob, "Bob's").await;
+    let id = app.todo(&ann, "Ann's").await;
     let (status, _, _) = app
         .json(
             Method::PUT,
@@ -422,7 +407,7 @@ async fn a_hundred_watchers_under_a_steady_write_load_miss_no_event() {
     for i in 0..50 {
         created.push(format!(
             "todos/{}",
-            create(&app, &token, &format!("load {i}")).await
+            app.todo(&token, &format!("load {i}")).await
         ));
     }
 

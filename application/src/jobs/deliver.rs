@@ -161,19 +161,25 @@ impl DeliverJobs {
     pub async fn run_once(&self) -> Result<Vec<JobOutcome>, InfraError> {
         let now = self.clock.now();
         let jobs = self.queue.claim(now, now + self.lease, self.batch).await?;
-        let (events, reminders): (Vec<ClaimedJob>, Vec<ClaimedJob>) = jobs
-            .into_iter()
-            .partition(|job| matches!(job.message, OutboxMessage::TodoEvent(_)));
+        // Split by kind, keeping each kind's order: events go out as one batch.
+        let mut events = Vec::new();
+        let mut batch = Vec::new();
+        let mut reminders = Vec::new();
+        for job in jobs {
+            match &job.message {
+                OutboxMessage::TodoEvent(event) => {
+                    batch.push(event.clone());
+                    events.push(job);
+                }
+                OutboxMessage::Reminder(reminder) => {
+                    let reminder = reminder.clone();
+                    reminders.push((job, reminder));
+                }
+            }
+        }
 
         let mut results = Vec::with_capacity(events.len() + reminders.len());
-        if !events.is_empty() {
-            let batch: Vec<_> = events
-                .iter()
-                .filter_map(|job| match &job.message {
-                    OutboxMessage::TodoEvent(event) => Some(event.clone()),
-                    OutboxMessage::Reminder(_) => None,
-                })
-                .collect();
+        if !batch.is_empty() {
             let result = self
                 .publisher
                 .publish_all(&batch)
@@ -181,15 +187,12 @@ impl DeliverJobs {
                 .map_err(|e| describe(&e));
             results.extend(events.into_iter().map(|job| (job, result.clone())));
         }
-        for job in reminders {
-            let result = match &job.message {
-                OutboxMessage::Reminder(reminder) => self
-                    .notifier
-                    .notify(reminder)
-                    .await
-                    .map_err(|e| describe(&e)),
-                OutboxMessage::TodoEvent(_) => Ok(()),
-            };
+        for (job, reminder) in reminders {
+            let result = self
+                .notifier
+                .notify(&reminder)
+                .await
+                .map_err(|e| describe(&e));
             results.push((job, result));
         }
 

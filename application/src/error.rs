@@ -63,6 +63,16 @@ pub mod codes {
     pub const UNAVAILABLE: &str = "unavailable";
     /// [`ErrorKind::Internal`](super::ErrorKind::Internal).
     pub const INTERNAL: &str = "internal";
+
+    /// A live stream's last item: its reader fell too far behind
+    /// ([`WatchEnd::Lagged`](crate::todos::WatchEnd::Lagged)).
+    pub const SUBSCRIBER_LAGGED: &str = "subscriber_lagged";
+    /// A live stream's last item: the event feed failed
+    /// ([`WatchEnd::Interrupted`](crate::todos::WatchEnd::Interrupted)).
+    pub const FEED_INTERRUPTED: &str = "feed_interrupted";
+    /// A live stream's last item: its session was logged out or expired
+    /// ([`WatchEnd::SessionEnded`](crate::todos::WatchEnd::SessionEnded)).
+    pub const SESSION_ENDED: &str = "session_ended";
 }
 
 /// One invalid input field.

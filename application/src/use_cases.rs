@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use domain::ports::{
-    Clock, EventFeed, IdGenerator, PasswordHasher, ReadinessProbe, SessionStore, TodoCache,
+    Clock, EventFeed, IdGenerator, PasswordHasher, ReadinessProbe, SessionStore, Ticker, TodoCache,
     TodoRepository, TokenGenerator, UnitOfWork, UserRepository,
 };
 
@@ -39,6 +39,8 @@ pub struct Ports {
     pub hasher: Arc<dyn PasswordHasher>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// Periodic ticks (for the session checks of live subscriptions).
+    pub ticker: Arc<dyn Ticker>,
     /// New ids.
     pub ids: Arc<dyn IdGenerator>,
     /// New session tokens.
@@ -139,7 +141,12 @@ impl UseCases {
             remove_tag: RemoveTag::new(todo_ports.clone()),
             delete_todo: DeleteTodo::new(todo_ports.clone()),
             count_todos: CountTodos::new(todo_ports),
-            watch_todos: WatchTodos::new(ports.events, settings.watch_limits),
+            watch_todos: WatchTodos::new(
+                ports.events,
+                ports.ticker,
+                Authenticate::new(ports.sessions.clone(), ports.clock.clone()),
+                settings.watch_limits,
+            ),
             seed_demo: SeedDemo::new(ports.unit_of_work, ports.hasher, ports.clock, ports.ids),
             readiness: CheckReadiness::new(ports.probes),
         }

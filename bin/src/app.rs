@@ -187,13 +187,14 @@ impl Application {
                         config.cache_ttl,
                     )),
                     Arc::new(RedisEventPublisher::new(
-                        manager,
+                        manager.clone(),
                         &r.key_prefix,
                         config.worker.stream_max_len,
                     )),
                     Arc::new(
                         RedisEventFeed::start(
                             r.url.expose_secret(),
+                            manager,
                             &r.key_prefix,
                             EVENT_BUS_CAPACITY,
                         )
@@ -205,7 +206,7 @@ impl Application {
             }
             None => {
                 tracing::info!("sessions, todo cache and events: in memory (REDIS_URL is unset)");
-                let bus = MemoryEventBus::new(EVENT_BUS_CAPACITY);
+                let bus = MemoryEventBus::new(EVENT_BUS_CAPACITY, config.worker.stream_max_len);
                 (
                     Arc::new(MemorySessionStore::new(clock.clone())),
                     Arc::new(MemoryTodoCache::new(
@@ -270,6 +271,7 @@ impl Application {
                 max_wait: config.password_hash_max_wait,
             })?),
             clock,
+            ticker: Arc::new(SystemClock),
             ids,
             tokens: Arc::new(RandomTokenGenerator),
             events: feed,
@@ -279,6 +281,7 @@ impl Application {
             watch_limits: application::todos::WatchLimits {
                 per_user: config.watch_per_user,
                 per_instance: config.watch_per_instance,
+                session_check: config.watch_session_check,
             },
             session_ttl: chrono::Duration::from_std(config.session_ttl)
                 .context("SESSION_TTL_SECS is too large")?,

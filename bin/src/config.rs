@@ -139,7 +139,8 @@ pub struct WorkerConfig {
     /// 24, so that a reminder's key outlives its window.
     pub retention: Duration,
     /// `EVENT_STREAM_MAX_LEN` (default 100000): about how many events the Redis stream
-    /// keeps.
+    /// (or, in memory, the event bus) keeps: the window in which a live subscription can
+    /// resume after an event it saw.
     pub stream_max_len: usize,
     /// `REMINDER_WINDOW_MINUTES` (default 60): how far ahead a reminder is sent.
     pub reminder_window: Duration,
@@ -270,6 +271,9 @@ pub struct Config {
     pub watch_per_user: usize,
     /// `WATCH_MAX_PER_INSTANCE` (default 10000): live subscriptions one server holds.
     pub watch_per_instance: usize,
+    /// `WATCH_SESSION_CHECK_MS` (default 10000): how often a live subscription checks that
+    /// its session is still live; logging out ends the user's streams within this time.
+    pub watch_session_check: Duration,
     /// `LOG_FORMAT` (default `pretty`): `pretty` or `json`.
     pub log_format: LogFormat,
     /// `RUST_LOG` (default `info`): a tracing env-filter directive.
@@ -371,6 +375,10 @@ impl Config {
             return Err(env.invalid("GRPC_HEALTH_INTERVAL_MS", "must be at least 1"));
         }
         let worker = worker_config(&env, database.is_some())?;
+        let watch_session_check = env.millis("WATCH_SESSION_CHECK_MS", 10_000)?;
+        if watch_session_check.is_zero() {
+            return Err(env.invalid("WATCH_SESSION_CHECK_MS", "must be at least 1"));
+        }
         Ok(Self {
             http,
             graphql,
@@ -378,6 +386,7 @@ impl Config {
             worker,
             watch_per_user: env.parse("WATCH_MAX_PER_USER", 8usize)?,
             watch_per_instance: env.parse("WATCH_MAX_PER_INSTANCE", 10_000usize)?,
+            watch_session_check,
             database,
             redis,
             session_ttl,
@@ -506,6 +515,10 @@ impl Config {
         out.insert(
             "WATCH_MAX_PER_INSTANCE",
             self.watch_per_instance.to_string(),
+        );
+        out.insert(
+            "WATCH_SESSION_CHECK_MS",
+            self.watch_session_check.as_millis().to_string(),
         );
         out.insert("SESSION_TTL_SECS", self.session_ttl.as_secs().to_string());
         out.insert("CACHE_TTL_SECS", self.cache_ttl.as_secs().to_string());

@@ -65,12 +65,13 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
     };
     let rest = driving_rest::router(ApiState::new(app.use_cases.clone(), metrics.clone()));
     let graphql_settings = graphql_settings(&config.graphql);
+    let closing = CancellationToken::new();
     let graphql = driving_graphql::router(
         driving_graphql::build_schema(app.use_cases.clone(), &graphql_settings),
         app.use_cases.clone(),
         &graphql_settings,
+        closing.clone(),
     );
-    let closing = CancellationToken::new();
     let grpc = driving_grpc::router(
         app.use_cases.clone(),
         &GrpcSettings {

@@ -696,9 +696,10 @@ async fn a_page_of_20_users_counts_their_todos_in_exactly_one_batched_call() {
         todo_cache: Arc::new(driven_memory::NoTodoCache),
         hasher: Arc::new(driven_system::password::Argon2Hasher::new(Default::default()).unwrap()),
         clock: Arc::new(driven_system::clock::SystemClock),
+        ticker: Arc::new(driven_system::clock::SystemClock),
         ids: Arc::new(driven_system::ids::UuidV7Generator),
         tokens: Arc::new(driven_system::tokens::RandomTokenGenerator),
-        events: Arc::new(driven_memory::MemoryEventBus::new(16)),
+        events: Arc::new(driven_memory::MemoryEventBus::new(16, 16)),
         probes: Vec::new(),
     };
     drop(app);

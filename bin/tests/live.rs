@@ -1,5 +1,6 @@
-//! Live updates end to end: `WatchTodos` over gRPC, fed by the Redis event stream, on one
-//! server and across two.
+//! Live updates end to end: gRPC `WatchTodos` and GraphQL `todoEvents`, fed by the Redis
+//! event stream, on one server and across two: order, isolation, resuming, limits and
+//! every way a stream ends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -17,7 +18,11 @@ use support::{
 };
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 use tokio_util::sync::CancellationToken;
-use tonic::Streaming;
+use tonic::{Status, Streaming};
+use tonic_types::StatusExt;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const LIVE: &[(&str, &str)] = &[
     ("WORKER_IN_PROCESS", "true"),
@@ -26,12 +31,62 @@ const LIVE: &[(&str, &str)] = &[
 
 /// Opens `WatchTodos` for `token` on `app`.
 async fn watch(app: &TestApp, token: &str) -> Streaming<api::TodoEvent> {
+    watch_after(app, token, "").await.unwrap()
+}
+
+/// Opens `WatchTodos` for `token` on `app`, resuming after the event `after` (if not empty).
+async fn watch_after(
+    app: &TestApp,
+    token: &str,
+    after: &str,
+) -> Result<Streaming<api::TodoEvent>, Status> {
     let mut client = TodoServiceClient::new(app.grpc().await);
-    client
-        .watch_todos(authed(api::WatchTodosRequest {}, token))
-        .await
+    let request = api::WatchTodosRequest {
+        after: after.to_owned(),
+    };
+    Ok(client
+        .watch_todos(authed(request, token))
+        .await?
+        .into_inner())
+}
+
+/// The ErrorInfo reason of `status`.
+fn reason(status: &Status) -> String {
+    let details = status.get_error_details();
+    details
+        .error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo on {status:?}"))
+        .reason
+        .clone()
+}
+
+/// Replica B of `a`: the same database and Redis, its own process state and listener.
+/// Returns its base URL and what stops it.
+async fn replica(a: &TestApp, settings: &[(&str, &str)]) -> (String, CancellationToken) {
+    let mut all = vec![
+        ("DATABASE_URL", a.db.url()),
+        ("REDIS_URL", a.redis.url()),
+        ("REDIS_KEY_PREFIX", a.redis.key_prefix()),
+        ("HTTP_ADDR", "127.0.0.1:0"),
+    ];
+    all.extend_from_slice(settings);
+    let config = config(&all);
+    let replica = Application::build(&config).await.unwrap();
+    let server = HttpServer::bind(&replica, &config).await.unwrap();
+    let base = format!("http://{}", server.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server.run(shutdown.clone()));
+    (base, shutdown)
+}
+
+/// A gRPC todo client for the server at `base`.
+async fn grpc_client(base: &str) -> TodoServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(base.to_owned())
         .unwrap()
-        .into_inner()
+        .connect()
+        .await
+        .unwrap();
+    TodoServiceClient::new(channel)
 }
 
 /// The next event, within five seconds.
@@ -98,26 +153,11 @@ async fn watch_todos_streams_the_callers_events_in_order_and_never_another_users
 #[tokio::test]
 async fn an_event_written_through_one_server_reaches_a_watcher_on_another() {
     let a = spawn_app_with(LIVE).await;
-    // Replica B: the same database and Redis, its own process state and listener.
-    let config = config(&[
-        ("DATABASE_URL", a.db.url()),
-        ("REDIS_URL", a.redis.url()),
-        ("REDIS_KEY_PREFIX", a.redis.key_prefix()),
-        ("HTTP_ADDR", "127.0.0.1:0"),
-    ]);
-    let replica = Application::build(&config).await.unwrap();
-    let server = HttpServer::bind(&replica, &config).await.unwrap();
-    let b_base = format!("http://{}", server.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(server.run(shutdown.clone()));
+    let (b_base, shutdown) = replica(&a, &[]).await;
     let token = a.user("cat@example.org").await;
-    let channel = tonic::transport::Endpoint::from_shared(b_base)
-        .unwrap()
-        .connect()
+    let mut on_b = grpc_client(&b_base)
         .await
-        .unwrap();
-    let mut on_b = TodoServiceClient::new(channel)
-        .watch_todos(authed(api::WatchTodosRequest {}, &token))
+        .watch_todos(authed(api::WatchTodosRequest::default(), &token))
         .await
         .unwrap()
         .into_inner();
@@ -138,7 +178,7 @@ async fn watching_needs_a_valid_session() {
     let app = spawn_app_with(LIVE).await;
     let mut client = TodoServiceClient::new(app.grpc().await);
     let status = client
-        .watch_todos(authed(api::WatchTodosRequest {}, "not-a-token"))
+        .watch_todos(authed(api::WatchTodosRequest::default(), "not-a-token"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
@@ -147,14 +187,13 @@ async fn watching_needs_a_valid_session() {
 
 /// A graphql-transport-ws connection to `app`, initialised with `token`: the socket, and
 /// the server's answer to `connection_init`.
-async fn graphql_ws(
-    app: &TestApp,
-    token: &str,
-) -> (
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-    Option<Message>,
-) {
-    let url = format!("{}/graphql/ws", app.base.replace("http://", "ws://"));
+async fn graphql_ws(app: &TestApp, token: &str) -> (Ws, Option<Message>) {
+    graphql_ws_at(&app.base, token).await
+}
+
+/// [`graphql_ws`] to the server at `base`.
+async fn graphql_ws_at(base: &str, token: &str) -> (Ws, Option<Message>) {
+    let url = format!("{}/graphql/ws", base.replace("http://", "ws://"));
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
         "sec-websocket-protocol",
@@ -171,13 +210,48 @@ async fn graphql_ws(
     (socket, answer)
 }
 
+/// Sends `subscribe` for `todoEvents`, resuming after `after` if given.
+async fn subscribe(socket: &mut Ws, id: &str, after: Option<&str>) {
+    let query = "subscription($after: ID) { \
+                 todoEvents(after: $after) { eventId type todoId version tag } }";
+    let message = json!({
+        "id": id,
+        "type": "subscribe",
+        "payload": {"query": query, "variables": {"after": after}}
+    });
+    socket
+        .send(Message::text(message.to_string()))
+        .await
+        .unwrap();
+}
+
+/// The next protocol message, skipping keep-alive pings, within five seconds; a close
+/// frame as `{"type": "close", "code": ..}`.
+async fn next_message(socket: &mut Ws) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("the socket is open")
+            .unwrap();
+        match message {
+            Message::Text(text) => {
+                let body: Value = serde_json::from_str(text.as_str()).unwrap();
+                if !matches!(body["type"].as_str(), Some("ping" | "pong")) {
+                    return body;
+                }
+            }
+            Message::Close(frame) => {
+                let frame = frame.expect("a close frame with a code");
+                return json!({"type": "close", "code": u16::from(frame.code), "reason": frame.reason.as_str()});
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The next `next` message's event, skipping keep-alive pings, within `wait`.
-async fn next_event(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    wait: Duration,
-) -> Option<Value> {
+async fn next_event(socket: &mut Ws, wait: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let message = tokio::time::timeout_at(deadline, socket.next())
@@ -294,7 +368,7 @@ async fn a_user_past_the_subscription_cap_is_refused_on_both_protocols() {
 
     let mut client = TodoServiceClient::new(app.grpc().await);
     let status = client
-        .watch_todos(authed(api::WatchTodosRequest {}, &token))
+        .watch_todos(authed(api::WatchTodosRequest::default(), &token))
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
@@ -334,7 +408,7 @@ async fn a_user_past_the_subscription_cap_is_refused_on_both_protocols() {
     let mut reopened = None;
     for _ in 0..50 {
         match client
-            .watch_todos(authed(api::WatchTodosRequest {}, &token))
+            .watch_todos(authed(api::WatchTodosRequest::default(), &token))
             .await
         {
             Ok(stream) => {
@@ -395,7 +469,7 @@ async fn a_hundred_watchers_under_a_steady_write_load_miss_no_event() {
             // The call returns once the server has subscribed: nothing after it is missed.
             streams.push(
                 client
-                    .watch_todos(authed(api::WatchTodosRequest {}, &token))
+                    .watch_todos(authed(api::WatchTodosRequest::default(), &token))
                     .await
                     .unwrap()
                     .into_inner(),
@@ -422,6 +496,275 @@ async fn a_hundred_watchers_under_a_steady_write_load_miss_no_event() {
     });
     for names in futures_util::future::join_all(readers).await {
         assert_eq!(names.unwrap(), created, "every event, in order");
+    }
+    app.shutdown.cancel();
+}
+
+/// Completes the todo `id` over REST.
+async fn complete(app: &TestApp, token: &str, id: &str) {
+    let (status, _, _) = app
+        .json(
+            Method::POST,
+            &format!("/v1/todos/{id}/complete"),
+            Some(token),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// Writes a todo and two changes to it, and returns the three events as `observer` (a watch
+/// opened earlier) saw them: proof that they were all published.
+async fn three_events(
+    app: &TestApp,
+    token: &str,
+    observer: &mut Streaming<api::TodoEvent>,
+) -> Vec<api::TodoEvent> {
+    let id = app.todo(token, "Missed").await;
+    complete(app, token, &id).await;
+    let (status, _, _) = app
+        .json(
+            Method::PUT,
+            &format!("/v1/todos/{id}/tags/home"),
+            Some(token),
+            &[],
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        events.push(next(observer).await);
+    }
+    events
+}
+
+#[tokio::test]
+async fn a_watch_resumed_after_the_last_event_seen_gets_exactly_the_missed_ones_then_live_ones() {
+    let app = spawn_app_with(LIVE).await;
+    let token = app.user("ida@example.org").await;
+    let mut observer = watch(&app, &token).await;
+    let mut first = watch(&app, &token).await;
+    app.todo(&token, "Seen").await;
+    let seen = next(&mut first).await;
+    next(&mut observer).await;
+    // The client loses its connection, and three events go out while it is away.
+    drop(first);
+    let missed = three_events(&app, &token, &mut observer).await;
+
+    let mut resumed = watch_after(&app, &token, &seen.event_id).await.unwrap();
+
+    for expected in &missed {
+        assert_eq!(
+            &next(&mut resumed).await,
+            expected,
+            "the missed ones, in order"
+        );
+    }
+    let live = app.todo(&token, "After").await;
+    let event = next(&mut resumed).await;
+    assert_eq!(
+        (event.r#type(), event.name),
+        (TodoEventType::Created, format!("todos/{live}")),
+        "then the live one, with nothing repeated in between"
+    );
+    app.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn resuming_after_an_unknown_or_malformed_event_id_is_invalid_argument_on_after() {
+    let app = spawn_app_with(LIVE).await;
+    let token = app.user("jan@example.org").await;
+    for after in ["not-an-id", "01890a5d-ac96-774b-bcce-b302099a8057"] {
+        let status = watch_after(&app, &token, after).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        let details = status.get_error_details();
+        let fields: Vec<_> = details
+            .bad_request()
+            .unwrap()
+            .field_violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
+        assert_eq!(fields, ["after"], "{status:?}");
+    }
+    app.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_graphql_subscription_resumed_after_the_last_event_seen_gets_exactly_the_missed_ones() {
+    let app = spawn_app_with(LIVE).await;
+    let token = app.user("kit@example.org").await;
+    let mut observer = watch(&app, &token).await;
+    app.todo(&token, "Seen").await;
+    let seen = next(&mut observer).await;
+    let missed = three_events(&app, &token, &mut observer).await;
+
+    let (mut socket, _) = graphql_ws(&app, &token).await;
+    subscribe(&mut socket, "1", Some(&seen.event_id)).await;
+
+    for expected in &missed {
+        let event = next_event(&mut socket, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(event["eventId"], expected.event_id.as_str(), "{event}");
+        assert_eq!(event["version"], expected.version, "{event}");
+    }
+    let live = app.todo(&token, "After").await;
+    let event = next_event(&mut socket, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (event["type"].as_str(), event["todoId"].as_str()),
+        (Some("CREATED"), Some(live.as_str())),
+        "then the live one, with nothing repeated in between"
+    );
+
+    // An id outside the window is a field error on `after`.
+    subscribe(
+        &mut socket,
+        "2",
+        Some("01890a5d-ac96-774b-bcce-b302099a8057"),
+    )
+    .await;
+    let refused = next_message(&mut socket).await;
+    assert_eq!(refused["id"], "2", "{refused}");
+    let error = &refused["payload"]["errors"][0];
+    assert_eq!(
+        error["extensions"]["code"], "validation_failed",
+        "{refused}"
+    );
+    assert_eq!(
+        error["extensions"]["fields"][0]["field"], "after",
+        "{refused}"
+    );
+    app.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_users_streams_on_every_replica_and_protocol() {
+    let check = [("WATCH_SESSION_CHECK_MS", "100")];
+    let a = spawn_app_with(&[LIVE, &check].concat()).await;
+    let (b_base, b_shutdown) = replica(&a, &check).await;
+    let token = a.user("lea@example.org").await;
+    let other = a.user("max@example.org").await;
+    // On replica B: the user's gRPC stream and GraphQL subscription, and another user's.
+    let mut grpc = grpc_client(&b_base)
+        .await
+        .watch_todos(authed(api::WatchTodosRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut others = grpc_client(&b_base)
+        .await
+        .watch_todos(authed(api::WatchTodosRequest::default(), &other))
+        .await
+        .unwrap()
+        .into_inner();
+    let (mut socket, _) = graphql_ws_at(&b_base, &token).await;
+    subscribe(&mut socket, "1", None).await;
+
+    // Logged out through replica A.
+    let (status, _, _) = a
+        .json(
+            Method::DELETE,
+            "/v1/sessions/current",
+            Some(&token),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let status = tokio::time::timeout(Duration::from_secs(5), grpc.message())
+        .await
+        .expect("the gRPC stream ends within the check interval")
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    assert_eq!(reason(&status), "session_ended");
+    let ended = next_message(&mut socket).await;
+    assert_eq!(ended["type"], "next", "{ended}");
+    assert_eq!(
+        ended["payload"]["errors"][0]["extensions"]["code"], "session_ended",
+        "{ended}"
+    );
+    assert_eq!(next_message(&mut socket).await["type"], "complete");
+
+    // The other user's stream is untouched.
+    let id = a.todo(&other, "Still watched").await;
+    assert_eq!(next(&mut others).await.name, format!("todos/{id}"));
+    b_shutdown.cancel();
+    a.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn on_shutdown_a_graphql_websocket_is_closed_with_going_away() {
+    let app = spawn_app_with(&[
+        ("WORKER_IN_PROCESS", "true"),
+        ("HTTP_DRAIN_TIMEOUT_SECS", "30"),
+    ])
+    .await;
+    let token = app.user("ned@example.org").await;
+    let (mut socket, _) = graphql_ws(&app, &token).await;
+    subscribe(&mut socket, "1", None).await;
+
+    app.shutdown.cancel();
+
+    let goodbye = next_message(&mut socket).await;
+    assert_eq!(goodbye["type"], "close", "{goodbye}");
+    assert_eq!(goodbye["code"], 1001, "{goodbye}");
+    assert!(
+        goodbye["reason"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down"),
+        "{goodbye}"
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_graphql_subscribers_under_a_steady_write_load_miss_no_event() {
+    let app = spawn_app_with(&[
+        ("WORKER_IN_PROCESS", "true"),
+        ("WORKER_POLL_INTERVAL_MS", "10"),
+        ("WATCH_MAX_PER_USER", "101"),
+    ])
+    .await;
+    let token = app.user("ola@example.org").await;
+    // A subscription over WebSocket starts a moment after `subscribe` is sent, with no
+    // acknowledgement; resuming after a marker event makes each one's start exact.
+    let mut observer = watch(&app, &token).await;
+    app.todo(&token, "marker").await;
+    let marker = next(&mut observer).await.event_id;
+    let mut sockets = Vec::new();
+    for _ in 0..100 {
+        let (mut socket, ack) = graphql_ws(&app, &token).await;
+        assert!(ack.is_some());
+        subscribe(&mut socket, "1", Some(&marker)).await;
+        sockets.push(socket);
+    }
+
+    let readers: Vec<_> = sockets
+        .into_iter()
+        .map(|mut socket| {
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for _ in 0..50 {
+                    let event = next_event(&mut socket, Duration::from_secs(10)).await;
+                    ids.push(event.expect("an event within 10 s")["todoId"].clone());
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut created = Vec::new();
+    for i in 0..50 {
+        created.push(Value::from(app.todo(&token, &format!("load {i}")).await));
+    }
+
+    for ids in futures_util::future::join_all(readers).await {
+        assert_eq!(ids.unwrap(), created, "every event, in order");
     }
     app.shutdown.cancel();
 }

@@ -13,7 +13,7 @@ use std::{
 use application::{Actor, users::Registration};
 use backend::{Application, server::HttpServer, worker};
 use chrono::{TimeZone, Utc};
-use domain::ports::UnitOfWork;
+use domain::ports::{EventFeed, FeedStart, UnitOfWork};
 use domain::{
     event::{MessageId, OutboxMessage, Reminder},
     todo::{DueDate, NewTodo, Tags, Title, Todo, TodoChanges},
@@ -21,6 +21,7 @@ use domain::{
 };
 use driven_postgres::PgUnitOfWork;
 use driven_redis::RedisEventPublisher;
+use futures_util::StreamExt;
 use prometheus_client::registry::Registry;
 use redis::AsyncCommands;
 use reqwest::{Method, StatusCode};
@@ -242,7 +243,14 @@ async fn the_in_memory_server_delivers_events_in_process() {
     ]);
     assert!(config.worker.in_process, "in memory, serve runs the worker");
     let app = Application::build(&config).await.unwrap();
-    let mut events = app.jobs.event_bus.as_ref().unwrap().subscribe();
+    let mut events = app
+        .jobs
+        .event_bus
+        .as_ref()
+        .unwrap()
+        .subscribe(FeedStart::Now)
+        .await
+        .unwrap();
     let server = HttpServer::bind(&app, &config).await.unwrap();
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(server.run(shutdown.clone()));
@@ -261,9 +269,10 @@ async fn the_in_memory_server_delivers_events_in_process() {
         .unwrap();
 
     for (name, version) in [("todo.created", 1), ("todo.completed", 2)] {
-        let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        let event = tokio::time::timeout(Duration::from_secs(5), events.next())
             .await
             .expect("an event within 5 s")
+            .unwrap()
             .unwrap();
         assert_eq!(
             (

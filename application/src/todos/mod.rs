@@ -20,7 +20,7 @@ pub use list::{ListTodos, ListTodosError, TodoFilter};
 pub use status::{CompleteTodo, ReopenTodo, StatusChangeError};
 pub use tags::{AddTag, AddTagError, RemoveTag, RemoveTagError};
 pub use update::{UpdateTodo, UpdateTodoError};
-pub use watch::{WatchError, WatchLimits, WatchTodos};
+pub use watch::{TodoEvents, Watch, WatchEnd, WatchError, WatchLimits, WatchTodos};
 
 use std::sync::Arc;
 

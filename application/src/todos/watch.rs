@@ -3,25 +3,33 @@
 use std::{
     collections::HashMap,
     future::ready,
+    pin::Pin,
     sync::{Arc, Mutex, PoisonError},
+    time::Duration,
 };
 
 use domain::{
     error::InfraError,
-    ports::{EventFeed, EventStream},
+    event::{MessageId, TodoEvent},
+    ports::{EventFeed, FeedError, FeedStart, SubscribeError, Ticker},
+    session::SessionToken,
     user::UserId,
 };
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 
-use crate::{Actor, AppError, error::codes};
+use crate::{Actor, AppError, FieldViolation, error::codes, users::Authenticate};
 
-/// How many live subscriptions are allowed at once.
+/// How many live subscriptions are allowed at once, and how often each checks its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchLimits {
     /// Per user, on this instance.
     pub per_user: usize,
     /// On this instance, all users together.
     pub per_instance: usize,
+    /// How often an open subscription checks that its session is still live. Logging out
+    /// (or the session expiring) ends the user's streams within this time, on every
+    /// replica, since the check reads the shared session store.
+    pub session_check: Duration,
 }
 
 impl Default for WatchLimits {
@@ -29,6 +37,7 @@ impl Default for WatchLimits {
         Self {
             per_user: 8,
             per_instance: 10_000,
+            session_check: Duration::from_secs(10),
         }
     }
 }
@@ -48,9 +57,21 @@ pub enum WatchError {
         /// The per-instance limit.
         limit: usize,
     },
+    /// The event to resume after is older than the feed keeps.
+    #[error("the event {0} is no longer kept")]
+    NotRetained(MessageId),
     /// The feed could not be started.
     #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+impl From<SubscribeError> for WatchError {
+    fn from(error: SubscribeError) -> Self {
+        match error {
+            SubscribeError::NotRetained(id) => WatchError::NotRetained(id),
+            SubscribeError::Infra(e) => WatchError::Infra(e),
+        }
+    }
 }
 
 impl From<WatchError> for AppError {
@@ -63,12 +84,73 @@ impl From<WatchError> for AppError {
             WatchError::InstanceFull { .. } => AppError::unavailable(
                 codes::TOO_MANY_SUBSCRIPTIONS,
                 "this server holds all the live subscriptions it can; try again shortly",
-                Some(std::time::Duration::from_secs(5)),
+                Some(Duration::from_secs(5)),
             ),
+            WatchError::NotRetained(id) => AppError::invalid_input(vec![FieldViolation::new(
+                "after",
+                format!(
+                    "the event {id} is older than the events kept for resuming; \
+                     re-read the todos and watch without `after`"
+                ),
+            )]),
             WatchError::Infra(e) => e.into(),
         }
     }
 }
+
+/// Why a stream of todo events ended early. Each is the stream's last item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WatchEnd {
+    /// The subscriber fell this many events behind: it should resume after the last event
+    /// it received, or re-read.
+    #[error("the subscriber fell {0} events behind")]
+    Lagged(u64),
+    /// The feed lost its source; resuming after the last event received goes on.
+    #[error("the event feed was interrupted")]
+    Interrupted,
+    /// The session that opened the stream was logged out or expired.
+    #[error("the session has ended")]
+    SessionEnded,
+}
+
+impl WatchEnd {
+    /// The stable code a client branches on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WatchEnd::Lagged(_) => codes::SUBSCRIBER_LAGGED,
+            WatchEnd::Interrupted => codes::FEED_INTERRUPTED,
+            WatchEnd::SessionEnded => codes::SESSION_ENDED,
+        }
+    }
+
+    /// What happened and what to do, for the client's developer.
+    pub fn message(&self) -> String {
+        const RESUME: &str = "watch again with `after` set to the last event received";
+        match self {
+            WatchEnd::Lagged(missed) => format!(
+                "the stream fell {missed} events behind and was closed; {RESUME}, \
+                 or re-read the todos"
+            ),
+            WatchEnd::Interrupted => format!("the event feed was interrupted; {RESUME}"),
+            WatchEnd::SessionEnded => {
+                "the session was logged out or has expired; log in again".to_owned()
+            }
+        }
+    }
+}
+
+impl From<FeedError> for WatchEnd {
+    fn from(error: FeedError) -> Self {
+        match error {
+            FeedError::Lagged(missed) => WatchEnd::Lagged(missed),
+            FeedError::Interrupted => WatchEnd::Interrupted,
+        }
+    }
+}
+
+/// The events of one user's todos, until the stream ends by itself or with a
+/// [`WatchEnd`].
+pub type TodoEvents = Pin<Box<dyn Stream<Item = Result<TodoEvent, WatchEnd>> + Send>>;
 
 /// The open subscriptions, counted per user.
 #[derive(Debug, Default)]
@@ -96,35 +178,62 @@ impl Drop for Slot {
     }
 }
 
+/// What to watch.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch<'a> {
+    /// Whose todos.
+    pub actor: &'a Actor,
+    /// The session the actor authenticated with: when it ends, so does the stream.
+    pub session: &'a SessionToken,
+    /// The last event the client received, to resume after; `None` to start from now.
+    pub after: Option<MessageId>,
+}
+
 /// Streams the events of the actor's own todos as they are published: by this process or,
 /// when the feed spans processes (Redis), by any replica.
 ///
-/// Another user's events never reach the stream. A subscriber that falls too far behind
-/// gets one [`FeedError::Lagged`](domain::ports::FeedError::Lagged) and then the end of
-/// the stream: a client that missed events must know it, and should reconnect and re-read,
-/// rather than go on with a hole it cannot see.
-///
-/// Subscriptions are counted: past [`WatchLimits::per_user`] a user is refused
-/// ([`WatchError::TooManyForUser`]), past [`WatchLimits::per_instance`] everyone is
-/// ([`WatchError::InstanceFull`]), until one closes.
+/// - **Isolation.** Another user's events never reach the stream.
+/// - **Resuming.** With [`Watch::after`], the events since that one come first (those of
+///   the actor's todos, from the feed's window of recent events), then the live ones, with
+///   none missing or repeated in between.
+/// - **Endings.** A subscriber that falls too far behind gets one [`WatchEnd::Lagged`],
+///   and then the end of the stream: a client that missed events must know it, rather
+///   than go on with a hole it cannot see. A session that is logged out or expires ends
+///   its streams with [`WatchEnd::SessionEnded`], checked every
+///   [`WatchLimits::session_check`]. A store that cannot answer that check does not end
+///   anything: an outage of the session store is not a logout.
+/// - **Limits.** Subscriptions are counted: past [`WatchLimits::per_user`] a user is
+///   refused ([`WatchError::TooManyForUser`]), past [`WatchLimits::per_instance`] everyone
+///   is ([`WatchError::InstanceFull`]), until one closes.
 #[derive(Clone)]
 pub struct WatchTodos {
     feed: Arc<dyn EventFeed>,
+    ticker: Arc<dyn Ticker>,
+    authenticate: Authenticate,
     limits: WatchLimits,
     open: Arc<Mutex<Open>>,
 }
 
 impl std::fmt::Debug for WatchTodos {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WatchTodos").finish_non_exhaustive()
+        f.debug_struct("WatchTodos")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
 impl WatchTodos {
     /// Builds the use case.
-    pub fn new(feed: Arc<dyn EventFeed>, limits: WatchLimits) -> Self {
+    pub fn new(
+        feed: Arc<dyn EventFeed>,
+        ticker: Arc<dyn Ticker>,
+        authenticate: Authenticate,
+        limits: WatchLimits,
+    ) -> Self {
         Self {
             feed,
+            ticker,
+            authenticate,
             limits,
             open: Arc::default(),
         }
@@ -152,42 +261,88 @@ impl WatchTodos {
         })
     }
 
-    /// The actor's todo events from now on.
+    /// The actor's todo events, from now or after [`Watch::after`].
     ///
     /// # Errors
-    /// Returns [`WatchError`] when a limit is reached or the feed cannot be started.
-    #[tracing::instrument(name = "watch_todos", skip_all, fields(user_id = %actor.id))]
-    pub async fn execute(&self, actor: &Actor) -> Result<EventStream, WatchError> {
-        let owner = actor.id;
+    /// Returns [`WatchError`] when a limit is reached, the event to resume after is no
+    /// longer kept, or the feed cannot be started.
+    #[tracing::instrument(name = "watch_todos", skip_all, fields(user_id = %watch.actor.id))]
+    pub async fn execute(&self, watch: Watch<'_>) -> Result<TodoEvents, WatchError> {
+        let owner = watch.actor.id;
         let slot = self.take_slot(owner)?;
+        let start = watch.after.map_or(FeedStart::Now, FeedStart::After);
+        let owner_only = move |item: &Result<TodoEvent, FeedError>| {
+            ready(item.as_ref().map_or(true, |event| event.owner == owner))
+        };
         let events = self
             .feed
-            .subscribe()
+            .subscribe(start)
             .await?
-            // The slot lives as long as the stream does.
-            .filter(move |item| {
-                let _held = &slot;
-                ready(item.as_ref().map_or(true, |event| event.owner == owner))
-            })
-            // Pass the first lag on, then end.
-            .scan(false, |lagged, item| {
-                if *lagged {
-                    return ready(None);
+            .filter(owner_only)
+            .map(|item| Step::Event(item.map_err(WatchEnd::from)))
+            // A feed that ends (the process is closing) ends the subscription; without
+            // this mark, the session checks would keep it open.
+            .chain(futures_util::stream::iter([Step::End]));
+        let checks = self
+            .ticker
+            .every(self.limits.session_check)
+            .map(|()| Step::Check);
+        let authenticate = self.authenticate.clone();
+        let session = watch.session.clone();
+        let steps = futures_util::stream::select(events, checks).filter_map(move |step| {
+            let (authenticate, session) = (authenticate.clone(), session.clone());
+            async move {
+                match step {
+                    Step::Event(item) => Some(Some(item)),
+                    Step::End => Some(None),
+                    Step::Check => match authenticate.is_live(&session).await {
+                        Ok(true) => None,
+                        Ok(false) => Some(Some(Err(WatchEnd::SessionEnded))),
+                        Err(error) => {
+                            tracing::warn!(
+                                error = &error as &dyn std::error::Error,
+                                "cannot check a subscription's session; it stays open"
+                            );
+                            None
+                        }
+                    },
                 }
-                *lagged = item.is_err();
-                ready(Some(item))
-            });
-        Ok(Box::pin(events))
+            }
+        });
+        // Events until the first ending, which is handed on; then the stream is over at
+        // once, and the slot, which lives as long as the subscription, is given back.
+        let open = Some((Box::pin(steps), slot));
+        let stream = futures_util::stream::unfold(open, |open| async move {
+            let (mut steps, slot) = open?;
+            match steps.next().await {
+                Some(Some(Ok(event))) => Some((Ok(event), Some((steps, slot)))),
+                Some(Some(Err(end))) => Some((Err(end), None)),
+                Some(None) | None => None,
+            }
+        });
+        Ok(Box::pin(stream))
     }
+}
+
+/// What a subscription reacts to: an item from the feed, the feed's end, or the time to
+/// check its session.
+enum Step {
+    Event(Result<TodoEvent, WatchEnd>),
+    End,
+    Check,
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use chrono::Duration as Span;
     use domain::{
         event::{MessageId, TodoChange, TodoEvent},
-        ports::{FeedError, MockEventFeed},
+        ports::{MockEventFeed, MockSessionStore, MockTicker},
+        session::Session,
         todo::{TodoId, Version},
-        user::UserId,
+        user::{Role, UserId},
     };
     use uuid::Uuid;
 
@@ -205,27 +360,68 @@ mod tests {
         }
     }
 
-    fn feed_of(items: Vec<Result<TodoEvent, FeedError>>) -> Arc<MockEventFeed> {
+    /// A feed that expects one subscription from `start` and hands out `items`.
+    fn feed_of(start: FeedStart, items: Vec<Result<TodoEvent, FeedError>>) -> Arc<MockEventFeed> {
         let mut feed = MockEventFeed::new();
         feed.expect_subscribe()
+            .withf(move |s| *s == start)
             .times(1)
-            .return_once(move || Ok(Box::pin(futures_util::stream::iter(items))));
+            .return_once(move |_| Ok(Box::pin(futures_util::stream::iter(items))));
         Arc::new(feed)
+    }
+
+    /// A ticker that never ticks.
+    fn no_ticks() -> Arc<MockTicker> {
+        let mut ticker = MockTicker::new();
+        ticker
+            .expect_every()
+            .returning(|_| Box::pin(futures_util::stream::pending()));
+        Arc::new(ticker)
+    }
+
+    /// A session store where every session is live (`true`) or none is.
+    fn sessions_all(live: bool) -> Authenticate {
+        let mut sessions = MockSessionStore::new();
+        sessions.expect_get().returning(move |hash| {
+            Ok(live.then(|| Session {
+                token_hash: *hash,
+                user_id: UserId::from_uuid(Uuid::now_v7()),
+                role: Role::Member,
+                created_at: T0,
+                expires_at: T0 + Span::hours(1),
+            }))
+        });
+        Authenticate::new(Arc::new(sessions), fixed_clock())
+    }
+
+    fn use_case(feed: Arc<MockEventFeed>) -> WatchTodos {
+        WatchTodos::new(feed, no_ticks(), sessions_all(true), WatchLimits::default())
+    }
+
+    fn watch<'a>(actor: &'a Actor, session: &'a SessionToken) -> Watch<'a> {
+        Watch {
+            actor,
+            session,
+            after: None,
+        }
     }
 
     #[tokio::test]
     async fn only_the_actors_own_events_come_through_in_order() {
         let actor = member();
         let other = member();
-        let feed = feed_of(vec![
-            Ok(event_of(actor.id, 1)),
-            Ok(event_of(other.id, 1)),
-            Ok(event_of(actor.id, 2)),
-            Ok(event_of(other.id, 2)),
-        ]);
+        let feed = feed_of(
+            FeedStart::Now,
+            vec![
+                Ok(event_of(actor.id, 1)),
+                Ok(event_of(other.id, 1)),
+                Ok(event_of(actor.id, 2)),
+                Ok(event_of(other.id, 2)),
+            ],
+        );
 
-        let seen: Vec<_> = WatchTodos::new(feed, WatchLimits::default())
-            .execute(&actor)
+        let seen: Vec<_> = use_case(feed)
+            .execute(watch(&actor, &token(1)))
             .await
             .unwrap()
             .collect()
@@ -243,32 +439,167 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_lagging_subscriber_is_told_and_then_the_stream_ends() {
+    async fn resuming_asks_the_feed_for_what_followed_the_last_event_seen() {
         let actor = member();
-        let feed = feed_of(vec![
-            Ok(event_of(actor.id, 1)),
-            Err(FeedError::Lagged(7)),
-            Ok(event_of(actor.id, 9)),
-        ]);
+        let last_seen = MessageId::from_uuid(Uuid::now_v7());
+        let missed = event_of(actor.id, 3);
+        let feed = feed_of(FeedStart::After(last_seen), vec![Ok(missed.clone())]);
 
-        let seen: Vec<_> = WatchTodos::new(feed, WatchLimits::default())
-            .execute(&actor)
+        let seen: Vec<_> = use_case(feed)
+            .execute(Watch {
+                after: Some(last_seen),
+                ..watch(&actor, &token(1))
+            })
             .await
             .unwrap()
             .collect()
             .await;
 
+        assert_eq!(seen, [Ok(missed)]);
+    }
+
+    #[tokio::test]
+    async fn an_event_the_feed_no_longer_keeps_is_a_field_error_on_after() {
+        let mut feed = MockEventFeed::new();
+        feed.expect_subscribe().returning(|start| match start {
+            FeedStart::After(id) => Err(SubscribeError::NotRetained(id)),
+            FeedStart::Now => panic!("asked to resume"),
+        });
+        let err = use_case(Arc::new(feed))
+            .execute(Watch {
+                after: Some(MessageId::from_uuid(Uuid::now_v7())),
+                ..watch(&member(), &token(1))
+            })
+            .await
+            .err()
+            .unwrap();
+
+        let app = AppError::from(err);
+        assert_eq!(app.kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(app.fields()[0].field, "after");
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_is_told_and_then_the_stream_ends_at_once() {
+        let actor = member();
+        let items = vec![
+            Ok(event_of(actor.id, 1)),
+            Err(FeedError::Lagged(7)),
+            Ok(event_of(actor.id, 9)),
+        ];
+        let mut feed = MockEventFeed::new();
+        // A live feed goes on after a lag; the subscription must not wait for it.
+        feed.expect_subscribe().return_once(move |_| {
+            Ok(Box::pin(
+                futures_util::stream::iter(items).chain(futures_util::stream::pending()),
+            ))
+        });
+
+        let stream = use_case(Arc::new(feed))
+            .execute(watch(&actor, &token(1)))
+            .await
+            .unwrap();
+        let seen: Vec<_> =
+            tokio::time::timeout(std::time::Duration::from_secs(5), stream.collect())
+                .await
+                .expect("the stream ends right after the lag");
+
         assert_eq!(seen.len(), 2, "{seen:?}");
-        assert_eq!(seen[1], Err(FeedError::Lagged(7)));
+        assert_eq!(seen[1], Err(WatchEnd::Lagged(7)));
+    }
+
+    #[tokio::test]
+    async fn a_session_that_ends_ends_the_stream_at_the_next_check() {
+        let actor = member();
+        let mut feed = MockEventFeed::new();
+        feed.expect_subscribe()
+            .return_once(|_| Ok(Box::pin(futures_util::stream::pending())));
+        // Two ticks: the session is live at the first, gone at the second.
+        let mut ticker = MockTicker::new();
+        ticker
+            .expect_every()
+            .withf(|period| *period == std::time::Duration::from_secs(10))
+            .return_once(|_| {
+                Box::pin(
+                    futures_util::stream::iter([(), ()]).chain(futures_util::stream::pending()),
+                )
+            });
+        let checks = Arc::new(AtomicUsize::new(0));
+        let mut sessions = MockSessionStore::new();
+        let counted = checks.clone();
+        sessions.expect_get().returning(move |hash| {
+            let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+            Ok(first.then(|| Session {
+                token_hash: *hash,
+                user_id: actor.id,
+                role: Role::Member,
+                created_at: T0,
+                expires_at: T0 + Span::hours(1),
+            }))
+        });
+        let use_case = WatchTodos::new(
+            Arc::new(feed),
+            Arc::new(ticker),
+            Authenticate::new(Arc::new(sessions), fixed_clock()),
+            WatchLimits::default(),
+        );
+
+        let seen: Vec<_> = use_case
+            .execute(watch(&actor, &token(1)))
+            .await
+            .unwrap()
+            .collect()
+            .await;
+
+        assert_eq!(seen, [Err(WatchEnd::SessionEnded)]);
+        assert_eq!(checks.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_session_store_that_cannot_answer_leaves_the_stream_open() {
+        let actor = member();
+        let event = event_of(actor.id, 1);
+        let sent = event.clone();
+        let mut feed = MockEventFeed::new();
+        // The event comes after the failed check.
+        feed.expect_subscribe().return_once(move |_| {
+            Ok(Box::pin(futures_util::stream::once(async move {
+                tokio::task::yield_now().await;
+                tokio::task::yield_now().await;
+                Ok(sent)
+            })))
+        });
+        let mut ticker = MockTicker::new();
+        ticker
+            .expect_every()
+            .return_once(|_| Box::pin(futures_util::stream::iter([()])));
+        let mut sessions = MockSessionStore::new();
+        sessions.expect_get().returning(|_| Err(infra_down()));
+        let use_case = WatchTodos::new(
+            Arc::new(feed),
+            Arc::new(ticker),
+            Authenticate::new(Arc::new(sessions), fixed_clock()),
+            WatchLimits::default(),
+        );
+
+        let seen: Vec<_> = use_case
+            .execute(watch(&actor, &token(1)))
+            .await
+            .unwrap()
+            .collect()
+            .await;
+
+        assert_eq!(seen, [Ok(event)], "the event, and then the feed's own end");
     }
 
     #[tokio::test]
     async fn a_feed_that_cannot_start_is_an_error() {
         let mut feed = MockEventFeed::new();
-        feed.expect_subscribe().returning(|| Err(infra_down()));
+        feed.expect_subscribe()
+            .returning(|_| Err(SubscribeError::Infra(infra_down())));
         assert!(
-            WatchTodos::new(Arc::new(feed), WatchLimits::default())
-                .execute(&member())
+            use_case(Arc::new(feed))
+                .execute(watch(&member(), &token(1)))
                 .await
                 .is_err()
         );
@@ -278,19 +609,27 @@ mod tests {
     async fn subscriptions_are_capped_per_user_and_per_instance_until_one_closes() {
         let mut feed = MockEventFeed::new();
         feed.expect_subscribe()
-            .returning(|| Ok(Box::pin(futures_util::stream::pending())));
-        let watch = WatchTodos::new(
+            .returning(|_| Ok(Box::pin(futures_util::stream::pending())));
+        let watch_todos = WatchTodos::new(
             Arc::new(feed),
+            no_ticks(),
+            sessions_all(true),
             WatchLimits {
                 per_user: 2,
                 per_instance: 3,
+                ..WatchLimits::default()
             },
         );
         let (ann, bob, cat) = (member(), member(), member());
+        let session = token(1);
 
-        let first = watch.execute(&ann).await.unwrap();
-        let _second = watch.execute(&ann).await.unwrap();
-        let err = watch.execute(&ann).await.err().unwrap();
+        let first = watch_todos.execute(watch(&ann, &session)).await.unwrap();
+        let _second = watch_todos.execute(watch(&ann, &session)).await.unwrap();
+        let err = watch_todos
+            .execute(watch(&ann, &session))
+            .await
+            .err()
+            .unwrap();
         assert!(
             matches!(err, WatchError::TooManyForUser { limit: 2 }),
             "{err:?}"
@@ -301,8 +640,12 @@ mod tests {
             (crate::ErrorKind::LimitExceeded, "too_many_subscriptions")
         );
 
-        let _bobs = watch.execute(&bob).await.unwrap();
-        let err = watch.execute(&cat).await.err().unwrap();
+        let _bobs = watch_todos.execute(watch(&bob, &session)).await.unwrap();
+        let err = watch_todos
+            .execute(watch(&cat, &session))
+            .await
+            .err()
+            .unwrap();
         assert!(
             matches!(err, WatchError::InstanceFull { limit: 3 }),
             "{err:?}"
@@ -310,10 +653,10 @@ mod tests {
         assert_eq!(AppError::from(err).kind(), crate::ErrorKind::Unavailable);
 
         drop(first);
-        let cats = watch.execute(&cat).await;
+        let cats = watch_todos.execute(watch(&cat, &session)).await;
         assert!(cats.is_ok(), "a closed stream gives its place back");
         assert!(
-            watch.execute(&ann).await.is_err(),
+            watch_todos.execute(watch(&ann, &session)).await.is_err(),
             "the instance is full again"
         );
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use domain::{
     error::InfraError,
     ports::{Clock, SessionStore},
-    session::SessionToken,
+    session::{Session, SessionToken},
 };
 
 use crate::{Actor, AppError};
@@ -43,19 +43,29 @@ impl Authenticate {
         let token =
             SessionToken::parse(raw_token).map_err(|_| AuthenticateError::Unauthenticated)?;
         let session = self
-            .sessions
-            .get(&token.hash())
+            .live_session(&token)
             .await?
             .ok_or(AuthenticateError::Unauthenticated)?;
-        // The store drops expired sessions itself; checking again costs nothing and keeps a
-        // slow-to-expire store from extending a session.
-        if session.is_expired(self.clock.now()) {
-            return Err(AuthenticateError::Unauthenticated);
-        }
         Ok(Actor {
             id: session.user_id,
             role: session.role,
         })
+    }
+
+    /// Whether `token`'s session is still live: neither logged out nor expired. What a
+    /// long-lived connection asks now and then, having authenticated once at its start.
+    ///
+    /// # Errors
+    /// Returns [`InfraError`] when the session store fails.
+    pub async fn is_live(&self, token: &SessionToken) -> Result<bool, InfraError> {
+        Ok(self.live_session(token).await?.is_some())
+    }
+
+    async fn live_session(&self, token: &SessionToken) -> Result<Option<Session>, InfraError> {
+        let session = self.sessions.get(&token.hash()).await?;
+        // The store drops expired sessions itself; checking again costs nothing and keeps a
+        // slow-to-expire store from extending a session.
+        Ok(session.filter(|session| !session.is_expired(self.clock.now())))
     }
 }
 
@@ -81,7 +91,6 @@ mod tests {
     use chrono::Duration;
     use domain::{
         ports::MockSessionStore,
-        session::Session,
         user::{Role, UserId},
     };
 

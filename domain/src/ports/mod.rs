@@ -21,9 +21,9 @@ mod unit_of_work;
 mod users;
 
 pub use cache::TodoCache;
-pub use clock::Clock;
+pub use clock::{Clock, Ticker, Ticks};
 pub use delivery::{EventPublisher, Notifier};
-pub use feed::{EventFeed, EventStream, FeedError};
+pub use feed::{EventFeed, EventStream, FeedError, FeedStart, SubscribeError};
 pub use ids::IdGenerator;
 pub use outbox::{ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger};
 pub use password::PasswordHasher;
@@ -36,9 +36,10 @@ pub use users::UserRepository;
 
 #[cfg(feature = "mocks")]
 pub use {
-    cache::MockTodoCache, clock::MockClock, delivery::MockEventPublisher, delivery::MockNotifier,
-    feed::MockEventFeed, ids::MockIdGenerator, outbox::MockJobQueue, outbox::MockOutbox,
-    outbox::MockScheduleLedger, password::MockPasswordHasher, readiness::MockReadinessProbe,
-    sessions::MockSessionStore, todos::MockTodoRepository, tokens::MockTokenGenerator,
-    unit_of_work::MockTransaction, unit_of_work::MockUnitOfWork, users::MockUserRepository,
+    cache::MockTodoCache, clock::MockClock, clock::MockTicker, delivery::MockEventPublisher,
+    delivery::MockNotifier, feed::MockEventFeed, ids::MockIdGenerator, outbox::MockJobQueue,
+    outbox::MockOutbox, outbox::MockScheduleLedger, password::MockPasswordHasher,
+    readiness::MockReadinessProbe, sessions::MockSessionStore, todos::MockTodoRepository,
+    tokens::MockTokenGenerator, unit_of_work::MockTransaction, unit_of_work::MockUnitOfWork,
+    users::MockUserRepository,
 };

@@ -38,17 +38,20 @@ use std::sync::Arc;
 
 use application::UseCases;
 use axum::{Router, routing::get};
+use tokio_util::sync::CancellationToken;
 
 /// How many parsed documents the server keeps: far more than the distinct queries a set of
 /// clients sends, and a few megabytes at most.
 const PARSED_QUERIES: usize = 1_000;
 
-/// `/graphql` (POST for everything, GET for queries) and the GraphiQL page at `/graphiql`.
-/// Put it behind `driving_http::with_layers` to serve it.
+/// `/graphql` (POST for everything, GET for queries), subscriptions at `/graphql/ws`, and
+/// the GraphiQL page at `/graphiql`. Put it behind `driving_http::with_layers` to serve it.
+/// When `closing` is cancelled, every open WebSocket is closed with 1001 (going away).
 pub fn router(
     schema: GraphqlSchema,
     use_cases: Arc<UseCases>,
     settings: &GraphqlSettings,
+    closing: CancellationToken,
 ) -> Router {
     let state = http::GraphqlState {
         schema,
@@ -59,6 +62,7 @@ pub fn router(
     let ws = ws::WsState {
         schema: state.schema.clone(),
         use_cases: state.use_cases.clone(),
+        closing,
     };
     Router::new()
         .route("/graphql", get(http::get).post(http::post))

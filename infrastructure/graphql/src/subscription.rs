@@ -2,15 +2,20 @@
 
 use std::sync::Arc;
 
-use application::UseCases;
-use async_graphql::{Context, Error, ErrorExtensions, Result, Subscription as GqlSubscription};
-use domain::ports::FeedError;
+use application::{
+    AppError, FieldViolations, UseCases,
+    todos::{Watch, WatchEnd},
+};
+use async_graphql::{Context, Error, ErrorExtensions, ID, Result, Subscription as GqlSubscription};
+use domain::event::MessageId;
 use futures_util::{Stream, StreamExt};
+use uuid::Uuid;
 
-use crate::{auth::actor, error::to_graphql, types::TodoEventGql};
-
-/// The extension code of the error that ends a stream whose reader fell behind.
-pub const SUBSCRIBER_LAGGED: &str = "subscriber_lagged";
+use crate::{
+    auth::{actor, token},
+    error::to_graphql,
+    types::TodoEventGql,
+};
 
 /// Every subscription field.
 #[derive(Debug, Default)]
@@ -20,26 +25,66 @@ pub struct Subscription;
 impl Subscription {
     /// The caller's todo events as they happen, whichever server made the change; never
     /// another user's. The token goes in `connection_init`'s payload as
-    /// `{"authorization": "Bearer <token>"}`. A reader too slow to keep up gets one error
-    /// with the code `subscriber_lagged`, and then the end of the stream: reconnect and
-    /// re-read.
+    /// `{"authorization": "Bearer <token>"}`. Delivery is at least once: a repeat carries
+    /// the same `eventId`; order by `version` within a todo.
+    ///
+    /// With `after`, the `eventId` of the last event received, the events since that one
+    /// come first, then the live ones. It is a `validation_failed` error (on the field
+    /// `after`) when it is not an event id, or names one older than the events kept for
+    /// resuming (the last `EVENT_STREAM_MAX_LEN` or so, across all users): re-read, then
+    /// subscribe without it. Other errors at the start: `too_many_subscriptions`
+    /// (`WATCH_MAX_PER_USER` open already, or the server's `WATCH_MAX_PER_INSTANCE`),
+    /// `unauthenticated`, `unavailable`.
+    ///
+    /// The stream's last item is an error when it ends early, with the code
+    /// `subscriber_lagged` (the reader was too slow to keep up), `feed_interrupted` (the
+    /// event feed failed) or `session_ended` (the session was logged out or expired,
+    /// checked every `WATCH_SESSION_CHECK_SECS`). After the first two, subscribe again
+    /// with `after` set to the last event received. When the server shuts down, the
+    /// WebSocket closes with 1001 (going away).
     async fn todo_events(
         &self,
         ctx: &Context<'_>,
+        after: Option<ID>,
     ) -> Result<impl Stream<Item = Result<TodoEventGql>> + use<>> {
         let actor = actor(ctx)?;
+        let session = token(ctx)?;
+        let after =
+            parse_after(after.as_ref().map(|id| id.as_str())).map_err(|e| to_graphql(&e))?;
         let use_cases = ctx.data_unchecked::<Arc<UseCases>>();
         let events = use_cases
             .watch_todos
-            .execute(actor)
+            .execute(Watch {
+                actor,
+                session,
+                after,
+            })
             .await
-            .map_err(|e| to_graphql(&application::AppError::from(e)))?;
+            .map_err(|e| to_graphql(&AppError::from(e)))?;
         Ok(events.map(|item| match item {
             Ok(event) => Ok(TodoEventGql::from(&event)),
-            Err(FeedError::Lagged(missed)) => Err(Error::new(format!(
-                "the subscription fell {missed} events behind and was closed; reconnect and re-read"
-            ))
-            .extend_with(|_, e| e.set("code", SUBSCRIBER_LAGGED))),
+            Err(end) => Err(ended(end)),
         }))
     }
+}
+
+/// The event id to resume after, if any.
+fn parse_after(after: Option<&str>) -> std::result::Result<Option<MessageId>, AppError> {
+    let Some(after) = after else {
+        return Ok(None);
+    };
+    let mut f = FieldViolations::default();
+    let id = f.check(
+        "after",
+        Uuid::parse_str(after)
+            .map(MessageId::from_uuid)
+            .map_err(|_| "must be the `eventId` of an event received"),
+    );
+    f.finish(id).map(Some)
+}
+
+/// The last item of a stream that ended early.
+fn ended(end: WatchEnd) -> Error {
+    let code = end.code();
+    Error::new(end.message()).extend_with(|_, e| e.set("code", code))
 }

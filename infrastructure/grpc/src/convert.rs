@@ -15,7 +15,7 @@
 use application::{AppError, FieldViolations, todos::TodoFilter, users::Registration};
 use chrono::{DateTime, Utc};
 use domain::{
-    event::{TodoChange, TodoEvent},
+    event::{MessageId, TodoChange, TodoEvent},
     pagination::{Page, PageSize},
     todo::{
         Description, DueDate, NewTodo, Tag, Title, Todo, TodoChanges, TodoId, TodoStatus, Version,
@@ -47,6 +47,21 @@ pub(crate) fn parse_todo_name(field: &str, name: &str) -> Result<TodoId, AppErro
         .and_then(|id| Uuid::parse_str(id).ok())
         .map(TodoId::from_uuid)
         .ok_or_else(|| AppError::not_found("no such todo"))
+}
+
+/// The event id a watch resumes after: `None` for an empty string.
+pub(crate) fn parse_after(after: &str) -> Result<Option<MessageId>, AppError> {
+    if after.is_empty() {
+        return Ok(None);
+    }
+    let mut f = FieldViolations::default();
+    let id = f.check(
+        "after",
+        Uuid::parse_str(after)
+            .map(MessageId::from_uuid)
+            .map_err(|_| "must be the `event_id` of an event received, or empty"),
+    );
+    f.finish(id).map(Some)
 }
 
 /// The version an etag stands for.

@@ -37,8 +37,6 @@ pub mod grpc_codes {
     pub const UNIMPLEMENTED: &str = "unimplemented";
     /// Any other status a framework layer answered with on its own.
     pub const FAILED: &str = "failed";
-    /// A stream's reader fell too far behind and the stream was closed.
-    pub const SUBSCRIBER_LAGGED: &str = "subscriber_lagged";
 }
 
 /// `error` as a status, its cause logged once.

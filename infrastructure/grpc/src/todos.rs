@@ -3,8 +3,10 @@
 
 use std::{pin::Pin, sync::Arc};
 
-use application::UseCases;
-use domain::ports::FeedError;
+use application::{
+    UseCases,
+    todos::{Watch, WatchEnd},
+};
 use futures_util::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status};
@@ -13,7 +15,7 @@ use crate::{
     api::{self, todo_service_server::TodoService},
     auth::caller_of,
     convert,
-    status::{grpc_codes, refusal, report},
+    status::{refusal, report},
 };
 
 /// The stream `WatchTodos` answers with.
@@ -43,29 +45,36 @@ impl TodoService for TodoApi {
         request: Request<api::WatchTodosRequest>,
     ) -> Result<Response<EventStream>, Status> {
         let caller = caller_of(&request)?;
+        let after = convert::parse_after(&request.get_ref().after).map_err(report)?;
         let events = self
             .use_cases
             .watch_todos
-            .execute(&caller.actor)
+            .execute(Watch {
+                actor: &caller.actor,
+                session: &caller.token,
+                after,
+            })
             .await
             .map_err(report)?;
         let closing = self.closing.clone();
         let events = events.take_until(self.closing.clone().cancelled_owned());
         let stream = events.map(|item| match item {
             Ok(event) => Ok(convert::todo_event(&event)),
-            Err(FeedError::Lagged(missed)) => Err(refusal(
-                Code::ResourceExhausted,
-                grpc_codes::SUBSCRIBER_LAGGED,
-                format!(
-                    "the stream fell {missed} events behind and was closed; reconnect and re-read"
-                ),
-            )),
+            Err(end) => {
+                let code = match end {
+                    WatchEnd::Lagged(_) => Code::ResourceExhausted,
+                    WatchEnd::Interrupted => Code::Unavailable,
+                    WatchEnd::SessionEnded => Code::Unauthenticated,
+                };
+                Err(refusal(code, end.code(), end.message()))
+            }
         });
         // Said only when the stream ended because the server is closing.
         let goodbye = futures_util::stream::once(async move {
             closing.is_cancelled().then(|| {
                 Err(Status::unavailable(
-                    "the server is shutting down; reconnect",
+                    "the server is shutting down; watch again with `after` set to the last \
+                     event received",
                 ))
             })
         })

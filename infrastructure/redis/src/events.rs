@@ -14,9 +14,9 @@ use redis::{aio::ConnectionManager, streams::StreamMaxlen};
 /// about `max_len` entries (`MAXLEN ~`, which trims whole blocks and costs nearly nothing),
 /// so its memory is bounded.
 ///
-/// Each entry has three fields: `event` (the name, such as `todo.created`), `owner_id`
-/// (for per-user filtering without parsing) and `payload` (the whole event as JSON, see
-/// [`TodoEventRecord`]). Delivery is at least once: a consumer drops repeats by the
+/// Each entry has four fields: `event` (the name, such as `todo.created`), `event_id` and
+/// `owner_id` (for finding and filtering without parsing) and `payload` (the whole event as
+/// JSON, see [`TodoEventRecord`]). Delivery is at least once: a consumer drops repeats by the
 /// event's id, which is in the payload.
 #[derive(Clone)]
 pub struct RedisEventPublisher {
@@ -75,6 +75,7 @@ impl EventPublisher for RedisEventPublisher {
                 "*",
                 &[
                     ("event", event.change.name()),
+                    ("event_id", event.id.to_string().as_str()),
                     ("owner_id", event.owner.to_string().as_str()),
                     ("payload", payload.as_str()),
                 ],

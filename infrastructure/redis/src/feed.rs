@@ -1,17 +1,19 @@
-//! The subscriber side of the Redis event stream: one reader per process, fanned out.
+//! The subscriber side of the Redis event stream: one reader per process, fanned out, and
+//! a replay of the stream's recent past for subscribers that resume.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use domain::{
     error::InfraError,
-    event::TodoEvent,
-    ports::{EventFeed, EventStream, FeedError},
+    event::{MessageId, TodoEvent},
+    ports::{EventFeed, EventStream, FeedError, FeedStart, SubscribeError},
 };
 use driven_records::TodoEventRecord;
 use redis::{
     AsyncCommands, AsyncConnectionConfig,
-    streams::{StreamReadOptions, StreamReadReply},
+    aio::ConnectionManager,
+    streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply},
 };
 use tokio::{sync::broadcast, task::JoinHandle};
 
@@ -19,6 +21,31 @@ use crate::RedisEventPublisher;
 
 /// How long one `XREAD` waits for new entries before asking again.
 const BLOCK: Duration = Duration::from_secs(1);
+
+/// Entries read per `XRANGE` while finding or replaying.
+const PAGE: usize = 500;
+
+/// How far before an event's own timestamp the search for it starts: the event id's time
+/// comes from the application's clock, the entry id's from Redis's, and the two may differ
+/// by this much.
+const CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+/// Where an entry sits in the stream: its id, `<milliseconds>-<sequence>`, as numbers, so
+/// that positions compare in stream order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Position(u64, u64);
+
+impl Position {
+    fn of(entry_id: &str) -> Option<Self> {
+        let (ms, seq) = entry_id.split_once('-')?;
+        Some(Self(ms.parse().ok()?, seq.parse().ok()?))
+    }
+
+    /// The `XRANGE` start that begins right after this entry.
+    fn exclusive(self) -> String {
+        format!("({}-{}", self.0, self.1)
+    }
+}
 
 /// [`EventFeed`] on the Redis stream that [`RedisEventPublisher`] writes, so a subscriber
 /// on any replica sees the events that every replica's worker publishes.
@@ -31,10 +58,29 @@ const BLOCK: Duration = Duration::from_secs(1);
 ///
 /// The reader remembers the last entry id it read. When Redis goes away it reconnects and
 /// reads on from there, so a short outage loses nothing the stream still holds.
-#[derive(Debug, Clone)]
+///
+/// **Resuming.** [`FeedStart::After`] finds the event's entry in the stream (by its
+/// `event_id` field, starting from the event id's own timestamp, less a minute for clock
+/// skew), replays every entry after it with `XRANGE`, and then joins the live broadcast
+/// where the replay ended, so nothing is seen twice or missed in between. The window is
+/// what the stream keeps: about `EVENT_STREAM_MAX_LEN` entries across all users (the
+/// publisher's `MAXLEN ~`), and only while Redis keeps its data; an older event is
+/// [`SubscribeError::NotRetained`].
+#[derive(Clone)]
 pub struct RedisEventFeed {
-    sender: broadcast::Sender<TodoEvent>,
+    sender: broadcast::Sender<(Position, TodoEvent)>,
+    /// For the replays: plain, short commands on the shared connection.
+    conn: ConnectionManager,
+    stream: String,
     _reader: Arc<Reader>,
+}
+
+impl std::fmt::Debug for RedisEventFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEventFeed")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The reading task, stopped when the last clone of the feed is dropped.
@@ -49,18 +95,24 @@ impl Drop for Reader {
 
 impl RedisEventFeed {
     /// Starts reading the stream `{key_prefix}todo-events` at `url` from its current end,
-    /// keeping up to `capacity` events for a slow subscriber.
+    /// keeping up to `capacity` events for a slow subscriber. Replays for resuming
+    /// subscribers go through `conn`.
     ///
     /// # Errors
     /// Returns [`InfraError`] when the URL is invalid or Redis cannot be reached.
-    pub async fn start(url: &str, key_prefix: &str, capacity: usize) -> Result<Self, InfraError> {
+    pub async fn start(
+        url: &str,
+        conn: ConnectionManager,
+        key_prefix: &str,
+        capacity: usize,
+    ) -> Result<Self, InfraError> {
         let client =
             redis::Client::open(url).map_err(|e| InfraError::internal("parse Redis URL", e))?;
-        let mut conn = connect(&client).await?;
+        let mut reader_conn = connect(&client).await?;
         let stream = format!("{key_prefix}{}", RedisEventPublisher::STREAM);
         // The stream's end now, as an id, rather than "$" at the reader's first read: an
         // event published between `start` returning and that read would be lost.
-        let newest: redis::streams::StreamRangeReply = conn
+        let newest: StreamRangeReply = reader_conn
             .xrevrange_count(&stream, "+", "-", 1)
             .await
             .map_err(|e| crate::classify("find the end of the event stream", e))?;
@@ -69,11 +121,49 @@ impl RedisEventFeed {
             .first()
             .map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone());
         let (sender, _) = broadcast::channel(capacity.max(1));
-        let reader = tokio::spawn(read(client, conn, stream, last, sender.clone()));
+        let reader = tokio::spawn(read(
+            client,
+            reader_conn,
+            stream.clone(),
+            last,
+            sender.clone(),
+        ));
         Ok(Self {
             sender,
+            conn,
+            stream,
             _reader: Arc::new(Reader(reader)),
         })
+    }
+
+    /// The position of the event `id` in the stream, if the stream still holds it.
+    async fn find(&self, id: MessageId) -> Result<Option<Position>, InfraError> {
+        let wanted = id.to_string();
+        let mut from = id
+            .as_uuid()
+            .get_timestamp()
+            .map(|ts| {
+                let (secs, nanos) = ts.to_unix();
+                let ms = secs * 1000 + u64::from(nanos / 1_000_000);
+                format!("{}-0", ms.saturating_sub(CLOCK_SKEW.as_millis() as u64))
+            })
+            .unwrap_or_else(|| "-".to_owned());
+        let mut conn = self.conn.clone();
+        loop {
+            let page: StreamRangeReply = conn
+                .xrange_count(&self.stream, &from, "+", PAGE)
+                .await
+                .map_err(|e| crate::classify("find an event in the event stream", e))?;
+            for entry in &page.ids {
+                if event_id_of(entry).as_deref() == Some(wanted.as_str()) {
+                    return Ok(Position::of(&entry.id));
+                }
+            }
+            match page.ids.last() {
+                Some(last) if page.ids.len() == PAGE => from = format!("({}", last.id),
+                _ => return Ok(None),
+            }
+        }
     }
 }
 
@@ -94,7 +184,7 @@ async fn read(
     mut conn: redis::aio::MultiplexedConnection,
     stream: String,
     mut last: String,
-    sender: broadcast::Sender<TodoEvent>,
+    sender: broadcast::Sender<(Position, TodoEvent)>,
 ) {
     let options = StreamReadOptions::default()
         .block(BLOCK.as_millis() as usize)
@@ -106,9 +196,9 @@ async fn read(
             Ok(reply) => {
                 for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
                     last.clone_from(&entry.id);
-                    match decode(&entry) {
+                    match Position::of(&entry.id).zip(decode(&entry)) {
                         // Nobody listening is not an error: there is nobody to tell.
-                        Some(event) => drop(sender.send(event)),
+                        Some(positioned) => drop(sender.send(positioned)),
                         None => {
                             tracing::warn!(entry_id = %entry.id, "unreadable entry in the event stream; skipped")
                         }
@@ -129,7 +219,15 @@ async fn read(
     }
 }
 
-fn decode(entry: &redis::streams::StreamId) -> Option<TodoEvent> {
+/// The `event_id` field of an entry; entries written before it existed have it only in
+/// their payload.
+fn event_id_of(entry: &StreamId) -> Option<String> {
+    entry
+        .get::<String>("event_id")
+        .or_else(|| decode(entry).map(|event| event.id.to_string()))
+}
+
+fn decode(entry: &StreamId) -> Option<TodoEvent> {
     let payload: String = entry.get("payload")?;
     let record: TodoEventRecord = serde_json::from_str(&payload).ok()?;
     TodoEvent::try_from(record).ok()
@@ -137,19 +235,92 @@ fn decode(entry: &redis::streams::StreamId) -> Option<TodoEvent> {
 
 #[async_trait]
 impl EventFeed for RedisEventFeed {
-    async fn subscribe(&self) -> Result<EventStream, InfraError> {
+    async fn subscribe(&self, start: FeedStart) -> Result<EventStream, SubscribeError> {
+        // Subscribed before the replay is read, so the two overlap rather than leave a gap;
+        // the overlap is dropped by position.
         let receiver = self.sender.subscribe();
-        Ok(Box::pin(futures_util::stream::unfold(
+        let after = match start {
+            FeedStart::Now => None,
+            FeedStart::After(id) => Some(
+                self.find(id)
+                    .await?
+                    .ok_or(SubscribeError::NotRetained(id))?,
+            ),
+        };
+        let state = Subscription {
+            conn: self.conn.clone(),
+            stream: self.stream.clone(),
             receiver,
-            |mut receiver| async move {
-                match receiver.recv().await {
-                    Ok(event) => Some((Ok(event), receiver)),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        Some((Err(FeedError::Lagged(missed)), receiver))
-                    }
-                    Err(broadcast::error::RecvError::Closed) => None,
-                }
-            },
+            after,
+            replayed: VecDeque::new(),
+            replaying: after.is_some(),
+        };
+        Ok(Box::pin(futures_util::stream::unfold(
+            state,
+            Subscription::next,
         )))
+    }
+}
+
+/// One subscriber's place: replaying the stream after `after`, then live.
+struct Subscription {
+    conn: ConnectionManager,
+    stream: String,
+    receiver: broadcast::Receiver<(Position, TodoEvent)>,
+    /// The last position handed out (or resumed after); live events up to it are repeats.
+    after: Option<Position>,
+    /// Read by the replay, not yet handed out.
+    replayed: VecDeque<(Position, TodoEvent)>,
+    /// Whether the replay has more to read.
+    replaying: bool,
+}
+
+impl Subscription {
+    async fn next(mut self) -> Option<(Result<TodoEvent, FeedError>, Self)> {
+        loop {
+            if let Some((position, event)) = self.replayed.pop_front() {
+                self.after = Some(position);
+                return Some((Ok(event), self));
+            }
+            if let (true, Some(after)) = (self.replaying, self.after) {
+                let page: Result<StreamRangeReply, _> = self
+                    .conn
+                    .xrange_count(&self.stream, after.exclusive(), "+", PAGE)
+                    .await;
+                let Ok(page) = page.inspect_err(|error| {
+                    tracing::warn!(
+                        error = error as &dyn std::error::Error,
+                        "replaying the event stream failed; the subscription ends"
+                    );
+                }) else {
+                    self.replaying = false;
+                    return Some((Err(FeedError::Interrupted), self));
+                };
+                self.replaying = page.ids.len() == PAGE;
+                self.replayed.extend(
+                    page.ids
+                        .iter()
+                        .filter_map(|entry| Position::of(&entry.id).zip(decode(entry))),
+                );
+                if let Some(last) = page.ids.last().and_then(|entry| Position::of(&entry.id)) {
+                    // Past an unreadable last entry too, so the next page starts after it.
+                    if self.replayed.is_empty() {
+                        self.after = Some(last);
+                    }
+                }
+                continue;
+            }
+            match self.receiver.recv().await {
+                Ok((position, _)) if self.after.is_some_and(|after| position <= after) => {}
+                Ok((position, event)) => {
+                    self.after = Some(position);
+                    return Some((Ok(event), self));
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    return Some((Err(FeedError::Lagged(missed)), self));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
     }
 }

@@ -3,7 +3,9 @@
 //
 //   - /docs: Swagger UI renders the OpenAPI document;
 //   - /graphiql: GraphiQL renders, its docs explorer lists the schema, and `{ me { email } }`
-//     sent with a bearer token (typed into the Headers editor) returns data.
+//     sent with a bearer token (typed into the Headers editor) returns data;
+//   - /graphiql runs the `todoEvents` subscription over its WebSocket, with the same token,
+//     and shows the event of a todo created (over REST) while it runs.
 //
 //   BASE=http://127.0.0.1:8080 node check.mjs     # a running `backend serve`
 //   SCREENSHOTS=/tmp node check.mjs               # also save what GraphiQL showed
@@ -83,6 +85,32 @@ await page.waitForFunction(() => document.querySelector('.result-window')?.textC
 const result = await page.locator('.result-window').textContent();
 if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/graphiql.png` });
 check(result.includes(email), `{ me { email } } with a bearer token returned ${result.replace(/\s+/g, ' ').trim()}`);
+
+// A subscription, over the page's WebSocket. It is live once the client has sent
+// `subscribe`; a todo created after that must show up in the result pane.
+const subscribed = new Promise((resolve) => {
+  page.on('websocket', (socket) => {
+    socket.on('framesent', (frame) => {
+      if (String(frame.payload).includes('"subscribe"')) resolve(socket.url());
+    });
+  });
+});
+await setEditor('.graphiql-query-editor .CodeMirror', 'subscription { todoEvents { eventId type todoId version } }');
+// GraphiQL parses the edited document after a short debounce, and picks the transport
+// from that parse: wait for it, as a person would before pressing Run.
+await page.waitForTimeout(1000);
+await page.click('button.graphiql-execute-button');
+const socketUrl = await Promise.race([subscribed, new Promise((resolve) => setTimeout(() => resolve(null), 15000))]);
+check(socketUrl?.startsWith(origin.replace('http', 'ws')), `the subscription opened a WebSocket to ${socketUrl}`);
+// The server subscribes a moment after the message arrives; a short pause, then the write.
+await new Promise((resolve) => setTimeout(resolve, 500));
+const todo = await api('/v1/todos', { title: 'Seen live in GraphiQL' }, token);
+await page
+  .waitForFunction((id) => document.querySelector('.result-window')?.textContent.includes(id), todo.id, { timeout: 15000 })
+  .catch(() => {});
+const live = await page.locator('.result-window').textContent();
+if (process.env.SCREENSHOTS) await page.screenshot({ path: `${process.env.SCREENSHOTS}/graphiql-subscription.png` });
+check(live.includes(todo.id) && live.includes('CREATED'), `the subscription showed ${live.replace(/\s+/g, ' ').trim()}`);
 
 check(offsite.length === 0, `no request left the app (${offsite.length} tried: ${offsite.join(', ')})`);
 check(consoleErrors.length === 0, `no console errors (${consoleErrors.join(' | ')})`);

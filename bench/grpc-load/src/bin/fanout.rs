@@ -23,6 +23,7 @@
 
 use std::{
     collections::HashMap,
+    io::Write,
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
@@ -103,7 +104,9 @@ async fn main() -> anyhow::Result<()> {
             for n in 0..args.subscribers {
                 let channel = channels[n % channels.len()].clone();
                 let mut request = tonic::Request::new(WatchTodosRequest::default());
-                request.metadata_mut().insert("authorization", bearer.clone());
+                request
+                    .metadata_mut()
+                    .insert("authorization", bearer.clone());
                 // Returns once the server has subscribed: no write below is missed.
                 let mut stream = TodoServiceClient::new(channel)
                     .watch_todos(request)
@@ -122,7 +125,13 @@ async fn main() -> anyhow::Result<()> {
                 });
             }
             let client = TodoServiceClient::new(channels[0].clone());
-            tokio::spawn(write_app(client, bearer, args.rate, writes, written.clone()))
+            tokio::spawn(write_app(
+                client,
+                bearer,
+                args.rate,
+                writes,
+                written.clone(),
+            ))
         }
         Target::Redis { redis } => {
             let client = redis::Client::open(redis.as_str())?;
@@ -150,7 +159,13 @@ async fn main() -> anyhow::Result<()> {
                 });
             }
             let conn = client.get_multiplexed_async_connection().await?;
-            tokio::spawn(write_redis(conn, stream, args.rate, writes, written.clone()))
+            tokio::spawn(write_redis(
+                conn,
+                stream,
+                args.rate,
+                writes,
+                written.clone(),
+            ))
         }
     };
     writer.await??;
@@ -177,13 +192,15 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let ms = |micros: u64| micros as f64 / 1000.0;
-    println!(
+    // The one line of output, on stdout, for bench/fanout.sh to parse.
+    writeln!(
+        std::io::stdout().lock(),
         "RESULT deliveries={} missing={missing} p50_ms={:.1} p99_ms={:.1} max_ms={:.1}",
         all.len(),
         ms(all.value_at_quantile(0.5)),
         ms(all.value_at_quantile(0.99)),
         ms(all.max()),
-    );
+    )?;
     Ok(())
 }
 
@@ -226,7 +243,9 @@ async fn write_app(
                 ..Todo::default()
             }),
         });
-        request.metadata_mut().insert("authorization", bearer.clone());
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.clone());
         let todo = client.create_todo(request).await?.into_inner();
         let committed = Instant::now();
         written

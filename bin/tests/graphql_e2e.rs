@@ -509,6 +509,38 @@ async fn an_internal_error_reveals_nothing() {
     assert!(!body.to_string().contains("tag"), "{body}");
 }
 
+/// The security headers of a page a browser renders: a policy that allows only the app's
+/// own scripts (no inline or remote ones) and connections, no sniffing, no referrer.
+fn assert_browser_page_headers(headers: &reqwest::header::HeaderMap) {
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self';",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} not in {csp}");
+    }
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_page_has_the_browser_page_headers() {
+    let app = spawn_app().await;
+    for path in ["/docs/", "/docs/swagger-ui.css"] {
+        let page = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        assert_browser_page_headers(page.headers());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphiql_and_its_assets_are_served_by_the_app() {
     let app = spawn_app().await;
@@ -519,6 +551,7 @@ async fn graphiql_and_its_assets_are_served_by_the_app() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
+    assert_browser_page_headers(page.headers());
     let html = page.text().await.unwrap();
     assert!(
         !html.contains("https://") && !html.contains("http://"),
@@ -539,6 +572,7 @@ async fn graphiql_and_its_assets_are_served_by_the_app() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        assert_browser_page_headers(response.headers());
         assert!(response.bytes().await.unwrap().len() > 100, "{asset}");
     }
 }

@@ -10,6 +10,9 @@
 //   BASE=http://127.0.0.1:8080 node check.mjs     # a running `backend serve`
 //   SCREENSHOTS=/tmp node check.mjs               # also save what GraphiQL showed
 //
+// Both pages are served with the app's content security policy, so a script, style or
+// connection that the policy refuses shows up as a console error, which fails the check.
+//
 // Prints what it saw; exits non-zero on any failure, or if the page tried to reach another
 // host. Needs Debian's chromium (/usr/bin/chromium) and `npm install` here.
 import { chromium } from 'playwright-core';

@@ -44,7 +44,7 @@ const ASSETS: [Asset; 5] = [
     },
 ];
 
-/// `/graphiql` and its assets.
+/// `/graphiql` and its assets, with the headers of a browser page.
 pub(crate) fn routes() -> Router {
     let page = get(|| async {
         (
@@ -78,5 +78,7 @@ pub(crate) fn routes() -> Router {
             }),
         );
     }
-    router
+    router.layer(axum::middleware::map_response(
+        driving_http::browser_page_headers,
+    ))
 }

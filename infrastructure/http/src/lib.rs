@@ -6,14 +6,17 @@
 //! - `limits`: the request timeout and the body limit.
 //! - [`problem`]: RFC 9457 problem bodies, and the guarantee that every error response is
 //!   one, whoever made it.
+//! - [`browser_page_headers`]: the security headers of the pages a browser renders.
 //!
 //! Nothing here knows a use case: the adapters do, and this crate knows only HTTP.
 
 mod limits;
 mod observability;
+mod pages;
 pub mod problem;
 
 pub use observability::{Metrics, current_request_id};
+pub use pages::browser_page_headers;
 pub use problem::{FieldError, Problem};
 
 use std::{sync::Arc, time::Duration};

@@ -53,7 +53,11 @@ impl Modify for BearerAuth {
     }
 }
 
-/// `/openapi.json` and the docs page at `/docs`.
+/// `/openapi.json` and the docs page at `/docs`, with the headers of a browser page.
 pub(crate) fn routes() -> Router<ApiState> {
-    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+    Router::new()
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .layer(axum::middleware::map_response(
+            driving_http::browser_page_headers,
+        ))
 }

@@ -13,6 +13,7 @@ mod feed;
 mod ids;
 mod outbox;
 mod password;
+mod rate_limit;
 mod readiness;
 mod sessions;
 mod todos;
@@ -27,6 +28,7 @@ pub use feed::{EventFeed, EventStream, FeedError, FeedStart, SubscribeError};
 pub use ids::IdGenerator;
 pub use outbox::{ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger};
 pub use password::PasswordHasher;
+pub use rate_limit::{Admission, Quota, RateLimiter};
 pub use readiness::ReadinessProbe;
 pub use sessions::SessionStore;
 pub use todos::{TodoQuery, TodoRepository};
@@ -39,7 +41,7 @@ pub use {
     cache::MockTodoCache, clock::MockClock, clock::MockTicker, delivery::MockEventPublisher,
     delivery::MockNotifier, feed::MockEventFeed, ids::MockIdGenerator, outbox::MockJobQueue,
     outbox::MockOutbox, outbox::MockScheduleLedger, password::MockPasswordHasher,
-    readiness::MockReadinessProbe, sessions::MockSessionStore, todos::MockTodoRepository,
-    tokens::MockTokenGenerator, unit_of_work::MockTransaction, unit_of_work::MockUnitOfWork,
-    users::MockUserRepository,
+    rate_limit::MockRateLimiter, readiness::MockReadinessProbe, sessions::MockSessionStore,
+    todos::MockTodoRepository, tokens::MockTokenGenerator, unit_of_work::MockTransaction,
+    unit_of_work::MockUnitOfWork, users::MockUserRepository,
 };

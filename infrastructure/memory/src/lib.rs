@@ -16,6 +16,7 @@ mod cache;
 mod events;
 mod no_cache;
 mod queue;
+mod rate_limit;
 mod sessions;
 mod store;
 
@@ -23,5 +24,6 @@ pub use cache::MemoryTodoCache;
 pub use events::MemoryEventBus;
 pub use no_cache::NoTodoCache;
 pub use queue::{MemoryJobQueue, MemoryScheduleLedger};
+pub use rate_limit::MemoryRateLimiter;
 pub use sessions::MemorySessionStore;
 pub use store::{MemoryStore, MemoryTodoRepository, MemoryUnitOfWork, MemoryUserRepository};

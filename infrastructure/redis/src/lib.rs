@@ -1,5 +1,5 @@
 //! Driven adapter: Redis. The session store, the todo read cache, the event publisher (a
-//! stream) and the readiness probe.
+//! stream) and its feed, the rate limiter and the readiness probe.
 //!
 //! Both share one [`ConnectionManager`]: a single multiplexed connection that pipelines
 //! concurrent commands and reconnects by itself after a failure. Every key starts with a
@@ -8,12 +8,14 @@
 mod cache;
 mod events;
 mod feed;
+mod rate_limit;
 mod readiness;
 mod sessions;
 
 pub use cache::RedisTodoCache;
 pub use events::RedisEventPublisher;
 pub use feed::RedisEventFeed;
+pub use rate_limit::RedisRateLimiter;
 pub use readiness::RedisReadiness;
 /// The connection type, re-exported so the composition root needs no redis dependency.
 pub use redis::aio::ConnectionManager;

@@ -15,6 +15,7 @@ mod support;
 mod cache;
 mod feed;
 mod outbox;
+mod rate_limit;
 mod sessions;
 mod todos;
 mod unit_of_work;

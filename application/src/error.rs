@@ -59,6 +59,9 @@ pub mod codes {
     /// [`ErrorKind::LimitExceeded`](super::ErrorKind::LimitExceeded): too many live
     /// subscriptions at once.
     pub const TOO_MANY_SUBSCRIPTIONS: &str = "too_many_subscriptions";
+    /// [`ErrorKind::LimitExceeded`](super::ErrorKind::LimitExceeded): too many attempts
+    /// (to log in, to register) in a short time; the error says when to try again.
+    pub const RATE_LIMITED: &str = "rate_limited";
     /// [`ErrorKind::Unavailable`](super::ErrorKind::Unavailable).
     pub const UNAVAILABLE: &str = "unavailable";
     /// [`ErrorKind::Internal`](super::ErrorKind::Internal).
@@ -225,6 +228,18 @@ impl AppError {
     /// A per-caller limit reached, under its own `code` (such as `too_many_subscriptions`).
     pub fn limit_exceeded(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::LimitExceeded, code, message)
+    }
+
+    /// A per-caller limit reached for now, under its own `code` (such as `rate_limited`):
+    /// trying again after `retry_after` will work.
+    pub fn rate_limited(
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+        retry_after: Duration,
+    ) -> Self {
+        let mut error = Self::new(ErrorKind::LimitExceeded, code, message);
+        error.0.retry_after = Some(retry_after);
+        error
     }
 
     /// A backing service (or this instance) cannot take the request now, under its own

@@ -10,7 +10,7 @@ use domain::{
     error::{InfraError, RepositoryError},
     event::{OutboxMessage, TodoEvent},
     ports::{
-        MockClock, MockIdGenerator, MockOutbox, MockTodoCache, MockTodoRepository,
+        MockClock, MockIdGenerator, MockOutbox, MockRateLimiter, MockTodoCache, MockTodoRepository,
         MockTokenGenerator, MockTransaction, MockUnitOfWork, TodoRepository,
     },
     session::{SessionToken, TOKEN_BYTES},
@@ -31,6 +31,15 @@ pub(crate) fn fixed_clock() -> Arc<MockClock> {
     let mut clock = MockClock::new();
     clock.expect_now().return_const(T0);
     Arc::new(clock)
+}
+
+/// A rate limiter that allows everything.
+pub(crate) fn no_rate_limit() -> Arc<MockRateLimiter> {
+    let mut limiter = MockRateLimiter::new();
+    limiter
+        .expect_admit()
+        .returning(|_, _| Ok(domain::ports::Admission::Allowed));
+    Arc::new(limiter)
 }
 
 /// Ids 1, 2, 3, ... as UUIDs, so tests can predict them.

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use domain::ports::{
-    Clock, EventFeed, IdGenerator, PasswordHasher, ReadinessProbe, SessionStore, Ticker, TodoCache,
-    TodoRepository, TokenGenerator, UnitOfWork, UserRepository,
+    Clock, EventFeed, IdGenerator, PasswordHasher, RateLimiter, ReadinessProbe, SessionStore,
+    Ticker, TodoCache, TodoRepository, TokenGenerator, UnitOfWork, UserRepository,
 };
 
 use crate::{
@@ -19,7 +19,10 @@ use crate::{
         AddTag, CompleteTodo, CountTodos, CreateTodo, DeleteTodo, GetTodo, ListTodos, RemoveTag,
         ReopenTodo, TodoPorts, UpdateTodo, WatchLimits, WatchTodos,
     },
-    users::{Authenticate, CurrentUser, ListUsers, LogIn, LogOut, LogOutEverywhere, RegisterUser},
+    users::{
+        AttemptLimits, Authenticate, CurrentUser, ListUsers, LogIn, LogOut, LogOutEverywhere,
+        RegisterUser,
+    },
 };
 
 /// One adapter for every driven port.
@@ -45,6 +48,8 @@ pub struct Ports {
     pub ids: Arc<dyn IdGenerator>,
     /// New session tokens.
     pub tokens: Arc<dyn TokenGenerator>,
+    /// Counts of attempts (to log in, to register), for their limits.
+    pub rate_limiter: Arc<dyn RateLimiter>,
     /// The live feed of todo events (the publisher's other end).
     pub events: Arc<dyn EventFeed>,
     /// One probe per backing server in use (none in memory).
@@ -64,6 +69,8 @@ pub struct Settings {
     pub session_ttl: Duration,
     /// How many live subscriptions may be open at once.
     pub watch_limits: WatchLimits,
+    /// How many attempts to log in and to register are allowed.
+    pub attempt_limits: AttemptLimits,
 }
 
 impl Default for Settings {
@@ -71,6 +78,7 @@ impl Default for Settings {
         Self {
             session_ttl: Duration::hours(24),
             watch_limits: WatchLimits::default(),
+            attempt_limits: AttemptLimits::default(),
         }
     }
 }
@@ -117,6 +125,8 @@ impl UseCases {
                 ports.hasher.clone(),
                 ports.clock.clone(),
                 ports.ids.clone(),
+                ports.rate_limiter.clone(),
+                settings.attempt_limits,
             ),
             log_in: LogIn::new(
                 ports.users.clone(),
@@ -125,6 +135,8 @@ impl UseCases {
                 ports.tokens.clone(),
                 ports.clock.clone(),
                 settings.session_ttl,
+                ports.rate_limiter.clone(),
+                settings.attempt_limits,
             ),
             log_out: LogOut::new(ports.sessions.clone()),
             log_out_everywhere: LogOutEverywhere::new(ports.sessions.clone()),

@@ -14,20 +14,20 @@ use application::{
     readiness::CheckReadiness,
 };
 use domain::ports::{
-    Clock, EventFeed, EventPublisher, IdGenerator, JobQueue, Notifier, ReadinessProbe,
+    Clock, EventFeed, EventPublisher, IdGenerator, JobQueue, Notifier, RateLimiter, ReadinessProbe,
     ScheduleLedger, SessionStore, TodoCache, TodoRepository, UnitOfWork, UserRepository,
 };
 use driven_memory::{
-    MemoryEventBus, MemoryScheduleLedger, MemorySessionStore, MemoryStore, MemoryTodoCache,
-    NoTodoCache,
+    MemoryEventBus, MemoryRateLimiter, MemoryScheduleLedger, MemorySessionStore, MemoryStore,
+    MemoryTodoCache, NoTodoCache,
 };
 use driven_postgres::{
     self as postgres, PgJobQueue, PgPool, PgReadiness, PgScheduleLedger, PgTodoRepository,
     PgUnitOfWork, PgUserRepository, PoolSettings,
 };
 use driven_redis::{
-    self as redis, ConnectionManager, RedisEventFeed, RedisEventPublisher, RedisReadiness,
-    RedisSessionStore, RedisSettings, RedisTodoCache,
+    self as redis, ConnectionManager, RedisEventFeed, RedisEventPublisher, RedisRateLimiter,
+    RedisReadiness, RedisSessionStore, RedisSettings, RedisTodoCache,
 };
 use driven_system::{
     clock::SystemClock,
@@ -156,12 +156,13 @@ impl Application {
         };
 
         #[allow(clippy::type_complexity)] // Named once, here, and destructured at once.
-        let (sessions, todo_cache, publisher, feed, event_bus): (
+        let (sessions, todo_cache, publisher, feed, event_bus, rate_limiter): (
             Arc<dyn SessionStore>,
             Arc<dyn TodoCache>,
             Arc<dyn EventPublisher>,
             Arc<dyn EventFeed>,
             Option<MemoryEventBus>,
+            Arc<dyn RateLimiter>,
         ) = match &config.redis {
             Some(r) => {
                 let settings = RedisSettings {
@@ -174,6 +175,7 @@ impl Application {
                     .context("cannot connect to Redis (REDIS_URL)")?;
                 tracing::info!(key_prefix = %r.key_prefix, "sessions, todo cache and events: Redis");
                 backends.redis = Some(manager.clone());
+                let rate_manager = manager.clone();
                 probes.push(Arc::new(RedisReadiness::new(manager.clone())));
                 (
                     Arc::new(RedisSessionStore::new(
@@ -202,6 +204,8 @@ impl Application {
                         .context("cannot read the event stream from Redis (REDIS_URL)")?,
                     ),
                     None,
+                    // Shared by every replica on this Redis.
+                    Arc::new(RedisRateLimiter::new(rate_manager, &r.key_prefix)),
                 )
             }
             None => {
@@ -216,6 +220,7 @@ impl Application {
                     Arc::new(bus.clone()),
                     Arc::new(bus.clone()),
                     Some(bus),
+                    Arc::new(MemoryRateLimiter::new()),
                 )
             }
         };
@@ -274,6 +279,7 @@ impl Application {
             ticker: Arc::new(SystemClock),
             ids,
             tokens: Arc::new(RandomTokenGenerator),
+            rate_limiter,
             events: feed,
             probes,
         };
@@ -283,6 +289,11 @@ impl Application {
                 per_instance: config.watch_per_instance,
                 session_check: config.watch_session_check,
             },
+            attempt_limits: application::users::AttemptLimits {
+                log_in_per_email: per_minute(config.login_limit_per_email),
+                log_in_per_address: per_minute(config.login_limit_per_address),
+                register_per_address: per_minute(config.register_limit_per_address),
+            },
             session_ttl: chrono::Duration::from_std(config.session_ttl)
                 .context("SESSION_TTL_SECS is too large")?,
         };
@@ -291,6 +302,14 @@ impl Application {
             jobs: Arc::new(jobs),
             backends,
         })
+    }
+}
+
+/// At most `limit` a minute; 0 is no limit.
+fn per_minute(limit: u32) -> domain::ports::Quota {
+    domain::ports::Quota {
+        limit,
+        window: std::time::Duration::from_secs(60),
     }
 }
 

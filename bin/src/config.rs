@@ -271,6 +271,15 @@ pub struct Config {
     pub watch_per_user: usize,
     /// `WATCH_MAX_PER_INSTANCE` (default 10000): live subscriptions one server holds.
     pub watch_per_instance: usize,
+    /// `LOGIN_LIMIT_PER_EMAIL` (default 10): login attempts a minute for one email, from
+    /// anywhere; 0 is no limit.
+    pub login_limit_per_email: u32,
+    /// `LOGIN_LIMIT_PER_ADDRESS` (default 100): login attempts a minute from one client
+    /// address; 0 is no limit.
+    pub login_limit_per_address: u32,
+    /// `REGISTER_LIMIT_PER_ADDRESS` (default 20): registrations a minute from one client
+    /// address; 0 is no limit.
+    pub register_limit_per_address: u32,
     /// `WATCH_SESSION_CHECK_MS` (default 10000): how often a live subscription checks that
     /// its session is still live; logging out ends the user's streams within this time.
     pub watch_session_check: Duration,
@@ -387,6 +396,9 @@ impl Config {
             watch_per_user: env.parse("WATCH_MAX_PER_USER", 8usize)?,
             watch_per_instance: env.parse("WATCH_MAX_PER_INSTANCE", 10_000usize)?,
             watch_session_check,
+            login_limit_per_email: env.parse("LOGIN_LIMIT_PER_EMAIL", 10u32)?,
+            login_limit_per_address: env.parse("LOGIN_LIMIT_PER_ADDRESS", 100u32)?,
+            register_limit_per_address: env.parse("REGISTER_LIMIT_PER_ADDRESS", 20u32)?,
             database,
             redis,
             session_ttl,
@@ -515,6 +527,18 @@ impl Config {
         out.insert(
             "WATCH_MAX_PER_INSTANCE",
             self.watch_per_instance.to_string(),
+        );
+        out.insert(
+            "LOGIN_LIMIT_PER_EMAIL",
+            self.login_limit_per_email.to_string(),
+        );
+        out.insert(
+            "LOGIN_LIMIT_PER_ADDRESS",
+            self.login_limit_per_address.to_string(),
+        );
+        out.insert(
+            "REGISTER_LIMIT_PER_ADDRESS",
+            self.register_limit_per_address.to_string(),
         );
         out.insert(
             "WATCH_SESSION_CHECK_MS",

@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::{Router, body::Body, http::HeaderValue};
+use axum::{Router, body::Body, extract::ConnectInfo, http::HeaderValue};
 use driving_graphql::GraphqlSettings;
 use driving_grpc::{GrpcMetrics, GrpcSettings, ReadinessWatch};
 use driving_http::{HttpSettings, Metrics};
@@ -194,8 +194,8 @@ impl HttpServer {
                 // Reap finished connections, so the set holds only live ones.
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = listener.accept() => {
-                    let stream = match accepted {
-                        Ok((stream, _)) => stream,
+                    let (stream, peer) = match accepted {
+                        Ok(accepted) => accepted,
                         Err(error) => {
                             // Usually EMFILE: wait for connections to close rather than spin.
                             tracing::warn!(%error, "cannot accept a connection");
@@ -207,9 +207,12 @@ impl HttpServer {
                     if let Err(error) = stream.set_nodelay(true) {
                         tracing::debug!(%error, "cannot set TCP_NODELAY");
                     }
-                    let service = router
-                        .clone()
-                        .map_request(|request: axum::http::Request<Incoming>| request.map(Body::new));
+                    // Every request carries the client's address, for the limits counted by it.
+                    let service = router.clone().map_request(move |request: axum::http::Request<Incoming>| {
+                        let mut request = request.map(Body::new);
+                        request.extensions_mut().insert(ConnectInfo(peer));
+                        request
+                    });
                     let connection = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
                         .into_owned();

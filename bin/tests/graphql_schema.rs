@@ -699,6 +699,7 @@ async fn a_page_of_20_users_counts_their_todos_in_exactly_one_batched_call() {
         ticker: Arc::new(driven_system::clock::SystemClock),
         ids: Arc::new(driven_system::ids::UuidV7Generator),
         tokens: Arc::new(driven_system::tokens::RandomTokenGenerator),
+        rate_limiter: Arc::new(driven_memory::MemoryRateLimiter::new()),
         events: Arc::new(driven_memory::MemoryEventBus::new(16, 16)),
         probes: Vec::new(),
     };

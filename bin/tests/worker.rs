@@ -77,11 +77,14 @@ async fn member(app: &Application) -> Actor {
     let user = app
         .use_cases
         .register
-        .register(Registration {
-            email: Email::parse(&format!("w{}@example.org", Uuid::now_v7().simple())).unwrap(),
-            display_name: DisplayName::new("Worker Test").unwrap(),
-            password: Password::new("password-123".into()).unwrap(),
-        })
+        .register(
+            Registration {
+                email: Email::parse(&format!("w{}@example.org", Uuid::now_v7().simple())).unwrap(),
+                display_name: DisplayName::new("Worker Test").unwrap(),
+                password: Password::new("password-123".into()).unwrap(),
+            },
+            None,
+        )
         .await
         .unwrap();
     Actor {

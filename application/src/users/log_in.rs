@@ -1,16 +1,22 @@
 //! Logging in: trading an email and password for a session token.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use chrono::Duration;
 use domain::{
     error::InfraError,
-    ports::{Clock, PasswordHasher, SessionStore, TokenGenerator, UserRepository},
+    ports::{Clock, PasswordHasher, RateLimiter, SessionStore, TokenGenerator, UserRepository},
     session::{Session, SessionToken},
     user::{Email, Password, User},
 };
 
-use crate::AppError;
+use crate::{
+    AppError,
+    users::{
+        AttemptLimits, TooManyAttempts,
+        attempts::{AttemptError, Attempts},
+    },
+};
 
 /// What a user logs in with.
 #[derive(Debug)]
@@ -39,6 +45,9 @@ pub enum LogInError {
     /// caller cannot find out which emails have accounts.
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// Too many attempts for this email or from this address.
+    #[error(transparent)]
+    TooManyAttempts(#[from] TooManyAttempts),
     /// Storage, hashing or the session store failed.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -53,6 +62,7 @@ pub struct LogIn {
     tokens: Arc<dyn TokenGenerator>,
     clock: Arc<dyn Clock>,
     session_ttl: Duration,
+    attempts: Attempts,
 }
 
 impl LogIn {
@@ -64,6 +74,8 @@ impl LogIn {
         tokens: Arc<dyn TokenGenerator>,
         clock: Arc<dyn Clock>,
         session_ttl: Duration,
+        limiter: Arc<dyn RateLimiter>,
+        limits: AttemptLimits,
     ) -> Self {
         Self {
             users,
@@ -72,12 +84,26 @@ impl LogIn {
             tokens,
             clock,
             session_ttl,
+            attempts: Attempts::new(limiter, limits),
         }
     }
 
-    /// Logs in with `credentials`.
+    /// Logs in with `credentials`, sent `from` a client address if the adapter knows it.
+    /// Attempts are limited per email and per address ([`AttemptLimits`]), before any
+    /// password is checked.
     #[tracing::instrument(name = "log_in", skip_all)]
-    pub async fn execute(&self, credentials: Credentials) -> Result<LoggedIn, LogInError> {
+    pub async fn execute(
+        &self,
+        credentials: Credentials,
+        from: Option<IpAddr>,
+    ) -> Result<LoggedIn, LogInError> {
+        self.attempts
+            .log_in(&credentials.email, from)
+            .await
+            .map_err(|e| match e {
+                AttemptError::TooMany(e) => LogInError::TooManyAttempts(e),
+                AttemptError::Infra(e) => LogInError::Infra(e),
+            })?;
         let Some(user) = self.users.find_by_email(&credentials.email).await? else {
             // Do the same argon2 work as a real check, so the response time does not tell
             // an unknown email from a wrong password.
@@ -125,6 +151,7 @@ impl From<LogInError> for AppError {
             LogInError::InvalidCredentials => {
                 AppError::unauthenticated("invalid email or password")
             }
+            LogInError::TooManyAttempts(e) => e.into(),
             LogInError::Infra(e) => e.into(),
         }
     }
@@ -132,7 +159,9 @@ impl From<LogInError> for AppError {
 
 #[cfg(test)]
 mod tests {
-    use domain::ports::{MockPasswordHasher, MockSessionStore, MockUserRepository};
+    use domain::ports::{
+        Admission, MockPasswordHasher, MockRateLimiter, MockSessionStore, MockUserRepository,
+    };
     use domain::session::{SessionToken, TOKEN_BYTES};
 
     use super::*;
@@ -178,7 +207,71 @@ mod tests {
             fixed_tokens(),
             fixed_clock(),
             Duration::hours(2),
+            no_rate_limit(),
+            AttemptLimits::default(),
         )
+    }
+
+    #[tokio::test]
+    async fn attempts_past_the_limit_per_address_or_per_email_are_refused_before_any_password_check()
+     {
+        for (limited, from) in [
+            (
+                "log_in:address:192.0.2.7",
+                Some("192.0.2.7".parse().unwrap()),
+            ),
+            ("log_in:email:ann@example.org", None),
+        ] {
+            let mut limiter = MockRateLimiter::new();
+            limiter.expect_admit().returning(move |key, quota| {
+                let limits = AttemptLimits::default();
+                let expected = if key.starts_with("log_in:address:") {
+                    limits.log_in_per_address
+                } else {
+                    limits.log_in_per_email
+                };
+                assert_eq!(quota, expected, "{key}");
+                Ok(if key == limited {
+                    Admission::Limited {
+                        retry_after: std::time::Duration::from_millis(2_500),
+                    }
+                } else {
+                    Admission::Allowed
+                })
+            });
+            // No repository, hasher or session store call is expected: mockall fails on any.
+            let use_case = LogIn::new(
+                Arc::new(MockUserRepository::new()),
+                Arc::new(MockPasswordHasher::new()),
+                Arc::new(MockSessionStore::new()),
+                fixed_tokens(),
+                fixed_clock(),
+                Duration::hours(2),
+                Arc::new(limiter),
+                AttemptLimits::default(),
+            );
+
+            let err = use_case
+                .execute(credentials("right password"), from)
+                .await
+                .err()
+                .unwrap();
+
+            assert!(
+                matches!(err, LogInError::TooManyAttempts(_)),
+                "{limited}: {err:?}"
+            );
+            let app = AppError::from(err);
+            assert_eq!(
+                (app.kind(), app.code(), app.retry_after()),
+                (
+                    crate::ErrorKind::LimitExceeded,
+                    "rate_limited",
+                    Some(std::time::Duration::from_secs(3))
+                ),
+                "whole seconds, rounded up"
+            );
+        }
     }
 
     #[tokio::test]
@@ -191,7 +284,7 @@ mod tests {
             .returning(|_| Ok(()));
 
         let logged_in = use_case(users_with_ann(), hasher(), sessions)
-            .execute(credentials("right password"))
+            .execute(credentials("right password"), None)
             .await
             .unwrap();
 
@@ -211,7 +304,7 @@ mod tests {
         sessions.expect_create().never();
 
         let err = use_case(users_with_ann(), hasher(), sessions)
-            .execute(credentials("wrong password"))
+            .execute(credentials("wrong password"), None)
             .await
             .unwrap_err();
 
@@ -231,7 +324,7 @@ mod tests {
         sessions.expect_create().never();
 
         let err = use_case(users, hasher, sessions)
-            .execute(credentials("right password"))
+            .execute(credentials("right password"), None)
             .await
             .unwrap_err();
 
@@ -245,7 +338,7 @@ mod tests {
             .expect_find_by_email()
             .returning(|_| Err(infra_down()));
         let err = use_case(broken_users, hasher(), MockSessionStore::new())
-            .execute(credentials("right password"))
+            .execute(credentials("right password"), None)
             .await
             .unwrap_err();
         assert!(matches!(err, LogInError::Infra(_)), "{err:?}");
@@ -255,7 +348,7 @@ mod tests {
             .expect_verify()
             .returning(|_, _| Err(infra_down()));
         let err = use_case(users_with_ann(), broken_hasher, MockSessionStore::new())
-            .execute(credentials("right password"))
+            .execute(credentials("right password"), None)
             .await
             .unwrap_err();
         assert!(matches!(err, LogInError::Infra(_)), "{err:?}");
@@ -265,7 +358,7 @@ mod tests {
             .expect_create()
             .returning(|_| Err(infra_down()));
         let err = use_case(users_with_ann(), hasher(), broken_sessions)
-            .execute(credentials("right password"))
+            .execute(credentials("right password"), None)
             .await
             .unwrap_err();
         assert!(matches!(err, LogInError::Infra(_)), "{err:?}");

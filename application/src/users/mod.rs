@@ -1,5 +1,6 @@
 //! Use cases about users and their sessions.
 
+mod attempts;
 mod authenticate;
 mod current_user;
 mod list_users;
@@ -8,6 +9,7 @@ mod log_out;
 mod log_out_everywhere;
 mod register;
 
+pub use attempts::{AttemptLimits, TooManyAttempts};
 pub use authenticate::{Authenticate, AuthenticateError};
 pub use current_user::{CurrentUser, CurrentUserError};
 pub use list_users::{ListUsers, ListUsersError};

@@ -1,14 +1,21 @@
 //! Registering a new user.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use domain::{
     error::{InfraError, RepositoryError},
-    ports::{Clock, IdGenerator, PasswordHasher, UserRepository},
+    ports::{Clock, IdGenerator, PasswordHasher, RateLimiter, UserRepository},
     user::{DisplayName, Email, Password, Role, User, UserId},
 };
 
-use crate::{AppError, error::codes};
+use crate::{
+    AppError,
+    error::codes,
+    users::{
+        AttemptLimits, TooManyAttempts,
+        attempts::{AttemptError, Attempts},
+    },
+};
 
 /// What a new user provides.
 #[derive(Debug)]
@@ -27,6 +34,9 @@ pub enum RegisterError {
     /// Another user already has this email.
     #[error("a user with this email already exists")]
     EmailTaken,
+    /// Too many registrations from this address.
+    #[error(transparent)]
+    TooManyAttempts(#[from] TooManyAttempts),
     /// Storage or hashing failed.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -39,6 +49,7 @@ pub struct RegisterUser {
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    attempts: Attempts,
 }
 
 impl RegisterUser {
@@ -48,17 +59,30 @@ impl RegisterUser {
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
+        limiter: Arc<dyn RateLimiter>,
+        limits: AttemptLimits,
     ) -> Self {
         Self {
             users,
             hasher,
             clock,
             ids,
+            attempts: Attempts::new(limiter, limits),
         }
     }
 
-    /// Registers a member. This is what anyone may do through the API.
-    pub async fn register(&self, registration: Registration) -> Result<User, RegisterError> {
+    /// Registers a member, sent `from` a client address if the adapter knows it. This is
+    /// what anyone may do through the API, so registrations are limited per address
+    /// ([`AttemptLimits::register_per_address`]).
+    pub async fn register(
+        &self,
+        registration: Registration,
+        from: Option<IpAddr>,
+    ) -> Result<User, RegisterError> {
+        self.attempts.register(from).await.map_err(|e| match e {
+            AttemptError::TooMany(e) => RegisterError::TooManyAttempts(e),
+            AttemptError::Infra(e) => RegisterError::Infra(e),
+        })?;
         self.create_with_role(registration, Role::Member).await
     }
 
@@ -101,6 +125,7 @@ impl From<RegisterError> for AppError {
             RegisterError::EmailTaken => {
                 AppError::conflict(codes::EMAIL_TAKEN, "a user with this email already exists")
             }
+            RegisterError::TooManyAttempts(e) => e.into(),
             RegisterError::Infra(e) => e.into(),
         }
     }
@@ -108,7 +133,7 @@ impl From<RegisterError> for AppError {
 
 #[cfg(test)]
 mod tests {
-    use domain::ports::{MockPasswordHasher, MockUserRepository};
+    use domain::ports::{Admission, MockPasswordHasher, MockRateLimiter, MockUserRepository};
 
     use super::*;
     use crate::test_support::*;
@@ -135,7 +160,42 @@ mod tests {
             Arc::new(hasher),
             fixed_clock(),
             sequential_ids(),
+            no_rate_limit(),
+            AttemptLimits::default(),
         )
+    }
+
+    #[tokio::test]
+    async fn registrations_past_the_limit_per_address_are_refused_before_any_work() {
+        let mut limiter = MockRateLimiter::new();
+        limiter
+            .expect_admit()
+            .withf(|key, quota| {
+                key == "register:address:192.0.2.7"
+                    && *quota == AttemptLimits::default().register_per_address
+            })
+            .returning(|_, _| {
+                Ok(Admission::Limited {
+                    retry_after: std::time::Duration::from_secs(30),
+                })
+            });
+        let use_case = RegisterUser::new(
+            Arc::new(MockUserRepository::new()),
+            Arc::new(MockPasswordHasher::new()),
+            fixed_clock(),
+            sequential_ids(),
+            Arc::new(limiter),
+            AttemptLimits::default(),
+        );
+
+        let err = use_case
+            .register(registration(), Some("192.0.2.7".parse().unwrap()))
+            .await
+            .err()
+            .unwrap();
+
+        assert!(matches!(err, RegisterError::TooManyAttempts(_)), "{err:?}");
+        assert_eq!(AppError::from(err).code(), "rate_limited");
     }
 
     #[tokio::test]
@@ -153,7 +213,7 @@ mod tests {
             .returning(|_| Ok(()));
 
         let user = use_case(users, hasher())
-            .register(registration())
+            .register(registration(), None)
             .await
             .unwrap();
 
@@ -186,7 +246,7 @@ mod tests {
             .returning(|_| Err(RepositoryError::Duplicate("email")));
 
         let err = use_case(users, hasher())
-            .register(registration())
+            .register(registration(), None)
             .await
             .unwrap_err();
 
@@ -201,7 +261,7 @@ mod tests {
             .returning(|_| Err(RepositoryError::Infra(infra_down())));
 
         let err = use_case(users, hasher())
-            .register(registration())
+            .register(registration(), None)
             .await
             .unwrap_err();
 
@@ -216,7 +276,7 @@ mod tests {
             .returning(|_| Err(RepositoryError::Duplicate("id")));
 
         let err = use_case(users, hasher())
-            .register(registration())
+            .register(registration(), None)
             .await
             .unwrap_err();
 
@@ -231,7 +291,7 @@ mod tests {
         users.expect_insert().never();
 
         let err = use_case(users, hasher)
-            .register(registration())
+            .register(registration(), None)
             .await
             .unwrap_err();
 

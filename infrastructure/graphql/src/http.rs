@@ -6,7 +6,10 @@
 //! clients; a request that executes answers 200 with `errors` for the fields that failed.
 //! Every error has `extensions.code`.
 
-use std::sync::{Arc, atomic::AtomicBool};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, atomic::AtomicBool},
+};
 
 use application::UseCases;
 use async_graphql::{
@@ -15,8 +18,9 @@ use async_graphql::{
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use axum::{
+    Extension,
     body::Bytes,
-    extract::{RawQuery, State},
+    extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -72,6 +76,7 @@ impl ParsedQueries {
 /// `POST /graphql`: one operation in a JSON body.
 pub(crate) async fn post(
     State(state): State<GraphqlState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -107,13 +112,20 @@ pub(crate) async fn post(
             );
         }
     };
-    execute(&state, &headers, request, accepts).await
+    let from = client.map(|Extension(ConnectInfo(address))| ClientAddress(address.ip()));
+    execute(&state, &headers, request, accepts, from).await
 }
+
+/// The client's address, as the server accepted the connection: what login and
+/// registration limits count by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddress(pub(crate) IpAddr);
 
 /// `GET /graphql?query=...&variables=...&operationName=...`: queries only, because a GET
 /// must never change anything (caches, prefetchers and crawlers send GETs freely).
 pub(crate) async fn get(
     State(state): State<GraphqlState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -141,7 +153,8 @@ pub(crate) async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, request, accepts).await
+    let from = client.map(|Extension(ConnectInfo(address))| ClientAddress(address.ip()));
+    execute(&state, &headers, request, accepts, from).await
 }
 
 /// Whether the operation `request` selects is a mutation. A document that does not parse
@@ -167,6 +180,7 @@ async fn execute(
     headers: &HeaderMap,
     request: Request,
     accepts: Accepts,
+    from: Option<ClientAddress>,
 ) -> Response {
     if request.query.len() > state.max_query_bytes {
         return refused(
@@ -186,7 +200,10 @@ async fn execute(
     let request = state.parsed.prepare(request);
     let request = with_caller(request, bearer, &state.use_cases).await;
     let started = ExecutionStarted(Arc::new(AtomicBool::new(false)));
-    let request = request.data(started.clone());
+    let mut request = request.data(started.clone());
+    if let Some(from) = from {
+        request = request.data(from);
+    }
 
     let mut response = state.schema.execute(request).await;
     for error in &mut response.errors {

@@ -20,21 +20,31 @@ use crate::{
 #[derive(Debug, Default)]
 pub struct Mutation;
 
+/// The client's address, when the request came over a connection the server accepted.
+fn client_address(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
+    ctx.data_opt::<crate::http::ClientAddress>()
+        .map(|address| address.0)
+}
+
 #[Object]
 impl Mutation {
-    /// Registers a new member. `email_taken` when the email has an account.
+    /// Registers a new member. `email_taken` when the email has an account; `rate_limited`
+    /// (with `retryAfter`) past `REGISTER_LIMIT_PER_ADDRESS` registrations a minute from one
+    /// address.
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<UserGql> {
         let use_cases = ctx.data::<Arc<UseCases>>()?;
         let user = use_cases
             .register
-            .register(input.parse().map_err(report)?)
+            .register(input.parse().map_err(report)?, client_address(ctx))
             .await
             .map_err(report)?;
         Ok(UserGql::from(&user))
     }
 
     /// Logs in: the session's token is returned here, once. A wrong password and an unknown
-    /// email get the same `unauthenticated`.
+    /// email get the same `unauthenticated`. Past `LOGIN_LIMIT_PER_EMAIL` attempts a minute
+    /// for one email, or `LOGIN_LIMIT_PER_ADDRESS` from one address, `rate_limited` (with
+    /// `retryAfter`), before any password is checked.
     async fn log_in(
         &self,
         ctx: &Context<'_>,
@@ -50,7 +60,7 @@ impl Mutation {
         };
         let logged_in = use_cases
             .log_in
-            .execute(credentials)
+            .execute(credentials, client_address(ctx))
             .await
             .map_err(report)?;
         Ok(SessionGql {

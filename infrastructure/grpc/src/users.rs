@@ -29,17 +29,26 @@ impl UserApi {
     }
 }
 
+/// The client's address, as the server accepted the connection.
+fn client_address<T>(request: &Request<T>) -> Option<std::net::IpAddr> {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|connected| connected.0.ip())
+}
+
 #[tonic::async_trait]
 impl UserService for UserApi {
     async fn register(
         &self,
         request: Request<api::RegisterRequest>,
     ) -> Result<Response<api::User>, Status> {
+        let from = client_address(&request);
         let registration = convert::registration(request.into_inner()).map_err(report)?;
         let user = self
             .use_cases
             .register
-            .register(registration)
+            .register(registration, from)
             .await
             .map_err(report)?;
         Ok(Response::new(convert::user(&user)))
@@ -49,6 +58,7 @@ impl UserService for UserApi {
         &self,
         request: Request<api::LogInRequest>,
     ) -> Result<Response<api::LogInResponse>, Status> {
+        let from = client_address(&request);
         let api::LogInRequest { email, password } = request.into_inner();
         // A malformed email or password cannot belong to an account: the same answer as a
         // wrong one, so the error says nothing about which it was.
@@ -59,7 +69,7 @@ impl UserService for UserApi {
         let logged_in = self
             .use_cases
             .log_in
-            .execute(credentials)
+            .execute(credentials, from)
             .await
             .map_err(report)?;
         Ok(Response::new(api::LogInResponse {

@@ -1,6 +1,13 @@
 //! Users and sessions.
 
-use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    Extension, Json,
+    extract::{ConnectInfo, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
 
 use driving_http::Problem;
 
@@ -13,18 +20,31 @@ use crate::{
     extract::{ApiJson, ApiQuery, Auth, AuthWithToken},
 };
 
+/// The client's address, as the server accepted the connection (absent when the router is
+/// called without one, as in tests).
+fn client_address(client: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
+    client.map(|Extension(ConnectInfo(address))| address.ip())
+}
+
 /// Register a new member.
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered", body = UserResponse),
         (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many registrations from this address; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until a registration is allowed"))),
     ))]
 pub(crate) async fn register(
     State(state): State<ApiState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = state.use_cases.register.register(body.parse()?).await?;
+    let user = state
+        .use_cases
+        .register
+        .register(body.parse()?, client_address(client))
+        .await?;
     Ok((StatusCode::CREATED, Json(UserResponse::from(&user))))
 }
 
@@ -33,12 +53,19 @@ pub(crate) async fn register(
     responses(
         (status = 201, description = "Logged in", body = SessionResponse),
         (status = 401, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many attempts for this email or from this address; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until an attempt is allowed"))),
     ))]
 pub(crate) async fn log_in(
     State(state): State<ApiState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     ApiJson(body): ApiJson<LogInRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let logged_in = state.use_cases.log_in.execute(body.parse()?).await?;
+    let logged_in = state
+        .use_cases
+        .log_in
+        .execute(body.parse()?, client_address(client))
+        .await?;
     let body = SessionResponse {
         token: logged_in.token.expose().to_owned(),
         expires_at: logged_in.session.expires_at,

@@ -1,0 +1,131 @@
+//! Limits on attempts to log in and to register: what makes guessing passwords, or
+//! creating accounts in bulk, slow.
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use domain::{
+    error::InfraError,
+    ports::{Admission, Quota, RateLimiter},
+    user::Email,
+};
+
+use crate::{AppError, error::codes};
+
+/// How many attempts are allowed. A quota with a `limit` of 0 is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptLimits {
+    /// Logins to one email, from anywhere: what stops guessing one user's password.
+    pub log_in_per_email: Quota,
+    /// Logins from one client address, to any email: what stops trying one password on
+    /// many users.
+    pub log_in_per_address: Quota,
+    /// Registrations from one client address.
+    pub register_per_address: Quota,
+}
+
+impl Default for AttemptLimits {
+    fn default() -> Self {
+        let per_minute = |limit| Quota {
+            limit,
+            window: Duration::from_secs(60),
+        };
+        Self {
+            log_in_per_email: per_minute(10),
+            log_in_per_address: per_minute(100),
+            register_per_address: per_minute(20),
+        }
+    }
+}
+
+/// Refused for too many attempts; `retry_after` says when one will be allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many attempts; try again in {retry_after:?}")]
+pub struct TooManyAttempts {
+    /// How long until an attempt would be allowed.
+    pub retry_after: Duration,
+}
+
+impl From<TooManyAttempts> for AppError {
+    fn from(error: TooManyAttempts) -> Self {
+        // Whole seconds, rounded up, so that a client that waits that long is let in.
+        let retry_after = Duration::from_secs(error.retry_after.as_secs_f64().ceil() as u64);
+        AppError::rate_limited(
+            codes::RATE_LIMITED,
+            format!(
+                "too many attempts; try again in {} s",
+                retry_after.as_secs().max(1)
+            ),
+            retry_after.max(Duration::from_secs(1)),
+        )
+    }
+}
+
+/// Why an attempt was not let through.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AttemptError {
+    #[error(transparent)]
+    TooMany(#[from] TooManyAttempts),
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Counts attempts against [`AttemptLimits`].
+#[derive(Clone)]
+pub(crate) struct Attempts {
+    limiter: Arc<dyn RateLimiter>,
+    limits: AttemptLimits,
+}
+
+impl Attempts {
+    pub(crate) fn new(limiter: Arc<dyn RateLimiter>, limits: AttemptLimits) -> Self {
+        Self { limiter, limits }
+    }
+
+    /// Counts a login to `email` from `from` (when the adapter knows the address).
+    pub(crate) async fn log_in(
+        &self,
+        email: &Email,
+        from: Option<IpAddr>,
+    ) -> Result<(), AttemptError> {
+        if let Some(address) = from {
+            self.admit(
+                &format!("log_in:address:{address}"),
+                self.limits.log_in_per_address,
+            )
+            .await?;
+        }
+        self.admit(
+            &format!("log_in:email:{}", email.as_str()),
+            self.limits.log_in_per_email,
+        )
+        .await
+    }
+
+    /// Counts a registration from `from` (when the adapter knows the address).
+    pub(crate) async fn register(&self, from: Option<IpAddr>) -> Result<(), AttemptError> {
+        match from {
+            Some(address) => {
+                self.admit(
+                    &format!("register:address:{address}"),
+                    self.limits.register_per_address,
+                )
+                .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    async fn admit(&self, key: &str, quota: Quota) -> Result<(), AttemptError> {
+        if quota.limit == 0 {
+            return Ok(());
+        }
+        match self.limiter.admit(key, quota).await? {
+            Admission::Allowed => Ok(()),
+            Admission::Limited { retry_after } => {
+                // The key names an email or an address: neither goes in the log.
+                tracing::info!(limit = quota.limit, "attempt refused: over its rate limit");
+                Err(TooManyAttempts { retry_after }.into())
+            }
+        }
+    }
+}

@@ -20,8 +20,8 @@ use crate::{
         ReopenTodo, TodoPorts, UpdateTodo, WatchLimits, WatchTodos,
     },
     users::{
-        AttemptLimits, Authenticate, CurrentUser, ListUsers, LogIn, LogOut, LogOutEverywhere,
-        RegisterUser,
+        AttemptLimits, Attempts, Authenticate, CurrentUser, ListUsers, LogIn, LogOut,
+        LogOutEverywhere, RegisterUser,
     },
 };
 
@@ -112,6 +112,7 @@ pub struct UseCases {
 impl UseCases {
     /// Builds every use case from one set of adapters.
     pub fn new(ports: Ports, settings: Settings) -> Self {
+        let attempts = Attempts::new(ports.rate_limiter.clone(), settings.attempt_limits);
         let todo_ports = TodoPorts {
             todos: ports.todos.clone(),
             unit_of_work: ports.unit_of_work.clone(),
@@ -125,8 +126,7 @@ impl UseCases {
                 ports.hasher.clone(),
                 ports.clock.clone(),
                 ports.ids.clone(),
-                ports.rate_limiter.clone(),
-                settings.attempt_limits,
+                attempts.clone(),
             ),
             log_in: LogIn::new(
                 ports.users.clone(),
@@ -135,8 +135,7 @@ impl UseCases {
                 ports.tokens.clone(),
                 ports.clock.clone(),
                 settings.session_ttl,
-                ports.rate_limiter.clone(),
-                settings.attempt_limits,
+                attempts,
             ),
             log_out: LogOut::new(ports.sessions.clone()),
             log_out_everywhere: LogOutEverywhere::new(ports.sessions.clone()),

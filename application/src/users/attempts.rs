@@ -45,6 +45,14 @@ pub struct TooManyAttempts {
     pub retry_after: Duration,
 }
 
+impl std::fmt::Debug for Attempts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempts")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 impl From<TooManyAttempts> for AppError {
     fn from(error: TooManyAttempts) -> Self {
         // Whole seconds, rounded up, so that a client that waits that long is let in.
@@ -69,15 +77,17 @@ pub(crate) enum AttemptError {
     Infra(#[from] InfraError),
 }
 
-/// Counts attempts against [`AttemptLimits`].
+/// Counts attempts against [`AttemptLimits`]; what [`LogIn`](super::LogIn) and
+/// [`RegisterUser`](super::RegisterUser) ask before they do any work.
 #[derive(Clone)]
-pub(crate) struct Attempts {
+pub struct Attempts {
     limiter: Arc<dyn RateLimiter>,
     limits: AttemptLimits,
 }
 
 impl Attempts {
-    pub(crate) fn new(limiter: Arc<dyn RateLimiter>, limits: AttemptLimits) -> Self {
+    /// Counts on `limiter`, against `limits`.
+    pub fn new(limiter: Arc<dyn RateLimiter>, limits: AttemptLimits) -> Self {
         Self { limiter, limits }
     }
 

@@ -5,17 +5,14 @@ use std::{net::IpAddr, sync::Arc};
 use chrono::Duration;
 use domain::{
     error::InfraError,
-    ports::{Clock, PasswordHasher, RateLimiter, SessionStore, TokenGenerator, UserRepository},
+    ports::{Clock, PasswordHasher, SessionStore, TokenGenerator, UserRepository},
     session::{Session, SessionToken},
     user::{Email, Password, User},
 };
 
 use crate::{
     AppError,
-    users::{
-        AttemptLimits, TooManyAttempts,
-        attempts::{AttemptError, Attempts},
-    },
+    users::{Attempts, TooManyAttempts, attempts::AttemptError},
 };
 
 /// What a user logs in with.
@@ -74,8 +71,7 @@ impl LogIn {
         tokens: Arc<dyn TokenGenerator>,
         clock: Arc<dyn Clock>,
         session_ttl: Duration,
-        limiter: Arc<dyn RateLimiter>,
-        limits: AttemptLimits,
+        attempts: Attempts,
     ) -> Self {
         Self {
             users,
@@ -84,7 +80,7 @@ impl LogIn {
             tokens,
             clock,
             session_ttl,
-            attempts: Attempts::new(limiter, limits),
+            attempts,
         }
     }
 
@@ -165,7 +161,7 @@ mod tests {
     use domain::session::{SessionToken, TOKEN_BYTES};
 
     use super::*;
-    use crate::test_support::*;
+    use crate::{test_support::*, users::AttemptLimits};
 
     fn credentials(password_text: &str) -> Credentials {
         Credentials {
@@ -207,8 +203,7 @@ mod tests {
             fixed_tokens(),
             fixed_clock(),
             Duration::hours(2),
-            no_rate_limit(),
-            AttemptLimits::default(),
+            Attempts::new(no_rate_limit(), AttemptLimits::default()),
         )
     }
 
@@ -247,8 +242,7 @@ mod tests {
                 fixed_tokens(),
                 fixed_clock(),
                 Duration::hours(2),
-                Arc::new(limiter),
-                AttemptLimits::default(),
+                Attempts::new(Arc::new(limiter), AttemptLimits::default()),
             );
 
             let err = use_case

@@ -9,7 +9,7 @@ mod log_out;
 mod log_out_everywhere;
 mod register;
 
-pub use attempts::{AttemptLimits, TooManyAttempts};
+pub use attempts::{AttemptLimits, Attempts, TooManyAttempts};
 pub use authenticate::{Authenticate, AuthenticateError};
 pub use current_user::{CurrentUser, CurrentUserError};
 pub use list_users::{ListUsers, ListUsersError};

@@ -4,17 +4,14 @@ use std::{net::IpAddr, sync::Arc};
 
 use domain::{
     error::{InfraError, RepositoryError},
-    ports::{Clock, IdGenerator, PasswordHasher, RateLimiter, UserRepository},
+    ports::{Clock, IdGenerator, PasswordHasher, UserRepository},
     user::{DisplayName, Email, Password, Role, User, UserId},
 };
 
 use crate::{
     AppError,
     error::codes,
-    users::{
-        AttemptLimits, TooManyAttempts,
-        attempts::{AttemptError, Attempts},
-    },
+    users::{Attempts, TooManyAttempts, attempts::AttemptError},
 };
 
 /// What a new user provides.
@@ -59,15 +56,14 @@ impl RegisterUser {
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
-        limiter: Arc<dyn RateLimiter>,
-        limits: AttemptLimits,
+        attempts: Attempts,
     ) -> Self {
         Self {
             users,
             hasher,
             clock,
             ids,
-            attempts: Attempts::new(limiter, limits),
+            attempts,
         }
     }
 
@@ -136,7 +132,7 @@ mod tests {
     use domain::ports::{Admission, MockPasswordHasher, MockRateLimiter, MockUserRepository};
 
     use super::*;
-    use crate::test_support::*;
+    use crate::{test_support::*, users::AttemptLimits};
 
     fn registration() -> Registration {
         Registration {
@@ -160,8 +156,7 @@ mod tests {
             Arc::new(hasher),
             fixed_clock(),
             sequential_ids(),
-            no_rate_limit(),
-            AttemptLimits::default(),
+            Attempts::new(no_rate_limit(), AttemptLimits::default()),
         )
     }
 
@@ -184,8 +179,7 @@ mod tests {
             Arc::new(MockPasswordHasher::new()),
             fixed_clock(),
             sequential_ids(),
-            Arc::new(limiter),
-            AttemptLimits::default(),
+            Attempts::new(Arc::new(limiter), AttemptLimits::default()),
         );
 
         let err = use_case

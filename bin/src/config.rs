@@ -83,6 +83,10 @@ pub struct HttpConfig {
     /// `HTTP_CORS_ALLOWED_ORIGINS` (default empty: CORS off): comma-separated origins, such
     /// as `https://app.example.org`, that browsers may call the API from.
     pub cors_allowed_origins: Vec<String>,
+    /// `HTTP_MAX_IN_FLIGHT` (default 1024): the most REST and GraphQL requests handled at
+    /// once; past it, 503 `overloaded` with `Retry-After` rather than a queue. 0 is no
+    /// limit.
+    pub max_in_flight: usize,
 }
 
 /// The GraphQL endpoint's limits.
@@ -341,6 +345,7 @@ impl Config {
             addr: env.parse("HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             request_timeout: env.millis("HTTP_REQUEST_TIMEOUT_MS", 10_000)?,
             drain_timeout: env.seconds("HTTP_DRAIN_TIMEOUT_SECS", 20)?,
+            max_in_flight: env.parse("HTTP_MAX_IN_FLIGHT", 1024usize)?,
             cors_allowed_origins: env
                 .string("HTTP_CORS_ALLOWED_ORIGINS")
                 .map(|list| {
@@ -423,6 +428,7 @@ impl Config {
             "HTTP_DRAIN_TIMEOUT_SECS",
             self.http.drain_timeout.as_secs().to_string(),
         );
+        out.insert("HTTP_MAX_IN_FLIGHT", self.http.max_in_flight.to_string());
         out.insert(
             "HTTP_CORS_ALLOWED_ORIGINS",
             self.http.cors_allowed_origins.join(","),

@@ -62,6 +62,7 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
             .map(|o| HeaderValue::from_str(o))
             .collect::<Result<_, _>>()
             .context("invalid HTTP_CORS_ALLOWED_ORIGINS")?,
+        max_in_flight: config.http.max_in_flight,
     };
     let rest = driving_rest::router(ApiState::new(app.use_cases.clone(), metrics.clone()));
     let graphql_settings = graphql_settings(&config.graphql);

@@ -674,3 +674,51 @@ async fn a_storm_of_200_logins_is_bounded_and_other_routes_keep_answering() {
     }
     assert!(created > 0 && shed > 0, "{created} logged in, {shed} shed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_in_flight_limit_requests_are_shed_with_503_and_the_probes_still_answer() {
+    let app = spawn_app_with(&[("HTTP_MAX_IN_FLIGHT", "1")]).await;
+    let token = app.user("ann@example.org").await;
+    let id = app.todo(&token, "Held").await;
+    // One request in flight, held by a row lock: the PATCH waits in its UPDATE.
+    let mut blocker = app.db.pool().begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM todos WHERE id = $1::uuid FOR UPDATE")
+        .bind(&id)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let client = app.client.clone();
+    let url = format!("{}/v1/todos/{id}", app.base);
+    let held_token = token.clone();
+    let held = tokio::spawn(async move {
+        client
+            .patch(url)
+            .bearer_auth(held_token)
+            .header("if-match", "\"1\"")
+            .json(&json!({"title": "Changed"}))
+            .send()
+            .await
+    });
+    app.wait_until_an_update_waits_for_a_lock().await;
+
+    // The next one is shed at once, with a problem and a hint, not queued.
+    let shed = app
+        .call(Method::GET, "/v1/todos", Some(&token), &[], None)
+        .await;
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let problem: Value = shed.json().await.unwrap();
+    assert_eq!(problem["code"], "overloaded", "{problem}");
+    // The probes are never shed.
+    let health = app.call(Method::GET, "/healthz", None, &[], None).await;
+    assert_eq!(health.status(), StatusCode::OK);
+
+    // Once the held request is done, its place is free again.
+    blocker.rollback().await.unwrap();
+    assert_eq!(held.await.unwrap().unwrap().status(), StatusCode::OK);
+    let (status, _, _) = app
+        .json(Method::GET, "/v1/todos", Some(&token), &[], None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.shutdown.cancel();
+}

@@ -45,6 +45,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Origins allowed to call the API from a browser; empty disables CORS.
     pub cors_allowed_origins: Vec<HeaderValue>,
+    /// The most requests in flight at once; past it, 503 `overloaded`. 0 is no limit.
+    pub max_in_flight: usize,
 }
 
 impl Default for HttpSettings {
@@ -52,6 +54,7 @@ impl Default for HttpSettings {
         Self {
             request_timeout: Duration::from_secs(10),
             cors_allowed_origins: Vec::new(),
+            max_in_flight: 0,
         }
     }
 }
@@ -59,8 +62,9 @@ impl Default for HttpSettings {
 /// `routes` behind every shared layer, with `metrics` counting each request.
 ///
 /// Layers run outside-in in the reverse of the order they are added: the request id is set
-/// first, then the span and metrics see every request, then any bare error response becomes
-/// a problem, then the timeout, then the check of the announced body size, then the body
+/// first, then the span and metrics see every request, then a request past
+/// [`HttpSettings::max_in_flight`] is shed, then any bare error response becomes a problem,
+/// then the timeout, then the check of the announced body size, then the body
 /// limit that the extractors enforce while reading.
 pub fn with_layers(routes: Router, settings: &HttpSettings, metrics: Arc<Metrics>) -> Router {
     let mut app = routes
@@ -73,7 +77,14 @@ pub fn with_layers(routes: Router, settings: &HttpSettings, metrics: Arc<Metrics
             settings.request_timeout,
             limits::timeout,
         ))
-        .layer(middleware::from_fn(problem::problems_only))
+        .layer(middleware::from_fn(problem::problems_only));
+    if settings.max_in_flight > 0 {
+        app = app.layer(middleware::from_fn_with_state(
+            limits::InFlight::new(settings.max_in_flight),
+            limits::shed_load,
+        ));
+    }
+    let mut app = app
         .layer(middleware::from_fn_with_state(
             metrics,
             observability::observe,

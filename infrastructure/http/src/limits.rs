@@ -1,10 +1,11 @@
-//! Limits on one request: how long it may take, and how large its body may be.
+//! Limits on one request (how long it may take, how large its body may be) and on all of
+//! them together (how many are in flight).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::{Request, State},
-    http::header,
+    http::{HeaderValue, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -42,5 +43,49 @@ pub(crate) async fn reject_oversized(
     match announced {
         Some(length) if length > limit as u64 => Problem::payload_too_large().into_response(),
         _ => next.run(request).await,
+    }
+}
+
+/// The requests in flight, and the most allowed.
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    slots: Arc<tokio::sync::Semaphore>,
+    max: usize,
+}
+
+impl InFlight {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            slots: Arc::new(tokio::sync::Semaphore::new(max)),
+            max,
+        }
+    }
+}
+
+/// Answers 503 (`overloaded`, `Retry-After: 1`) at once when `slots` are all taken, rather
+/// than queueing: past the point where the server keeps up, a queue only adds latency to
+/// every request, and a client that is told to come back can go to another replica. The
+/// probes and `/metrics` are never shed, so an orchestrator still sees a live server.
+pub(crate) async fn shed_load(
+    State(InFlight { slots, max }): State<InFlight>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics") {
+        return next.run(request).await;
+    }
+    match slots.try_acquire() {
+        Ok(_held_until_the_response_is_made) => next.run(request).await,
+        Err(_) => {
+            let mut response = crate::Problem::overloaded()
+                .detail(format!(
+                    "{max} requests are in flight, the most this server takes at once"
+                ))
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
     }
 }

@@ -99,6 +99,15 @@ impl Problem {
         )
     }
 
+    /// 503: the server holds as many requests as it takes at once; shed, not queued.
+    pub fn overloaded() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "The server is busy; try again shortly",
+        )
+    }
+
     /// A problem for an error response that some layer made without one (a framework
     /// rejection, say), keeping its status.
     pub fn for_status(status: StatusCode) -> Self {

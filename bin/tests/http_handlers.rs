@@ -536,6 +536,44 @@ async fn lists_filter_and_page_newest_first() {
         )
         .await;
     assert_eq!(bad.invalid_fields(), ["status", "tag", "cursor", "limit"]);
+
+    // An empty value is a value, and invalid, for every parameter alike: leave one out to
+    // leave it unset.
+    let empty = api
+        .get("/v1/todos?status=&tag=&cursor=&limit=", &token)
+        .await;
+    assert_eq!(empty.invalid_fields(), ["status", "tag", "cursor", "limit"]);
+}
+
+#[tokio::test]
+async fn the_documented_list_parameters_carry_their_types_and_bounds() {
+    let api = Api::in_memory().await;
+    let doc = api
+        .call(Method::GET, "/openapi.json", None, &[], None)
+        .await
+        .body;
+    for path in ["/v1/todos", "/v1/users"] {
+        let parameters = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+        let schema = |name: &str| {
+            parameters
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{path} has no {name}"))["schema"]
+                .clone()
+        };
+        let limit = schema("limit");
+        assert_eq!(
+            (&limit["type"], &limit["minimum"], &limit["maximum"]),
+            (&json!("integer"), &json!(1), &json!(100)),
+            "{path}: {limit}"
+        );
+        assert_eq!(schema("cursor")["format"], "uuid", "{path}");
+    }
+    let parameters = doc["paths"]["/v1/todos"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let status = &parameters.iter().find(|p| p["name"] == "status").unwrap()["schema"];
+    assert_eq!(status["enum"], json!(["open", "done"]), "{status}");
 }
 
 #[tokio::test]

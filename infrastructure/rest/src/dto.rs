@@ -270,18 +270,32 @@ impl From<Page<Todo, TodoId>> for TodoPage {
     }
 }
 
+/// The values of `?status=`, for the document.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Only its schema is used: the parameter is parsed by hand.
+pub(crate) enum StatusParam {
+    Open,
+    Done,
+}
+
 /// Query parameters of `GET /v1/todos`. Kept as text and parsed by hand, so every bad value
-/// gets a message naming its parameter.
+/// gets a message naming its parameter; the document still gives each one's type and
+/// bounds. An empty value (`?status=`) is a value, and invalid: leave a parameter out to
+/// leave it unset.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListTodosParams {
     /// `open` or `done`.
+    #[param(inline, value_type = Option<StatusParam>)]
     status: Option<String>,
     /// Only todos with this tag.
     tag: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<String>, format = Uuid)]
     cursor: Option<String>,
     /// 1 to 100; 20 when absent.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
@@ -322,8 +336,10 @@ impl ListTodosParams {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListUsersParams {
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<String>, format = Uuid)]
     cursor: Option<String>,
     /// 1 to 100; 20 when absent.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 

@@ -115,9 +115,13 @@ impl Tag {
     /// The longest tag accepted, in characters.
     pub const MAX_CHARS: usize = 32;
 
-    /// Trims, lowercases and checks `raw`.
+    /// Trims ASCII whitespace, lowercases and checks `raw`. Only ASCII is looked at: a
+    /// letter whose lowercase happens to be ASCII (the Kelvin sign `K` is `k`) is refused,
+    /// so that what is accepted is exactly `\s*[A-Za-z0-9-]{1,32}\s*`, which a published
+    /// pattern can say.
     pub fn new(raw: &str) -> Result<Self, TagError> {
-        let tag = raw.trim().to_lowercase();
+        let trimmed = raw.trim_matches(|c: char| c.is_ascii_whitespace());
+        let tag = trimmed.to_ascii_lowercase();
         if tag.is_empty() {
             Err(TagError::Empty)
         } else if !tag
@@ -270,6 +274,10 @@ mod tests {
             ("under_score", Err(TagError::InvalidCharacter)),
             ("café", Err(TagError::InvalidCharacter)),
             ("ÄÖ", Err(TagError::InvalidCharacter)),
+            // The Kelvin sign, whose Unicode lowercase is the ASCII `k`.
+            ("\u{212A}", Err(TagError::InvalidCharacter)),
+            // Non-ASCII space is not trimmed.
+            ("\u{3000}work", Err(TagError::InvalidCharacter)),
         ];
         for (raw, expected) in cases {
             assert_eq!(

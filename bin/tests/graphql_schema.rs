@@ -431,6 +431,19 @@ async fn invalid_todo_input_lists_every_field() {
         )
         .await;
     assert_eq!(error["extensions"]["code"], "validation_failed");
+
+    // A todo always has a title: `null` is invalid, as on REST, not "leave it as it is".
+    let error = gql
+        .error(
+            Some(&token),
+            "mutation($id: ID!) { updateTodo(id: $id, expectedVersion: 1, input: {title: null}) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        error["extensions"]["fields"],
+        json!([{"field": "title", "message": "must not be null: leave it out to keep the title"}])
+    );
 }
 
 #[tokio::test]

@@ -9,6 +9,10 @@ use axum::{
     body::Body,
     http::{Method, Request, StatusCode},
 };
+use domain::{
+    todo::{Description, DueDate, Tag, Title},
+    user::{DisplayName, Email},
+};
 use serde_json::json;
 use support::{Api, config};
 use test_servers::TestDatabase;
@@ -359,15 +363,28 @@ async fn writes_need_the_current_etag() {
     )
     .await
     .problem(StatusCode::PRECONDITION_FAILED, "version_mismatch");
-    api.call(
-        Method::PATCH,
-        &path,
-        Some(&token),
-        &[("if-match", "W/\"1\"")],
-        rename.clone(),
-    )
-    .await
-    .problem(StatusCode::PRECONDITION_FAILED, "version_mismatch");
+    // Not one strong ETag of ours (weak, unquoted, signed, zero-padded, a list, too long):
+    // malformed, as the document's pattern for If-Match says.
+    for malformed in [
+        "W/\"1\"",
+        "1",
+        "\"+1\"",
+        "\"01\"",
+        "\"0\"",
+        "\"1\", \"2\"",
+        "\"1234567890123456789\"",
+        "",
+    ] {
+        api.call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            &[("if-match", malformed)],
+            rename.clone(),
+        )
+        .await
+        .problem(StatusCode::BAD_REQUEST, "malformed_request");
+    }
     assert_eq!(
         api.call(
             Method::PATCH,
@@ -543,6 +560,129 @@ async fn lists_filter_and_page_newest_first() {
         .get("/v1/todos?status=&tag=&cursor=&limit=", &token)
         .await;
     assert_eq!(empty.invalid_fields(), ["status", "tag", "cursor", "limit"]);
+
+    // Only what the document's `integer` and `format: uuid` say: plain decimal digits, and
+    // the hyphenated UUID that `next_cursor` is written in.
+    let simple = cursor.replace('-', "");
+    for query in [
+        "limit=%2B2".to_owned(),
+        "limit=%202".to_owned(),
+        format!("cursor={simple}"),
+        format!("cursor=%7B{cursor}%7D"),
+        format!("cursor=urn:uuid:{cursor}"),
+    ] {
+        let bad = api.get(&format!("/v1/todos?{query}"), &token).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn the_document_states_each_body_field_s_rule_and_every_shared_status() {
+    let api = Api::in_memory().await;
+    let doc = api
+        .call(Method::GET, "/openapi.json", None, &[], None)
+        .await
+        .body;
+    let schemas = &doc["components"]["schemas"];
+    for body in [
+        "RegisterRequest",
+        "LogInRequest",
+        "CreateTodoRequest",
+        "UpdateTodoRequest",
+    ] {
+        assert_eq!(
+            schemas[body]["additionalProperties"],
+            json!(false),
+            "{body}"
+        );
+    }
+    let register = &schemas["RegisterRequest"]["properties"];
+    assert_eq!(
+        (
+            &register["password"]["minLength"],
+            &register["password"]["maxLength"]
+        ),
+        (&json!(8), &json!(128))
+    );
+    assert_eq!(register["display_name"]["pattern"], DisplayName::PATTERN);
+    let email: Vec<&str> = register["email"]["allOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pattern"].as_str().unwrap())
+        .collect();
+    assert_eq!(email, Email::PATTERNS);
+    let create = &schemas["CreateTodoRequest"]["properties"];
+    assert_eq!(create["title"]["pattern"], Title::PATTERN);
+    assert_eq!(create["description"]["pattern"], Description::PATTERN);
+    assert_eq!(create["description"]["maxLength"], json!(10_000));
+    assert_eq!(create["due_date"]["pattern"], DueDate::PATTERN);
+    assert_eq!(create["due_date"]["format"], "date");
+    assert_eq!(create["tags"]["maxItems"], json!(20));
+    assert_eq!(create["tags"]["items"]["pattern"], Tag::PATTERN);
+    let update = &schemas["UpdateTodoRequest"]["properties"];
+    assert_eq!(update["title"]["type"], "string", "a title cannot be null");
+    assert_eq!(update["due_date"]["type"], json!(["string", "null"]));
+
+    // Every status a route can get from the shared layers and the extractors.
+    let statuses = |method: &str, path: &str| -> Vec<String> {
+        let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
+        responses.keys().cloned().collect()
+    };
+    assert_eq!(
+        statuses("post", "/v1/sessions"),
+        [
+            "201", "400", "401", "413", "415", "422", "429", "500", "503"
+        ]
+    );
+    assert_eq!(
+        statuses("patch", "/v1/todos/{id}"),
+        [
+            "200", "400", "401", "404", "412", "413", "415", "422", "428", "500", "503"
+        ]
+    );
+    assert_eq!(
+        statuses("get", "/v1/users/me"),
+        ["200", "401", "500", "503"]
+    );
+}
+
+#[tokio::test]
+async fn a_patch_with_a_null_title_is_invalid_and_changes_nothing() {
+    let api = Api::in_memory().await;
+    let token = api.user("ann@example.org").await;
+    let (id, etag) = api.todo(&token, json!({"title": "Keep me"})).await;
+    let path = format!("/v1/todos/{id}");
+    let refused = api
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            &[("if-match", etag.as_str())],
+            Some(json!({"title": null, "description": "new"})),
+        )
+        .await;
+    assert_eq!(refused.invalid_fields(), ["title"]);
+    let todo = api.get(&path, &token).await;
+    assert_eq!(
+        (&todo.body["title"], &todo.body["description"]),
+        (&json!("Keep me"), &json!(null))
+    );
+}
+
+#[tokio::test]
+async fn an_internationalised_email_is_refused_as_the_document_says() {
+    let api = Api::in_memory().await;
+    let response = api
+        .call(
+            Method::POST,
+            "/v1/users",
+            None,
+            &[],
+            Some(json!({"email": "jörg@example.org", "password": "long enough", "display_name": "Jörg"})),
+        )
+        .await;
+    assert_eq!(response.invalid_fields(), ["email"]);
 }
 
 #[tokio::test]
@@ -835,11 +975,13 @@ async fn the_openapi_document_is_3_1_lists_every_route_and_resolves_every_refere
     collect_refs(&doc, &mut refs);
     assert!(!refs.is_empty());
     for reference in refs {
-        let name = reference
-            .strip_prefix("#/components/schemas/")
+        let (kind, name) = reference
+            .strip_prefix("#/components/")
+            .and_then(|r| r.split_once('/'))
+            .filter(|(kind, _)| ["schemas", "responses"].contains(kind))
             .unwrap_or_else(|| panic!("unexpected $ref {reference}"));
         assert!(
-            doc["components"]["schemas"][name].is_object(),
+            doc["components"][kind][name].is_object(),
             "dangling $ref {reference}"
         );
     }

@@ -29,6 +29,12 @@ impl DueDate {
     /// The latest due date accepted.
     pub const MAX: DueDate = DueDate(date(9999, 12, 31));
 
+    /// The shape [`DueDate::parse`] accepts, as a regular expression: `YYYY-MM-DD` with a
+    /// year from 0001. Together with "is a day of the calendar" (JSON Schema's
+    /// `format: date`), it is exactly what is accepted.
+    pub const PATTERN: &'static str =
+        r"^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}$";
+
     /// Accepts `date` if it is within [`DueDate::MIN`] and [`DueDate::MAX`].
     pub fn new(date: NaiveDate) -> Result<Self, DueDateError> {
         if (1..=9999).contains(&date.year()) {
@@ -114,6 +120,11 @@ mod tests {
         ];
         for (raw, expected) in cases {
             assert_eq!(
+                pattern_and_calendar(raw),
+                expected.is_ok(),
+                "pattern, {raw:?}"
+            );
+            assert_eq!(
                 DueDate::parse(raw).map(|d| d.to_string()).as_deref(),
                 expected.as_ref().map(|s| *s),
                 "{raw:?}"
@@ -129,7 +140,20 @@ mod tests {
         assert_eq!(DueDate::new(DueDate::MIN.get()), Ok(DueDate::MIN));
     }
 
+    /// What a schema with [`DueDate::PATTERN`] and `format: date` accepts.
+    fn pattern_and_calendar(raw: &str) -> bool {
+        crate::text::pattern_tests::compile(DueDate::PATTERN).is_match(raw)
+            && NaiveDate::parse_from_str(raw, "%Y-%m-%d").is_ok()
+    }
+
     proptest! {
+        #[test]
+        fn the_pattern_with_the_calendar_accepts_exactly_what_parse_does(
+            raw in "[-+]?[0-9]{1,5}-[0-9]{1,3}-[0-9]{1,3}"
+        ) {
+            prop_assert_eq!(pattern_and_calendar(&raw), DueDate::parse(&raw).is_ok());
+        }
+
         #[test]
         fn every_date_in_range_prints_and_parses_back(days in 0i64..3_652_059) {
             let date = DueDate::MIN.get() + chrono::Duration::days(days);

@@ -26,6 +26,9 @@ impl Title {
     /// The longest title accepted, in characters.
     pub const MAX_CHARS: usize = 200;
 
+    /// What [`Title::new`] accepts, as a regular expression (see the `text` module).
+    pub const PATTERN: &'static str = crate::text::trimmed_line_pattern!(198);
+
     /// Trims and checks `raw`.
     pub fn new(raw: &str) -> Result<Self, TitleError> {
         let title = raw.trim();
@@ -74,6 +77,16 @@ impl Description {
     /// The longest description accepted, in characters.
     pub const MAX_CHARS: usize = 10_000;
 
+    /// What [`Description::new`] accepts, as a regular expression, together with the length
+    /// limit: a character that is neither white space nor control, with any text around it
+    /// that has no control character other than a line break or a tab.
+    #[rustfmt::skip]
+    pub const PATTERN: &'static str = concat!(
+        "^[^", crate::text::control_except_newlines!(), "]*",
+        "[^", crate::text::white_space!(), crate::text::control!(), "]",
+        "[^", crate::text::control_except_newlines!(), "]*$",
+    );
+
     /// Checks `raw`, which is kept exactly (white space is part of the text).
     pub fn new(raw: &str) -> Result<Self, DescriptionError> {
         if raw.trim().is_empty() {
@@ -114,6 +127,10 @@ pub enum TagError {
 impl Tag {
     /// The longest tag accepted, in characters.
     pub const MAX_CHARS: usize = 32;
+
+    /// What [`Tag::new`] accepts, as a regular expression: ASCII white space around 1 to 32
+    /// letters, digits and hyphens.
+    pub const PATTERN: &'static str = r"^[\t\n\u000C\r ]*[A-Za-z0-9-]{1,32}[\t\n\u000C\r ]*$";
 
     /// Trims ASCII whitespace, lowercases and checks `raw`. Only ASCII is looked at: a
     /// letter whose lowercase happens to be ASCII (the Kelvin sign `K` is `k`) is refused,
@@ -212,6 +229,7 @@ impl Tags {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::pattern_tests::{compile, tricky_text};
     use proptest::prelude::*;
 
     #[test]
@@ -307,7 +325,74 @@ mod tests {
         assert!(!full.remove(&tag(0)));
     }
 
+    /// The published patterns accept exactly what the constructors accept: every example
+    /// above, and (below) any text made of the characters the rules single out.
+    #[test]
+    fn the_patterns_agree_with_the_constructors_on_the_edges() {
+        let title = compile(Title::PATTERN);
+        let description = compile(Description::PATTERN);
+        let tag = compile(Tag::PATTERN);
+        let edges = [
+            "",
+            " ",
+            "a",
+            " a ",
+            "\na\t",
+            "a\nb",
+            "a b",
+            "\u{85}a",
+            "a\u{85}",
+            "\u{a0}a\u{3000}",
+            "\u{feff}",
+            "\u{200b}",
+            "\u{212A}",
+            "work",
+            " Work-2026 ",
+            "two words",
+            "caf\u{e9}",
+            "\u{c}tag\r",
+            "\u{b}tag",
+        ];
+        let lengths = [1, 31, 32, 33, 199, 200, 201, 9_999, 10_000, 10_001];
+        let long = lengths.iter().flat_map(|&n| {
+            [
+                "t".repeat(n),
+                format!(" {} ", "t".repeat(n)),
+                format!("a{}b", " ".repeat(n - 1)),
+            ]
+        });
+        for raw in edges.iter().map(|s| (*s).to_owned()).chain(long) {
+            let short = &raw[..raw.len().min(24)];
+            assert_eq!(
+                title.is_match(&raw),
+                Title::new(&raw).is_ok(),
+                "title {short:?}"
+            );
+            assert_eq!(
+                description.is_match(&raw) && raw.chars().count() <= Description::MAX_CHARS,
+                Description::new(&raw).is_ok(),
+                "description {short:?}"
+            );
+            assert_eq!(tag.is_match(&raw), Tag::new(&raw).is_ok(), "tag {short:?}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_title_pattern_accepts_exactly_what_title_new_does(raw in tricky_text(230)) {
+            prop_assert_eq!(compile(Title::PATTERN).is_match(&raw), Title::new(&raw).is_ok());
+        }
+
+        #[test]
+        fn the_description_pattern_accepts_exactly_what_description_new_does(raw in tricky_text(60)) {
+            prop_assert_eq!(compile(Description::PATTERN).is_match(&raw), Description::new(&raw).is_ok());
+        }
+
+        #[test]
+        fn the_tag_pattern_accepts_exactly_what_tag_new_does(raw in tricky_text(40)) {
+            prop_assert_eq!(compile(Tag::PATTERN).is_match(&raw), Tag::new(&raw).is_ok());
+        }
+
         #[test]
         fn a_title_is_trimmed_printable_and_bounded(raw in "\\PC{0,250}") {
             if let Ok(title) = Title::new(&raw) {

@@ -26,6 +26,9 @@ impl DisplayName {
     /// The longest name accepted, in characters.
     pub const MAX_CHARS: usize = 64;
 
+    /// What [`DisplayName::new`] accepts, as a regular expression (see the `text` module).
+    pub const PATTERN: &'static str = crate::text::trimmed_line_pattern!(62);
+
     /// Trims and checks `raw`.
     pub fn new(raw: &str) -> Result<Self, DisplayNameError> {
         let name = raw.trim();
@@ -55,6 +58,7 @@ impl fmt::Display for DisplayName {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::pattern_tests::{compile, tricky_text};
     use proptest::prelude::*;
 
     #[test]
@@ -71,7 +75,9 @@ mod tests {
             ("Ann\nLee", Err(DisplayNameError::ControlCharacter)),
             ("Ann\u{0}", Err(DisplayNameError::ControlCharacter)),
         ];
+        let pattern = compile(DisplayName::PATTERN);
         for (raw, expected) in cases {
+            assert_eq!(pattern.is_match(raw), expected.is_ok(), "pattern, {raw:?}");
             let got = DisplayName::new(raw);
             assert_eq!(
                 got.as_ref().map(DisplayName::as_str),
@@ -82,6 +88,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_pattern_accepts_exactly_what_new_does(raw in tricky_text(80)) {
+            prop_assert_eq!(compile(DisplayName::PATTERN).is_match(&raw), DisplayName::new(&raw).is_ok());
+        }
+
         #[test]
         fn a_display_name_is_trimmed_short_and_printable(raw in "\\PC{0,80}") {
             if let Ok(name) = DisplayName::new(&raw) {

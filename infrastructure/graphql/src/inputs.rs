@@ -91,11 +91,14 @@ pub(crate) fn user_page(
 /// A new account.
 #[derive(InputObject, Debug)]
 pub(crate) struct RegisterInput {
-    /// The login email.
+    /// An ASCII address such as `ann@example.org`: dot-separated runs of letters, digits
+    /// and ``!#$%&'*+/=?^_`{|}~-`` (at most 64 characters), `@`, and two or more labels of
+    /// letters, digits and inner hyphens (each at most 63); at most 254 characters once
+    /// trimmed; stored lowercased. The REST document gives it as patterns.
     email: String,
-    /// 8 to 128 characters.
+    /// 8 to 128 characters, any, kept exactly (not trimmed).
     password: String,
-    /// 1 to 64 characters, one line.
+    /// 1 to 64 characters once trimmed, no control characters (one line).
     display_name: String,
 }
 
@@ -120,13 +123,16 @@ impl RegisterInput {
 /// A todo to create.
 #[derive(InputObject, Debug)]
 pub(crate) struct CreateTodoInput {
-    /// 1 to 200 characters, one line.
+    /// 1 to 200 characters once trimmed, no control characters (one line).
     title: String,
-    /// Up to 10,000 characters.
+    /// Up to 10,000 characters, not blank, kept as written; line breaks and tabs are the
+    /// only control characters allowed. `null` is the same as leaving it out.
     description: Option<String>,
-    /// `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31.
+    /// A day of the calendar written `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31. `null` is
+    /// the same as leaving it out.
     due_date: Option<String>,
-    /// Up to 20 tags of `a-z`, `0-9` and `-`.
+    /// Up to 20 tags, each 1 to 32 of `a-z`, `A-Z`, `0-9` and `-` with ASCII white space
+    /// around, stored trimmed and lowercased; duplicates count once.
     #[graphql(default)]
     tags: Vec<String>,
 }
@@ -161,11 +167,11 @@ impl CreateTodoInput {
 /// `dueDate`.
 #[derive(InputObject, Debug)]
 pub(crate) struct UpdateTodoInput {
-    /// A new title (it cannot be cleared).
-    title: Option<String>,
-    /// A new description, or `null` to remove it.
+    /// A new title, as in `CreateTodoInput`. A todo always has one: `null` is invalid.
+    title: MaybeUndefined<String>,
+    /// A new description, as in `CreateTodoInput`, or `null` to remove it.
     description: MaybeUndefined<String>,
-    /// A new due date (`YYYY-MM-DD`), or `null` to remove it.
+    /// A new due date, as in `CreateTodoInput`, or `null` to remove it.
     due_date: MaybeUndefined<String>,
 }
 
@@ -173,8 +179,12 @@ impl UpdateTodoInput {
     pub(crate) fn parse(self) -> Result<TodoChanges, AppError> {
         let mut f = FieldViolations::default();
         let mut changes = TodoChanges::default();
-        if let Some(title) = self.title {
-            changes.title = f.check("title", Title::new(&title));
+        match self.title {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => {
+                f.add("title", "must not be null: leave it out to keep the title");
+            }
+            MaybeUndefined::Value(title) => changes.title = f.check("title", Title::new(&title)),
         }
         match self.description {
             MaybeUndefined::Undefined => {}

@@ -13,9 +13,143 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use application::FieldViolations;
+use application::{AppError, FieldViolations};
 
-use application::AppError;
+/// Schemas for the fields that carry a domain value, built from the rules the domain
+/// publishes (`Title::PATTERN`, `Email::PATTERNS`, ...), so the document says exactly what
+/// the constructors accept and cannot drift from them.
+mod rules {
+    use domain::{
+        todo::{Description, DueDate, Tag, Tags, Title},
+        user::{DisplayName, Email, Password},
+    };
+    use utoipa::openapi::{
+        AllOfBuilder, ArrayBuilder, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat,
+        schema::{SchemaType, Type},
+    };
+
+    /// A string, or `null` as well when `nullable`.
+    fn text(nullable: bool) -> ObjectBuilder {
+        let kind = if nullable {
+            SchemaType::from_iter([Type::String, Type::Null])
+        } else {
+            SchemaType::from(Type::String)
+        };
+        ObjectBuilder::new().schema_type(kind)
+    }
+
+    fn title_of(what: &str) -> Object {
+        text(false)
+            .pattern(Some(Title::PATTERN))
+            .description(Some(format!(
+                "1 to 200 characters once trimmed, no control characters (one line){what}"
+            )))
+            .examples(["Buy milk"])
+            .build()
+    }
+
+    pub(super) fn title() -> Object {
+        title_of("")
+    }
+
+    pub(super) fn new_title() -> Object {
+        title_of("; a todo always has a title, so `null` is invalid")
+    }
+
+    fn description_of(nullable: bool, what: &str) -> Object {
+        text(nullable)
+            .pattern(Some(Description::PATTERN))
+            .max_length(Some(Description::MAX_CHARS))
+            .description(Some(format!(
+                "Up to 10,000 characters, not blank, kept as written; line breaks and tabs \
+                 are the only control characters allowed{what}"
+            )))
+            .build()
+    }
+
+    pub(super) fn description() -> Object {
+        description_of(true, "; `null` is the same as leaving it out")
+    }
+
+    pub(super) fn new_description() -> Object {
+        description_of(true, "; `null` removes the description")
+    }
+
+    fn due_date_of(what: &str) -> Object {
+        text(true)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .pattern(Some(DueDate::PATTERN))
+            .description(Some(format!(
+                "A day of the calendar written `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31{what}"
+            )))
+            .examples(["2026-12-24"])
+            .build()
+    }
+
+    pub(super) fn due_date() -> Object {
+        due_date_of("; `null` is the same as leaving it out")
+    }
+
+    pub(super) fn new_due_date() -> Object {
+        due_date_of("; `null` removes the due date")
+    }
+
+    pub(super) fn tag() -> Object {
+        text(false)
+            .pattern(Some(Tag::PATTERN))
+            .description(Some(
+                "1 to 32 of `a-z`, `A-Z`, `0-9` and `-`, with ASCII white space around; \
+                 stored trimmed and lowercased",
+            ))
+            .examples(["home"])
+            .build()
+    }
+
+    pub(super) fn tags() -> utoipa::openapi::schema::Array {
+        ArrayBuilder::new()
+            .items(tag())
+            .max_items(Some(Tags::MAX))
+            .description(Some(
+                "Up to 20 tags; duplicates (after trimming and lowercasing) count once",
+            ))
+            .build()
+    }
+
+    pub(super) fn email() -> Schema {
+        let [shape, local, length] = Email::PATTERNS;
+        AllOfBuilder::new()
+            .item(text(false).pattern(Some(shape)))
+            .item(text(false).pattern(Some(local)))
+            .item(text(false).pattern(Some(length)))
+            .description(Some(
+                "An ASCII address such as `ann@example.org`: dot-separated runs of letters, \
+                 digits and ``!#$%&'*+/=?^_`{|}~-`` (at most 64 characters), `@`, and two or more \
+                 labels of letters, digits and inner hyphens (each at most 63); at most 254 \
+                 characters once trimmed; stored lowercased",
+            ))
+            .examples(["ann@example.org"])
+            .into()
+    }
+
+    pub(super) fn password() -> Object {
+        text(false)
+            .min_length(Some(Password::MIN_CHARS))
+            .max_length(Some(Password::MAX_CHARS))
+            .description(Some("8 to 128 characters, any, kept exactly (not trimmed)"))
+            .examples(["correct horse battery staple"])
+            .build()
+    }
+
+    pub(super) fn display_name() -> Object {
+        text(false)
+            .pattern(Some(DisplayName::PATTERN))
+            .description(Some(
+                "1 to 64 characters once trimmed, no control characters (one line)",
+            ))
+            .examples(["Ann"])
+            .build()
+    }
+}
 
 /// For optional fields that may also be `null`: absent is `None`, `null` is `Some(None)`.
 fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -28,14 +162,11 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterRequest {
-    /// The login email.
-    #[schema(example = "ann@example.org")]
+    #[schema(schema_with = rules::email)]
     email: String,
-    /// 8 to 128 characters.
-    #[schema(example = "correct horse battery staple")]
+    #[schema(schema_with = rules::password)]
     password: String,
-    /// 1 to 64 characters.
-    #[schema(example = "Ann")]
+    #[schema(schema_with = rules::display_name)]
     display_name: String,
 }
 
@@ -59,7 +190,8 @@ impl RegisterRequest {
     }
 }
 
-/// Login.
+/// Login. Any two strings are a well-formed login: one that cannot belong to an account
+/// gets the same 401 as a wrong password.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogInRequest {
@@ -89,7 +221,7 @@ pub(crate) struct UserResponse {
     id: Uuid,
     email: String,
     display_name: String,
-    /// `member` or `admin`.
+    #[schema(inline, value_type = RoleName)]
     role: String,
     created_at: DateTime<Utc>,
 }
@@ -136,19 +268,16 @@ impl From<Page<User, UserId>> for UserPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateTodoRequest {
-    /// 1 to 200 characters, one line.
-    #[schema(example = "Buy milk")]
+    #[schema(schema_with = rules::title)]
     title: String,
-    /// Up to 10,000 characters.
     #[serde(default)]
+    #[schema(schema_with = rules::description)]
     description: Option<String>,
-    /// `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31.
     #[serde(default)]
-    #[schema(value_type = Option<NaiveDate>)]
+    #[schema(schema_with = rules::due_date)]
     due_date: Option<String>,
-    /// Up to 20 tags of `a-z`, `0-9` and `-`.
     #[serde(default)]
-    #[schema(example = json!(["home"]))]
+    #[schema(schema_with = rules::tags)]
     tags: Vec<String>,
 }
 
@@ -183,16 +312,14 @@ impl CreateTodoRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateTodoRequest {
-    /// A new title.
-    #[serde(default)]
-    title: Option<String>,
-    /// A new description, or `null` to remove it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::new_title)]
+    title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = rules::new_description)]
     description: Option<Option<String>>,
-    /// A new due date (`YYYY-MM-DD`, from 0001-01-01 to 9999-12-31), or `null` to remove it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<NaiveDate>)]
+    #[schema(schema_with = rules::new_due_date)]
     due_date: Option<Option<String>>,
 }
 
@@ -200,8 +327,12 @@ impl UpdateTodoRequest {
     pub(crate) fn parse(self) -> Result<TodoChanges, AppError> {
         let mut f = FieldViolations::default();
         let mut changes = TodoChanges::default();
-        if let Some(title) = self.title {
-            changes.title = f.check("title", Title::new(&title));
+        match self.title {
+            None => {}
+            Some(None) => {
+                f.add("title", "must not be null: leave it out to keep the title");
+            }
+            Some(Some(title)) => changes.title = f.check("title", Title::new(&title)),
         }
         match self.due_date {
             None => {}
@@ -227,7 +358,7 @@ pub(crate) struct TodoResponse {
     description: Option<String>,
     tags: Vec<String>,
     due_date: Option<NaiveDate>,
-    /// `open` or `done`.
+    #[schema(inline, value_type = StatusParam)]
     status: &'static str,
     completed_at: Option<DateTime<Utc>>,
     /// Also the response's `ETag`; send it back in `If-Match` to change or delete the todo.
@@ -270,7 +401,16 @@ impl From<Page<Todo, TodoId>> for TodoPage {
     }
 }
 
-/// The values of `?status=`, for the document.
+/// A user's role, for the document.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Only its schema is used: the role is written as text.
+pub(crate) enum RoleName {
+    Member,
+    Admin,
+}
+
+/// A todo's status (`open` or `done`), for the document.
 #[derive(ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)] // Only its schema is used: the parameter is parsed by hand.
@@ -290,6 +430,7 @@ pub(crate) struct ListTodosParams {
     #[param(inline, value_type = Option<StatusParam>)]
     status: Option<String>,
     /// Only todos with this tag.
+    #[param(schema_with = rules::tag)]
     tag: Option<String>,
     /// The `next_cursor` of the previous page.
     #[param(value_type = Option<String>, format = Uuid)]
@@ -313,14 +454,9 @@ impl ListTodosParams {
             )
         });
         let tag = self.tag.and_then(|t| f.check("tag", Tag::new(&t)));
-        let cursor = self.cursor.and_then(|c| {
-            f.check(
-                "cursor",
-                Uuid::parse_str(&c)
-                    .map(TodoId::from_uuid)
-                    .map_err(|_| "must be a next_cursor from an earlier page"),
-            )
-        });
+        let cursor = self
+            .cursor
+            .and_then(|c| f.check("cursor", parse_cursor(&c).map(TodoId::from_uuid)));
         let size = parse_limit(&mut f, self.limit);
         f.finish(Some(application::todos::TodoFilter {
             status,
@@ -329,6 +465,17 @@ impl ListTodosParams {
             size,
         }))
     }
+}
+
+/// The path of `/v1/todos/{id}/tags/{tag}`, for the document.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Only its schema is used: the handlers take the segments as text.
+pub(crate) struct TodoTagPath {
+    /// The todo's id.
+    id: Uuid,
+    #[param(schema_with = rules::tag)]
+    tag: String,
 }
 
 /// Query parameters of `GET /v1/users`.
@@ -346,27 +493,36 @@ pub(crate) struct ListUsersParams {
 impl ListUsersParams {
     pub(crate) fn parse(self) -> Result<(Option<UserId>, PageSize), AppError> {
         let mut f = FieldViolations::default();
-        let cursor = self.cursor.and_then(|c| {
-            f.check(
-                "cursor",
-                Uuid::parse_str(&c)
-                    .map(UserId::from_uuid)
-                    .map_err(|_| "must be a next_cursor from an earlier page"),
-            )
-        });
+        let cursor = self
+            .cursor
+            .and_then(|c| f.check("cursor", parse_cursor(&c).map(UserId::from_uuid)));
         let size = parse_limit(&mut f, self.limit);
         f.finish(Some((cursor, size)))
     }
 }
 
+/// `limit`: decimal digits only, so `+5` or ` 5` is as invalid as the document says.
 fn parse_limit(f: &mut FieldViolations, raw: Option<String>) -> PageSize {
     raw.and_then(|l| {
+        let digits = !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit());
         f.check(
             "limit",
-            l.parse::<u64>()
-                .map_err(|_| domain::pagination::PageSizeError)
+            digits
+                .then(|| l.parse::<u64>().ok())
+                .flatten()
+                .ok_or(domain::pagination::PageSizeError)
                 .and_then(PageSize::new),
         )
     })
     .unwrap_or_default()
+}
+
+/// `cursor`: a UUID in its hyphenated form, the one `next_cursor` is written in and the one
+/// `format: uuid` means. (`Uuid::parse_str` would also take braces, `urn:uuid:` and bare hex.)
+fn parse_cursor(raw: &str) -> Result<Uuid, &'static str> {
+    const MESSAGE: &str = "must be a next_cursor from an earlier page";
+    if raw.len() != 36 {
+        return Err(MESSAGE);
+    }
+    Uuid::try_parse(raw).map_err(|_| MESSAGE)
 }

@@ -89,6 +89,12 @@ impl ApiError {
         }))
     }
 
+    /// The status this error is answered with.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
     pub(crate) fn detail(mut self, detail: impl Into<String>) -> Self {
         self.0.detail = Some(detail.into());
         self
@@ -104,9 +110,6 @@ impl ApiError {
     }
     pub(crate) fn not_found() -> Self {
         AppError::not_found("no such resource").into()
-    }
-    pub(crate) fn version_mismatch() -> Self {
-        AppError::version_mismatch(None).into()
     }
 
     // Errors only HTTP has.

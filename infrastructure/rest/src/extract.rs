@@ -5,7 +5,7 @@ use application::{Actor, FieldViolation};
 use axum::{
     Json,
     extract::{FromRequest, FromRequestParts, Path, Query, Request, rejection::JsonRejection},
-    http::{StatusCode, header, request::Parts},
+    http::{HeaderValue, StatusCode, header, request::Parts},
 };
 use domain::{
     session::SessionToken,
@@ -33,7 +33,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-fn json_rejection(rejection: &JsonRejection) -> ApiError {
+pub(crate) fn json_rejection(rejection: &JsonRejection) -> ApiError {
     match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(),
@@ -125,35 +125,48 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
 
 /// The version a client read, from `If-Match: "<version>"` (the ETag of a todo response).
 ///
-/// Missing: 428, because a write without it could overwrite a change the client has not
-/// seen. Anything that is not one of our ETags can never match: 412.
+/// Missing, or `*`: 428, because a write without it could overwrite a change the client has
+/// not seen. Not of the form `"<version>"` ([`IF_MATCH_PATTERN`]): 400. One of our ETags
+/// that is not the todo's current version: 412, from the use case.
 #[derive(Debug)]
 pub(crate) struct IfMatch(pub(crate) Version);
+
+/// What an `If-Match` value must look like: one strong ETag of ours, a version from 1 with
+/// no sign and no leading zero, in quotes. Eighteen digits at most, so every value that
+/// matches fits an `i64`. The document publishes it.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) const IF_MATCH_PATTERN: &str = r#"^"[1-9][0-9]{0,17}"$"#;
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let value = parts
-            .headers
-            .get(header::IF_MATCH)
-            .ok_or_else(ApiError::version_required)?;
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::version_mismatch())?
-            .trim();
-        if value == "*" {
-            return Err(ApiError::version_required()
-                .detail("If-Match: * does not say which version you read; send the ETag"));
-        }
-        value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .and_then(|v| v.parse::<i64>().ok())
-            .and_then(|v| Version::new(v).ok())
-            .map(Self)
-            .ok_or_else(ApiError::version_mismatch)
+        if_match(parts.headers.get(header::IF_MATCH)).map(Self)
     }
+}
+
+/// The version in an `If-Match` value: see [`IfMatch`].
+pub(crate) fn if_match(value: Option<&HeaderValue>) -> Result<Version, ApiError> {
+    let value = value.ok_or_else(ApiError::version_required)?.as_bytes();
+    if value == b"*" {
+        return Err(ApiError::version_required()
+            .detail("If-Match: * does not say which version you read; send the ETag"));
+    }
+    let malformed = || ApiError::malformed("If-Match must be the ETag you read, such as \"3\"");
+    let digits = value
+        .strip_prefix(b"\"")
+        .and_then(|v| v.strip_suffix(b"\""))
+        .ok_or_else(malformed)?;
+    let well_formed = matches!(digits, [b'1'..=b'9', rest @ ..] if rest.len() <= 17 && rest.iter().all(u8::is_ascii_digit));
+    if !well_formed {
+        return Err(malformed());
+    }
+    // At most 18 ASCII digits: the text is UTF-8 and the number fits an i64.
+    std::str::from_utf8(digits)
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(|v| Version::new(v).ok())
+        .ok_or_else(malformed)
 }
 
 /// The ETag for a todo at `version`.
@@ -171,4 +184,51 @@ pub(crate) fn todo_id(raw: &str) -> Result<TodoId, ApiError> {
 /// A tag from the path: 422 when it is not a valid tag.
 pub(crate) fn tag(raw: &str) -> Result<Tag, ApiError> {
     Tag::new(raw).map_err(|e| ApiError::validation(vec![FieldViolation::new("tag", e)]))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The pattern the document gives for `If-Match` accepts exactly what is parsed.
+    #[test]
+    fn the_if_match_pattern_agrees_with_the_parser() {
+        let pattern = regex::Regex::new(IF_MATCH_PATTERN).unwrap();
+        for value in [
+            "\"1\"",
+            "\"42\"",
+            "\"999999999999999999\"",
+            "\"1000000000000000000\"",
+            "\"0\"",
+            "\"01\"",
+            "\"+1\"",
+            "\"-1\"",
+            "1",
+            "W/\"1\"",
+            "\"1\", \"2\"",
+            "\"\"",
+            "\"",
+            "",
+            "*",
+            "\"1 \"",
+            "\"١\"",
+        ] {
+            let parsed = if_match(Some(&HeaderValue::from_str(value).unwrap()));
+            assert_eq!(pattern.is_match(value), parsed.is_ok(), "{value:?}");
+        }
+    }
+
+    /// The document's `If-Match` parameter carries the same pattern.
+    #[test]
+    fn the_document_gives_the_if_match_pattern() {
+        use utoipa::OpenApi;
+        let doc = serde_json::to_value(crate::ApiDoc::openapi()).unwrap();
+        let parameters = doc["paths"]["/v1/todos/{id}"]["patch"]["parameters"]
+            .as_array()
+            .unwrap();
+        let if_match = parameters.iter().find(|p| p["name"] == "If-Match").unwrap();
+        assert_eq!(if_match["schema"]["pattern"], IF_MATCH_PATTERN);
+    }
 }

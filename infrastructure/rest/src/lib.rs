@@ -20,6 +20,10 @@ mod extract;
 mod handlers;
 mod openapi;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use openapi::ApiDoc;
 
 use std::sync::Arc;

@@ -12,7 +12,9 @@ use driving_http::Problem;
 
 use crate::{
     ApiState,
-    dto::{CreateTodoRequest, ListTodosParams, TodoPage, TodoResponse, UpdateTodoRequest},
+    dto::{
+        CreateTodoRequest, ListTodosParams, TodoPage, TodoResponse, TodoTagPath, UpdateTodoRequest,
+    },
     error::ApiError,
     extract::{self, ApiJson, ApiPath, ApiQuery, Auth, IfMatch},
 };
@@ -95,13 +97,14 @@ pub(crate) async fn get(
 /// Edit title, description or due date. Requires `If-Match` with the todo's `ETag`.
 #[utoipa::path(patch, path = "/v1/todos/{id}", tag = "todos", security(("bearer" = [])), request_body = UpdateTodoRequest,
     params(("id" = uuid::Uuid, Path, description = "The todo's id"),
-           ("If-Match" = String, Header, description = "The ETag you read, such as \"3\"")),
+           ("If-Match" = String, Header, pattern = r#"^"[1-9][0-9]{0,17}"$"#,
+            description = "The ETag you read, such as `\"3\"`: one strong ETag, not a list and not `*`")),
     responses(
         (status = 200, description = "Updated", body = TodoResponse),
         (status = 404, description = "No such todo (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The todo changed since you read it", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`version_mismatch`: the todo changed since you read it; `current_version` is its version now", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: invalid values; `errors` names each field", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "`version_required`: If-Match is missing, or `*`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn update(
     State(state): State<ApiState>,
@@ -122,12 +125,13 @@ pub(crate) async fn update(
 /// Delete a todo. Requires `If-Match` with the todo's `ETag`.
 #[utoipa::path(delete, path = "/v1/todos/{id}", tag = "todos", security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path, description = "The todo's id"),
-           ("If-Match" = String, Header, description = "The ETag you read, such as \"3\"")),
+           ("If-Match" = String, Header, pattern = r#"^"[1-9][0-9]{0,17}"$"#,
+            description = "The ETag you read, such as `\"3\"`: one strong ETag, not a list and not `*`")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such todo (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The todo changed since you read it", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`version_mismatch`: the todo changed since you read it; `current_version` is its version now", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "`version_required`: If-Match is missing, or `*`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn delete(
     State(state): State<ApiState>,
@@ -185,7 +189,7 @@ pub(crate) async fn reopen(
 
 /// Tag a todo (a no-op if it has the tag).
 #[utoipa::path(put, path = "/v1/todos/{id}/tags/{tag}", tag = "todos", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The todo's id"), ("tag" = String, Path, description = "a-z, 0-9 and -")),
+    params(TodoTagPath),
     responses(
         (status = 200, description = "The todo, tagged", body = TodoResponse),
         (status = 404, description = "No such todo (or not yours)", body = Problem, content_type = "application/problem+json"),
@@ -207,7 +211,7 @@ pub(crate) async fn add_tag(
 
 /// Untag a todo (a no-op if it lacks the tag).
 #[utoipa::path(delete, path = "/v1/todos/{id}/tags/{tag}", tag = "todos", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The todo's id"), ("tag" = String, Path, description = "a-z, 0-9 and -")),
+    params(TodoTagPath),
     responses(
         (status = 200, description = "The todo, untagged", body = TodoResponse),
         (status = 404, description = "No such todo (or not yours)", body = Problem, content_type = "application/problem+json"),

@@ -83,9 +83,9 @@ pub struct HttpConfig {
     /// `HTTP_CORS_ALLOWED_ORIGINS` (default empty: CORS off): comma-separated origins, such
     /// as `https://app.example.org`, that browsers may call the API from.
     pub cors_allowed_origins: Vec<String>,
-    /// `HTTP_MAX_IN_FLIGHT` (default 1024): the most REST and GraphQL requests handled at
-    /// once; past it, 503 `overloaded` with `Retry-After` rather than a queue. 0 is no
-    /// limit.
+    /// `HTTP_MAX_IN_FLIGHT` (default 1024): the most requests handled at once, REST,
+    /// GraphQL and unary gRPC together; past it, 503 `overloaded` with `Retry-After` (gRPC
+    /// UNAVAILABLE) rather than a queue. 0 is no limit.
     pub max_in_flight: usize,
 }
 

@@ -7,7 +7,7 @@ use anyhow::Context;
 use axum::{Router, body::Body, extract::ConnectInfo, http::HeaderValue};
 use driving_graphql::GraphqlSettings;
 use driving_grpc::{GrpcMetrics, GrpcSettings, ReadinessWatch};
-use driving_http::{HttpSettings, Metrics};
+use driving_http::{HttpSettings, InFlightLimit, Metrics};
 use driving_rest::ApiState;
 use hyper::body::Incoming;
 use hyper_util::{
@@ -53,6 +53,8 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
         .in_process
         .then(|| WorkerMetrics::register(metrics.registry_mut()));
     let metrics = Arc::new(metrics);
+    // One limit for every protocol on the listener.
+    let in_flight = InFlightLimit::new(config.http.max_in_flight);
     let settings = HttpSettings {
         request_timeout: config.http.request_timeout,
         cors_allowed_origins: config
@@ -62,7 +64,7 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
             .map(|o| HeaderValue::from_str(o))
             .collect::<Result<_, _>>()
             .context("invalid HTTP_CORS_ALLOWED_ORIGINS")?,
-        max_in_flight: config.http.max_in_flight,
+        in_flight: in_flight.clone(),
     };
     let rest = driving_rest::router(ApiState::new(app.use_cases.clone(), metrics.clone()));
     let graphql_settings = graphql_settings(&config.graphql);
@@ -79,6 +81,7 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
             max_message_bytes: config.grpc.max_message_bytes,
             max_timeout: config.http.request_timeout,
             health_interval: config.grpc.health_interval,
+            in_flight,
         },
         grpc_metrics,
         closing.clone(),

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::server::{spawn_app, spawn_app_with};
+use support::server::{authed, spawn_app, spawn_app_with};
+use tonic_types::StatusExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_log_in_work_through_a_todo_and_log_out() {
@@ -676,7 +677,8 @@ async fn a_storm_of_200_logins_is_bounded_and_other_routes_keep_answering() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn past_the_in_flight_limit_requests_are_shed_with_503_and_the_probes_still_answer() {
+async fn past_the_in_flight_limit_requests_on_every_protocol_are_shed_and_the_probes_still_answer()
+{
     let app = spawn_app_with(&[("HTTP_MAX_IN_FLIGHT", "1")]).await;
     let token = app.user("ann@example.org").await;
     let id = app.todo(&token, "Held").await;
@@ -709,13 +711,47 @@ async fn past_the_in_flight_limit_requests_are_shed_with_503_and_the_probes_stil
     assert_eq!(shed.headers()["retry-after"], "1");
     let problem: Value = shed.json().await.unwrap();
     assert_eq!(problem["code"], "overloaded", "{problem}");
+    // The limit is the process's, not HTTP's: a gRPC call is shed too, UNAVAILABLE with a
+    // reason and a retry delay. gRPC health is never shed.
+    let channel = app.grpc().await;
+    let mut todos = driving_grpc::api::todo_service_client::TodoServiceClient::new(channel.clone());
+    let status = todos
+        .get_todo(authed(
+            driving_grpc::api::GetTodoRequest {
+                name: format!("todos/{id}"),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    let details = status.get_error_details();
+    assert_eq!(details.error_info().unwrap().reason, "overloaded");
+    assert_eq!(
+        details.retry_info().unwrap().retry_delay,
+        Some(Duration::from_secs(1))
+    );
+    let serving = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await;
+    assert!(serving.is_ok(), "{serving:?}");
+
     // The probes are never shed.
     let health = app.call(Method::GET, "/healthz", None, &[], None).await;
     assert_eq!(health.status(), StatusCode::OK);
 
-    // Once the held request is done, its place is free again.
+    // Once the held request is done, its place is free again, on both protocols.
     blocker.rollback().await.unwrap();
     assert_eq!(held.await.unwrap().unwrap().status(), StatusCode::OK);
+    let found = todos
+        .get_todo(authed(
+            driving_grpc::api::GetTodoRequest {
+                name: format!("todos/{id}"),
+            },
+            &token,
+        ))
+        .await;
+    assert!(found.is_ok(), "{found:?}");
     let (status, _, _) = app
         .json(Method::GET, "/v1/todos", Some(&token), &[], None)
         .await;

@@ -61,6 +61,9 @@ pub struct GrpcSettings {
     pub max_timeout: Duration,
     /// How often health re-checks readiness.
     pub health_interval: Duration,
+    /// The requests in flight at once, shared with HTTP; past it, UNAVAILABLE. `None` is
+    /// no limit.
+    pub in_flight: Option<driving_http::InFlightLimit>,
 }
 
 impl Default for GrpcSettings {
@@ -69,6 +72,7 @@ impl Default for GrpcSettings {
             max_message_bytes: 4 * 1024 * 1024,
             max_timeout: Duration::from_secs(10),
             health_interval: Duration::from_secs(5),
+            in_flight: None,
         }
     }
 }
@@ -103,14 +107,21 @@ pub fn router(
     let users = UserServiceServer::new(UserApi::new(use_cases.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    // The API's services, behind the bearer-token check.
-    let api = Router::new()
+    // The API's services, behind the bearer-token check, and behind the in-flight limit
+    // (before anything else is spent on a call that will be shed).
+    let mut api = Router::new()
         .route_service(&route(TodoServiceServer::<TodoApi>::NAME), todos)
         .route_service(&route(UserServiceServer::<UserApi>::NAME), users)
         .layer(middleware::from_fn_with_state(
             use_cases.clone(),
             auth::authenticate,
         ));
+    if let Some(limit) = &settings.in_flight {
+        api = api.layer(middleware::from_fn_with_state(
+            limit.clone(),
+            observe::shed_load,
+        ));
+    }
 
     // Health and reflection are open to anyone, as infrastructure expects.
     let (reporter, health) = tonic_health::server::health_reporter();

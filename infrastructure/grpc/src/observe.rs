@@ -287,6 +287,38 @@ fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// The gRPC side of the process's in-flight limit, shared with the HTTP layers: when every
+/// place is taken, UNAVAILABLE (reason `overloaded`, with a `RetryInfo` of one second) at
+/// once, rather than a queue. `WatchTodos` streams are not counted: each lasts as long as
+/// its client wants, and they have caps of their own (`WATCH_MAX_PER_USER`,
+/// `WATCH_MAX_PER_INSTANCE`).
+pub(crate) async fn shed_load(
+    State(limit): State<driving_http::InFlightLimit>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().ends_with("/WatchTodos") {
+        return next.run(request).await;
+    }
+    match limit.try_enter() {
+        Some(_held_until_the_response_is_made) => next.run(request).await,
+        None => {
+            let mut details = tonic_types::ErrorDetails::with_error_info(
+                "overloaded",
+                crate::status::ERROR_DOMAIN,
+                std::collections::HashMap::new(),
+            );
+            details.set_retry_info(Some(Duration::from_secs(1)));
+            let message = format!(
+                "{} requests are in flight, the most this server takes at once; retry shortly",
+                limit.max()
+            );
+            use tonic_types::StatusExt;
+            Status::with_error_details(Code::Unavailable, message, details).into_http::<Body>()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ mod observability;
 mod pages;
 pub mod problem;
 
+pub use limits::{InFlightLimit, InFlightPermit};
 pub use observability::{Metrics, current_request_id};
 pub use pages::browser_page_headers;
 pub use problem::{FieldError, Problem};
@@ -45,8 +46,9 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Origins allowed to call the API from a browser; empty disables CORS.
     pub cors_allowed_origins: Vec<HeaderValue>,
-    /// The most requests in flight at once; past it, 503 `overloaded`. 0 is no limit.
-    pub max_in_flight: usize,
+    /// The requests in flight at once, shared with the other protocols; past it, 503
+    /// `overloaded`. `None` is no limit.
+    pub in_flight: Option<InFlightLimit>,
 }
 
 impl Default for HttpSettings {
@@ -54,7 +56,7 @@ impl Default for HttpSettings {
         Self {
             request_timeout: Duration::from_secs(10),
             cors_allowed_origins: Vec::new(),
-            max_in_flight: 0,
+            in_flight: None,
         }
     }
 }
@@ -63,7 +65,7 @@ impl Default for HttpSettings {
 ///
 /// Layers run outside-in in the reverse of the order they are added: the request id is set
 /// first, then the span and metrics see every request, then a request past
-/// [`HttpSettings::max_in_flight`] is shed, then any bare error response becomes a problem,
+/// [`HttpSettings::in_flight`] is shed, then any bare error response becomes a problem,
 /// then the timeout, then the check of the announced body size, then the body
 /// limit that the extractors enforce while reading.
 pub fn with_layers(routes: Router, settings: &HttpSettings, metrics: Arc<Metrics>) -> Router {
@@ -78,9 +80,9 @@ pub fn with_layers(routes: Router, settings: &HttpSettings, metrics: Arc<Metrics
             limits::timeout,
         ))
         .layer(middleware::from_fn(problem::problems_only));
-    if settings.max_in_flight > 0 {
+    if let Some(limit) = &settings.in_flight {
         app = app.layer(middleware::from_fn_with_state(
-            limits::InFlight::new(settings.max_in_flight),
+            limit.clone(),
             limits::shed_load,
         ));
     }

@@ -46,40 +46,63 @@ pub(crate) async fn reject_oversized(
     }
 }
 
-/// The requests in flight, and the most allowed.
+/// How many requests may be in flight at once, across every protocol the process serves:
+/// the composition root makes one and hands clones to the HTTP layers and to gRPC, so a
+/// burst on one protocol sheds load on the others too.
 #[derive(Debug, Clone)]
-pub(crate) struct InFlight {
+pub struct InFlightLimit {
     slots: Arc<tokio::sync::Semaphore>,
     max: usize,
 }
 
-impl InFlight {
-    pub(crate) fn new(max: usize) -> Self {
-        Self {
+/// A place among the requests in flight, given back when dropped.
+#[derive(Debug)]
+pub struct InFlightPermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl InFlightLimit {
+    /// At most `max` requests at once; `None` for 0, which means no limit.
+    pub fn new(max: usize) -> Option<Self> {
+        (max > 0).then(|| Self {
             slots: Arc::new(tokio::sync::Semaphore::new(max)),
             max,
-        }
+        })
+    }
+
+    /// A place, or `None` at once when all `max` are taken: past the point where the server
+    /// keeps up, waiting in a queue only adds latency to every request.
+    pub fn try_enter(&self) -> Option<InFlightPermit> {
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .ok()
+            .map(InFlightPermit)
+    }
+
+    /// The most requests allowed in flight.
+    pub fn max(&self) -> usize {
+        self.max
     }
 }
 
-/// Answers 503 (`overloaded`, `Retry-After: 1`) at once when `slots` are all taken, rather
+/// Answers 503 (`overloaded`, `Retry-After: 1`) at once when every place is taken, rather
 /// than queueing: past the point where the server keeps up, a queue only adds latency to
 /// every request, and a client that is told to come back can go to another replica. The
 /// probes and `/metrics` are never shed, so an orchestrator still sees a live server.
 pub(crate) async fn shed_load(
-    State(InFlight { slots, max }): State<InFlight>,
+    State(limit): State<InFlightLimit>,
     request: Request,
     next: Next,
 ) -> Response {
     if matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics") {
         return next.run(request).await;
     }
-    match slots.try_acquire() {
-        Ok(_held_until_the_response_is_made) => next.run(request).await,
-        Err(_) => {
+    match limit.try_enter() {
+        Some(_held_until_the_response_is_made) => next.run(request).await,
+        None => {
             let mut response = crate::Problem::overloaded()
                 .detail(format!(
-                    "{max} requests are in flight, the most this server takes at once"
+                    "{} requests are in flight, the most this server takes at once",
+                    limit.max()
                 ))
                 .into_response();
             response

@@ -10,6 +10,7 @@
 //! of them, and the one thing a framework would add, layered files, is what 12-factor
 //! configuration avoids.
 
+use ipnet::IpNet;
 use std::{collections::BTreeMap, fmt, net::SocketAddr, str::FromStr, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -87,6 +88,11 @@ pub struct HttpConfig {
     /// GraphQL and unary gRPC together; past it, 503 `overloaded` with `Retry-After` (gRPC
     /// UNAVAILABLE) rather than a queue. 0 is no limit.
     pub max_in_flight: usize,
+    /// `TRUSTED_PROXIES` (default empty): comma-separated networks, such as
+    /// `10.0.0.0/8,fd00::/8`, of the reverse proxies in front of the server. A request from
+    /// one of them is counted, by the limits per address, as coming from the address it
+    /// appended to `X-Forwarded-For`. Empty: the TCP peer, whatever the header says.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// The GraphQL endpoint's limits.
@@ -346,6 +352,27 @@ impl Config {
             request_timeout: env.millis("HTTP_REQUEST_TIMEOUT_MS", 10_000)?,
             drain_timeout: env.seconds("HTTP_DRAIN_TIMEOUT_SECS", 20)?,
             max_in_flight: env.parse("HTTP_MAX_IN_FLIGHT", 1024usize)?,
+            trusted_proxies: env
+                .string("TRUSTED_PROXIES")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .map(|n| {
+                            // A bare address is a network of one.
+                            n.parse::<IpNet>()
+                                .or_else(|_| n.parse::<std::net::IpAddr>().map(IpNet::from))
+                                .map_err(|_| {
+                                    env.invalid(
+                                        "TRUSTED_PROXIES",
+                                        &format!("{n:?} is not a network like 10.0.0.0/8"),
+                                    )
+                                })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?
+                .unwrap_or_default(),
             cors_allowed_origins: env
                 .string("HTTP_CORS_ALLOWED_ORIGINS")
                 .map(|list| {
@@ -429,6 +456,15 @@ impl Config {
             self.http.drain_timeout.as_secs().to_string(),
         );
         out.insert("HTTP_MAX_IN_FLIGHT", self.http.max_in_flight.to_string());
+        out.insert(
+            "TRUSTED_PROXIES",
+            self.http
+                .trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         out.insert(
             "HTTP_CORS_ALLOWED_ORIGINS",
             self.http.cors_allowed_origins.join(","),

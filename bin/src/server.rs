@@ -1,10 +1,19 @@
 //! The HTTP server: binds, serves the REST adapter's router, and shuts down gracefully
 //! within a deadline.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use anyhow::Context;
-use axum::{Router, body::Body, extract::ConnectInfo, http::HeaderValue};
+use axum::{
+    Router,
+    body::Body,
+    extract::ConnectInfo,
+    http::{HeaderMap, HeaderValue},
+};
 use driving_graphql::GraphqlSettings;
 use driving_grpc::{GrpcMetrics, GrpcSettings, ReadinessWatch};
 use driving_http::{HttpSettings, InFlightLimit, Metrics};
@@ -15,6 +24,7 @@ use hyper_util::{
     server::{conn::auto::Builder, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
+use ipnet::IpNet;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -114,6 +124,8 @@ pub struct HttpServer {
     drain_timeout: Duration,
     /// The worker to run beside the server (`WORKER_IN_PROCESS`), with its settings.
     worker: Option<(Arc<Jobs>, WorkerConfig)>,
+    /// The proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    trusted_proxies: Arc<[IpNet]>,
 }
 
 impl HttpServer {
@@ -133,6 +145,7 @@ impl HttpServer {
             listener,
             routes,
             drain_timeout: config.http.drain_timeout,
+            trusted_proxies: config.http.trusted_proxies.clone().into(),
             worker: config
                 .worker
                 .in_process
@@ -172,6 +185,7 @@ impl HttpServer {
                 },
             drain_timeout,
             worker,
+            trusted_proxies,
         } = self;
         // The in-process worker stops with the server, and finishes its batch meanwhile.
         let worker = match (worker, worker_metrics) {
@@ -211,10 +225,13 @@ impl HttpServer {
                     if let Err(error) = stream.set_nodelay(true) {
                         tracing::debug!(%error, "cannot set TCP_NODELAY");
                     }
-                    // Every request carries the client's address, for the limits counted by it.
+                    // Every request carries the client's address, for the limits counted by it:
+                    // the peer's, or the one a trusted proxy reports (see `client_address`).
+                    let trusted = trusted_proxies.clone();
                     let service = router.clone().map_request(move |request: axum::http::Request<Incoming>| {
                         let mut request = request.map(Body::new);
-                        request.extensions_mut().insert(ConnectInfo(peer));
+                        let client = client_address(peer.ip(), request.headers(), &trusted);
+                        request.extensions_mut().insert(ConnectInfo(SocketAddr::new(client, peer.port())));
                         request
                     });
                     let connection = builder
@@ -260,5 +277,94 @@ impl HttpServer {
         }
         tracing::info!("HTTP server stopped");
         Ok(())
+    }
+}
+
+/// The address a request comes from, for the limits counted by address.
+///
+/// It is the TCP peer, unless the peer is one of the `trusted` proxies. Then it is the
+/// rightmost address in `X-Forwarded-For` that is not itself a trusted proxy: each proxy
+/// appends the address it received the request from, so that entry was written by a proxy
+/// we trust, and everything to its left was written by the client, who can write anything.
+/// A header that does not parse there counts as the proxy's own request (the strictest
+/// choice: the proxy's address shares one count).
+pub(crate) fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |address: &IpAddr| trusted.iter().any(|net| net.contains(address));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut hops: Vec<&str> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(value) = value.to_str() else {
+            return peer;
+        };
+        hops.extend(value.split(',').map(str::trim));
+    }
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(address) if is_trusted(&address) => continue,
+            Ok(address) => return address,
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn resolve(peer: &str, forwarded: &[&str], trusted: &[&str]) -> String {
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        }
+        let trusted: Vec<IpNet> = trusted.iter().map(|n| n.parse().unwrap()).collect();
+        client_address(peer.parse().unwrap(), &headers, &trusted).to_string()
+    }
+
+    #[test]
+    fn the_client_address_is_the_peer_unless_a_trusted_proxy_forwards_for_another() {
+        let proxies = ["10.0.0.0/8"];
+        // No trusted proxy: the header is the client's to write, and ignored.
+        assert_eq!(
+            resolve("203.0.113.9", &["198.51.100.1"], &[]),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            resolve("203.0.113.9", &["198.51.100.1"], &proxies),
+            "203.0.113.9"
+        );
+        // Through a trusted proxy: the address it appended.
+        assert_eq!(
+            resolve("10.0.0.2", &["198.51.100.1"], &proxies),
+            "198.51.100.1"
+        );
+        // A client that sends its own header cannot choose its address: the rightmost
+        // untrusted entry is the one the proxy wrote.
+        assert_eq!(
+            resolve("10.0.0.2", &["1.2.3.4, 198.51.100.1"], &proxies),
+            "198.51.100.1"
+        );
+        // Through two trusted proxies, and with the header split over two lines.
+        assert_eq!(
+            resolve("10.0.0.2", &["1.2.3.4, 198.51.100.1", "10.0.0.7"], &proxies),
+            "198.51.100.1"
+        );
+        // IPv6, and a trusted proxy with no header.
+        assert_eq!(
+            resolve("10.0.0.2", &["2001:db8::1"], &proxies),
+            "2001:db8::1"
+        );
+        assert_eq!(resolve("10.0.0.2", &[], &proxies), "10.0.0.2");
+        // Garbage where the proxy's entry should be: the proxy's own address.
+        assert_eq!(
+            resolve("10.0.0.2", &["1.2.3.4, not-an-ip"], &proxies),
+            "10.0.0.2"
+        );
     }
 }

@@ -169,3 +169,58 @@ async fn two_replicas_on_one_redis_share_the_count() {
     shutdown.cancel();
     a.shutdown.cancel();
 }
+
+/// `POST /v1/sessions` with an `X-Forwarded-For` header.
+async fn log_in_forwarded_for(base: &str, forwarded_for: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/v1/sessions"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"email": "nobody@example.org", "password": "wrong-password"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart() {
+    // The test client is the "proxy": it connects from 127.0.0.1.
+    let app = spawn_app_with(&[
+        ("LOGIN_LIMIT_PER_ADDRESS", "2"),
+        ("LOGIN_LIMIT_PER_EMAIL", "0"),
+        ("TRUSTED_PROXIES", "127.0.0.1/32"),
+    ])
+    .await;
+    for _ in 0..2 {
+        let response = log_in_forwarded_for(&app.base, "198.51.100.1").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_rate_limited(log_in_forwarded_for(&app.base, "198.51.100.1").await).await;
+    // Another client behind the same proxy has its own count, and a client that writes its
+    // own header in front of the proxy's entry is still the proxy's entry.
+    let other = log_in_forwarded_for(&app.base, "198.51.100.2").await;
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+    assert_rate_limited(log_in_forwarded_for(&app.base, "203.0.113.5, 198.51.100.1").await).await;
+    // Another IPv6 address of the same /64 is the same client.
+    for _ in 0..2 {
+        let response = log_in_forwarded_for(&app.base, "2001:db8:1:2::1").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_rate_limited(log_in_forwarded_for(&app.base, "2001:db8:1:2::ffff").await).await;
+    app.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn without_a_trusted_proxy_x_forwarded_for_is_ignored() {
+    let app = spawn_app_with(&[
+        ("LOGIN_LIMIT_PER_ADDRESS", "2"),
+        ("LOGIN_LIMIT_PER_EMAIL", "0"),
+    ])
+    .await;
+    // A client cannot escape its count by naming a new address on each attempt.
+    for spoofed in ["198.51.100.1", "198.51.100.2"] {
+        let response = log_in_forwarded_for(&app.base, spoofed).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_rate_limited(log_in_forwarded_for(&app.base, "198.51.100.3").await).await;
+    app.shutdown.cancel();
+}

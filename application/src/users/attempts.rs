@@ -85,6 +85,34 @@ pub struct Attempts {
     limits: AttemptLimits,
 }
 
+/// What an address limit counts by: an IPv4 address, or the /64 network of an IPv6 one.
+/// One IPv6 host usually holds a whole /64 and may use any address in it, so counting by
+/// the address would let it try 2^64 times as often. An IPv4 address written as IPv6
+/// (`::ffff:192.0.2.7`) counts as the IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Client(IpAddr);
+
+impl Client {
+    fn of(address: IpAddr) -> Self {
+        match address {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self(IpAddr::V4(v4)),
+                None => Self(IpAddr::V6((u128::from(v6) & !(u128::MAX >> 64)).into())),
+            },
+            v4 @ IpAddr::V4(_) => Self(v4),
+        }
+    }
+}
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V6(network) => write!(f, "{network}/64"),
+            v4 => write!(f, "{v4}"),
+        }
+    }
+}
+
 impl Attempts {
     /// Counts on `limiter`, against `limits`.
     pub fn new(limiter: Arc<dyn RateLimiter>, limits: AttemptLimits) -> Self {
@@ -98,6 +126,7 @@ impl Attempts {
         from: Option<IpAddr>,
     ) -> Result<(), AttemptError> {
         if let Some(address) = from {
+            let address = Client::of(address);
             self.admit(
                 &format!("log_in:address:{address}"),
                 self.limits.log_in_per_address,
@@ -115,6 +144,7 @@ impl Attempts {
     pub(crate) async fn register(&self, from: Option<IpAddr>) -> Result<(), AttemptError> {
         match from {
             Some(address) => {
+                let address = Client::of(address);
                 self.admit(
                     &format!("register:address:{address}"),
                     self.limits.register_per_address,
@@ -137,5 +167,24 @@ impl Attempts {
                 Err(TooManyAttempts { retry_after }.into())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn an_address_limit_counts_ipv4_addresses_and_ipv6_networks_of_64() {
+        let key = |raw: &str| Client::of(raw.parse().unwrap()).to_string();
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        // Every address of one /64 is one client; the next /64 is another.
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        // IPv4 written as IPv6 is the IPv4 address.
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
     }
 }

@@ -56,8 +56,8 @@ mod rules {
         title_of("; a todo always has a title, so `null` is invalid")
     }
 
-    fn description_of(nullable: bool, what: &str) -> Object {
-        text(nullable)
+    fn description_of(what: &str) -> Object {
+        text(true)
             .pattern(Some(Description::PATTERN))
             .max_length(Some(Description::MAX_CHARS))
             .description(Some(format!(
@@ -68,11 +68,11 @@ mod rules {
     }
 
     pub(super) fn description() -> Object {
-        description_of(true, "; `null` is the same as leaving it out")
+        description_of("; `null` is the same as leaving it out")
     }
 
     pub(super) fn new_description() -> Object {
-        description_of(true, "; `null` removes the description")
+        description_of("; `null` removes the description")
     }
 
     fn due_date_of(what: &str) -> Object {

@@ -39,6 +39,10 @@ APP_DB_URL="postgres://bench:bench@127.0.0.1:5432/$APP_DB"
 REDIS_URL=redis://127.0.0.1:6379
 APP=http://127.0.0.1:8080          # cache on
 APP_NOCACHE=http://127.0.0.1:8081  # cache off
+# The same two with Redis client-side caching off (REDIS_CLIENT_CACHE_ENTRIES=0): every
+# session and cache read is a round trip to Redis. Only for the lever's own effect.
+APP_NOLOCAL=http://127.0.0.1:8082
+APP_NOCACHE_NOLOCAL=http://127.0.0.1:8083
 BASE=http://127.0.0.1:3000
 ROUTE_LUA="$SHARED/wrk/route.lua"
 CREATE_LUA="$ROOT/bench/wrk/create_todo.lua"
@@ -77,10 +81,13 @@ start() { # name, then env assignments for the process
 # of the database that run dropped.
 app_env=(DATABASE_URL=$APP_DB_URL REDIS_URL=$REDIS_URL "REDIS_KEY_PREFIX=bench-app-$(date +%s):" RUST_LOG=warn DATABASE_MAX_CONNECTIONS=16)
 start app env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8080 CACHE_TTL_SECS=3600 "$BIN" serve
+APP_PID=${PIDS[-1]}
 start app-nocache env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8081 CACHE_TTL_SECS=0 "$BIN" serve
+start app-nolocal env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8082 CACHE_TTL_SECS=3600 REDIS_CLIENT_CACHE_ENTRIES=0 "$BIN" serve
+start app-nocache-nolocal env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8083 CACHE_TTL_SECS=0 REDIS_CLIENT_CACHE_ENTRIES=0 "$BIN" serve
 start baseline env BIND=127.0.0.1:3000 DATABASE_URL=postgres://bench:bench@127.0.0.1:5432/bench REDIS_URL=$REDIS_URL \
   DB_POOL=16 DB_TEST_BEFORE_ACQUIRE=$BASELINE_TEST_BEFORE_ACQUIRE /tmp/todo-bench-baseline-target/release/baseline
-for url in $APP $APP_NOCACHE $BASE; do
+for url in $APP $APP_NOCACHE $APP_NOLOCAL $APP_NOCACHE_NOLOCAL $BASE; do
   for _ in $(seq 50); do curl -sf "$url/healthz" >/dev/null 2>&1 || curl -sf "$url/plain" >/dev/null 2>&1 && break; sleep 0.2; done
 done
 
@@ -115,6 +122,18 @@ schema_anchor() { # rep
   printf '%s\tinsert_sql\tbaseline\t%s\t0\t0\t0\t0\n%s\tinsert_sql\tapp\t%s\t0\t0\t0\t0\n' "$rep" "$base" "$rep" "$app" >>"$OUT/results.tsv"
   log "rep $rep pgbench insert: baseline schema $base tps, app schema $app tps"
   clean_posts
+  # The create lever alone: the todo and its outbox event as a transaction (four round
+  # trips) and as one statement (the app's write path), on the app's schema.
+  local tx cte
+  tx=$(pgbench -n -M prepared -c 16 -j 2 -T "$DURATION" -d $APP_DB -f "$ROOT/bench/pgbench/insert_todo_tx.sql" 2>/dev/null | awk '/^tps/{print $3}')
+  clean_posts
+  cte=$(pgbench -n -M prepared -c 16 -j 2 -T "$DURATION" -d $APP_DB -f "$ROOT/bench/pgbench/insert_todo_cte.sql" 2>/dev/null | awk '/^tps/{print $3}')
+  clean_posts
+  printf '%s\twrite_path\ttransaction\t%s\t0\t0\t0\t0\n%s\twrite_path\tstatement\t%s\t0\t0\t0\t0\n' "$rep" "$tx" "$rep" "$cte" >>"$OUT/results.tsv"
+  log "rep $rep pgbench todo + event: transaction $tx tps, one statement $cte tps"
+}
+rss() { # name pid: the process's resident memory now and at its peak, in MB
+  awk -v name="$1" '/^VmRSS/{now=$2} /^VmHWM/{peak=$2} END{printf "%s\t%.1f\t%.1f\n", name, now/1024, peak/1024}' "/proc/$2/status" >>"$OUT/rss.tsv"
 }
 record() { # rep bench target line: one row of results.tsv from a RESULT line
   python3 - "$@" >>"$OUT/results.tsv" <<'PY'
@@ -138,10 +157,12 @@ run_grpc() { # rep bench url
   record "$rep" "$bench" grpc "$line"
 }
 clean_posts() {
-  psql -d $APP_DB -qc "DELETE FROM todos WHERE title LIKE 'bench-post%'" -c "VACUUM ANALYZE todos" >/dev/null
+  psql -d $APP_DB -qc "DELETE FROM todos WHERE title LIKE 'bench-post%'" -c "DELETE FROM outbox" -c "VACUUM ANALYZE todos, outbox" >/dev/null
   psql -d bench -qc "DELETE FROM todos WHERE title LIKE 'bench-post%'" -c "VACUUM ANALYZE todos" >/dev/null
 }
 
+printf 'when\trss_mb\tpeak_mb\n' >"$OUT/rss.tsv"
+rss "idle, just started" "$APP_PID"
 log "warming both caches through their own miss paths"
 WRK_BEARER=$TOKEN WRK_THREADS=$THREADS wrk -t"$THREADS" -c8 -d3s -s "$ROUTE_LUA" $APP -- seq /v1/todos/ "$APP_IDS" >/dev/null
 WRK_BEARER=bench-token WRK_THREADS=$THREADS wrk -t"$THREADS" -c8 -d3s -s "$ROUTE_LUA" $BASE -- seq /auth/cached/ "$BASE_IDS" >/dev/null
@@ -151,9 +172,20 @@ for rep in $(seq "$REPS"); do
   run "$rep" read_nocache app $APP_NOCACHE "$TOKEN" "$ROUTE_LUA" byid /v1/todos/ "$APP_IDS"
   run "$rep" read_cached baseline $BASE bench-token "$ROUTE_LUA" byid /auth/cached/ "$BASE_IDS"
   run "$rep" read_cached app $APP "$TOKEN" "$ROUTE_LUA" byid /v1/todos/ "$APP_IDS"
+  rss "right after the cached reads of rep $rep" "$APP_PID"
+  # The client-side caching lever alone: the same reads with it off, against the same
+  # baseline routes, in the same rep.
+  run "$rep" read_nocache_nolocal baseline $BASE bench-token "$ROUTE_LUA" byid /auth/todos/ "$BASE_IDS"
+  run "$rep" read_nocache_nolocal app $APP_NOCACHE_NOLOCAL "$TOKEN" "$ROUTE_LUA" byid /v1/todos/ "$APP_IDS"
+  run "$rep" read_cached_nolocal baseline $BASE bench-token "$ROUTE_LUA" byid /auth/cached/ "$BASE_IDS"
+  run "$rep" read_cached_nolocal app $APP_NOLOCAL "$TOKEN" "$ROUTE_LUA" byid /v1/todos/ "$APP_IDS"
   run "$rep" create baseline $BASE "" "$ROUTE_LUA" post /todos
   clean_posts
   run "$rep" create app $APP "$TOKEN" "$CREATE_LUA"
+  clean_posts
+  run "$rep" create_nolocal baseline $BASE "" "$ROUTE_LUA" post /todos
+  clean_posts
+  run "$rep" create_nolocal app $APP_NOLOCAL "$TOKEN" "$CREATE_LUA"
   clean_posts
   run "$rep" list app $APP "$TOKEN" "$ROUTE_LUA" plain "/v1/todos?limit=20"
   # GraphQL against REST on the same app, the REST side measured again in the same rep.
@@ -180,7 +212,7 @@ def errs(bench):
     return sum(int(r["non2xx"]) + int(r["sock_err"]) for r in rows if r["bench"] == bench)
 print("| pair | app req/s | baseline req/s | app ÷ baseline | app p99 ms | baseline p99 ms | p99 app ÷ baseline | errors |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for bench, label in [("read_nocache", "GET /v1/todos/{id}, cache off"), ("read_cached", "GET /v1/todos/{id}, cache warm"), ("create", "POST /v1/todos"), ("insert_sql", "the insert alone, pgbench (schema cost)"), ("list", "GET /v1/todos?limit=20")]:
+for bench, label in [("read_nocache", "GET /v1/todos/{id}, cache off"), ("read_cached", "GET /v1/todos/{id}, cache warm"), ("create", "POST /v1/todos"), ("read_nocache_nolocal", "the same, client-side caching off: cache off"), ("read_cached_nolocal", "the same, client-side caching off: cache warm"), ("create_nolocal", "the same, client-side caching off: POST /v1/todos"), ("insert_sql", "the insert alone, pgbench (schema cost)"), ("list", "GET /v1/todos?limit=20")]:
     a, b = med(bench, "app", "rps"), med(bench, "baseline", "rps")
     ap, bp = med(bench, "app", "p99_ms"), med(bench, "baseline", "p99_ms")
     ratio = f"{a / b:.2f}" if b else "n/a"
@@ -203,9 +235,20 @@ for bench, label in [("grpc_nocache", "GetTodo vs GET /v1/todos/{id}, cache off"
     gp, rp = med(bench, "grpc", "p99_ms"), med(bench, "rest", "p99_ms")
     if g and r:
         print(f"| {label} | {g:,.0f} | {r:,.0f} | **{g / r:.2f}** | {gp:.2f} | {rp:.2f} | {gp / rp:.2f} | {errs(bench)} |")
+tx, one = med("write_path", "transaction", "rps"), med("write_path", "statement", "rps")
+if tx and one:
+    print()
+    print("| write path, pgbench on the app's schema | tps |")
+    print("|---|---:|")
+    print(f"| todo + outbox event as a transaction (BEGIN, 2 INSERTs, COMMIT) | {tx:,.0f} |")
+    print(f"| todo + outbox event as one statement (two CTEs) | {one:,.0f} |")
+    print(f"| one statement ÷ transaction | **{one / tx:.2f}** |")
 print(f"\nmedians of {len({r['rep'] for r in rows})} reps; non-2xx + socket errors across all runs: {errors}")
 if errors:
     print("WARNING: some requests failed; the figures of the rows with errors are not valid")
     sys.exit(1)
 PY
+rss "after the load" "$APP_PID"
+printf '\nResident memory of the app on :8080 (MB): now, and the peak so far\n\n' | tee -a "$OUT/summary.md"
+column -t -s $'\t' "$OUT/rss.tsv" | tee -a "$OUT/summary.md"
 log "results in $OUT"

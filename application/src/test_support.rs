@@ -11,7 +11,8 @@ use domain::{
     event::{OutboxMessage, TodoEvent},
     ports::{
         MockClock, MockIdGenerator, MockOutbox, MockRateLimiter, MockTodoCache, MockTodoRepository,
-        MockTokenGenerator, MockTransaction, MockUnitOfWork, TodoRepository,
+        MockTokenGenerator, MockTransaction, MockUnitOfWork, TodoRepository, Transaction,
+        UnitOfWork,
     },
     session::{SessionToken, TOKEN_BYTES},
     todo::{NewTodo, Tags, Title, Todo, TodoId},
@@ -159,6 +160,18 @@ pub(crate) fn unit_of_work_over(
     unit_of_work
 }
 
+/// A unit of work that takes its transactions from a mock and keeps the trait's own
+/// [`UnitOfWork::write_todo`] (a mock would replace it too), so that the tests set their
+/// expectations on the repositories and the outbox each write goes through.
+pub(crate) struct Transactional(pub(crate) MockUnitOfWork);
+
+#[async_trait::async_trait]
+impl UnitOfWork for Transactional {
+    async fn begin(&self) -> Result<Box<dyn Transaction>, InfraError> {
+        self.0.begin().await
+    }
+}
+
 /// The events recorded in a [`recording_outbox`], in order.
 pub(crate) type Recorded = Arc<Mutex<Vec<TodoEvent>>>;
 
@@ -193,7 +206,10 @@ pub(crate) fn todo_ports_recording(
     let (outbox, recorded) = recording_outbox();
     let todos: Arc<dyn TodoRepository> = Arc::new(todos);
     let ports = TodoPorts {
-        unit_of_work: Arc::new(unit_of_work_over(todos.clone(), Arc::new(outbox))),
+        unit_of_work: Arc::new(Transactional(unit_of_work_over(
+            todos.clone(),
+            Arc::new(outbox),
+        ))),
         todos,
         cache: Arc::new(cache),
         clock: fixed_clock(),

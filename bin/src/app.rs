@@ -5,7 +5,7 @@
 //! [`Application`]. `main` and the end-to-end tests both call [`Application::build`], so the
 //! tests run exactly the wiring that production runs.
 
-use std::sync::Arc;
+use std::{num::NonZeroUsize, sync::Arc};
 
 use anyhow::Context;
 use application::{
@@ -26,8 +26,8 @@ use driven_postgres::{
     PgUnitOfWork, PgUserRepository, PoolSettings,
 };
 use driven_redis::{
-    self as redis, ConnectionManager, RedisEventFeed, RedisEventPublisher, RedisRateLimiter,
-    RedisReadiness, RedisSessionStore, RedisSettings, RedisTodoCache,
+    self as redis, ClientCacheSettings, ConnectionManager, RedisEventFeed, RedisEventPublisher,
+    RedisRateLimiter, RedisReadiness, RedisSessionStore, RedisSettings, RedisTodoCache,
 };
 use driven_system::{
     clock::SystemClock,
@@ -48,6 +48,10 @@ pub struct Backends {
     pub postgres: Option<PgPool>,
     /// The Redis connection, when `REDIS_URL` is set.
     pub redis: Option<ConnectionManager>,
+    /// The Redis connection with client-side caching that sessions and cached todos are
+    /// read through, when `REDIS_URL` is set and `REDIS_CLIENT_CACHE_ENTRIES` is not 0. Its
+    /// `get_cache_statistics` counts hits, misses and invalidations.
+    pub redis_tracked: Option<ConnectionManager>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -55,6 +59,7 @@ impl std::fmt::Debug for Backends {
         f.debug_struct("Backends")
             .field("postgres", &self.postgres.is_some())
             .field("redis", &self.redis.is_some())
+            .field("redis_tracked", &self.redis_tracked.is_some())
             .finish()
     }
 }
@@ -177,17 +182,34 @@ impl Application {
                 backends.redis = Some(manager.clone());
                 let rate_manager = manager.clone();
                 probes.push(Arc::new(RedisReadiness::new(manager.clone())));
+                // Sessions and cached todos are read on almost every request: with
+                // client-side caching, a second connection keeps what it read in memory
+                // and Redis tells it when a key changes.
+                let reads = match NonZeroUsize::new(r.client_cache_entries) {
+                    Some(entries) => {
+                        let cache = ClientCacheSettings {
+                            entries,
+                            ttl: r.client_cache_ttl,
+                        };
+                        tracing::info!(
+                            entries,
+                            "sessions and cached todos: kept in memory, tracked by Redis"
+                        );
+                        let tracked = redis::connect_tracked(r.url.expose_secret(), &settings, cache)
+                            .await
+                            .context("cannot connect to Redis with client-side caching (REDIS_URL; REDIS_CLIENT_CACHE_ENTRIES=0 turns it off)")?;
+                        backends.redis_tracked = Some(tracked.clone());
+                        tracked
+                    }
+                    None => manager.clone(),
+                };
                 (
                     Arc::new(RedisSessionStore::new(
-                        manager.clone(),
+                        reads.clone(),
                         &r.key_prefix,
                         clock.clone(),
                     )),
-                    Arc::new(RedisTodoCache::new(
-                        manager.clone(),
-                        &r.key_prefix,
-                        config.cache_ttl,
-                    )),
+                    Arc::new(RedisTodoCache::new(reads, &r.key_prefix, config.cache_ttl)),
                     Arc::new(RedisEventPublisher::new(
                         manager.clone(),
                         &r.key_prefix,

@@ -69,6 +69,12 @@ pub struct RedisConfig {
     pub key_prefix: String,
     /// `REDIS_TIMEOUT_MS` (default 500): how long one command may take.
     pub timeout: Duration,
+    /// `REDIS_CLIENT_CACHE_ENTRIES` (default 10000): how many sessions and cached todos
+    /// each process keeps in memory, tracked by Redis (client-side caching). 0 turns it off.
+    pub client_cache_entries: usize,
+    /// `REDIS_CLIENT_CACHE_TTL_SECS` (default 60): the longest a value is kept in process
+    /// memory before it is read from Redis again, even without an invalidation.
+    pub client_cache_ttl: Duration,
 }
 
 /// The HTTP server's settings.
@@ -338,10 +344,18 @@ impl Config {
                     .string("REDIS_KEY_PREFIX")
                     .unwrap_or_else(|| "todo-app:".into()),
                 timeout: env.millis("REDIS_TIMEOUT_MS", 500)?,
+                client_cache_entries: env.parse("REDIS_CLIENT_CACHE_ENTRIES", 10_000usize)?,
+                client_cache_ttl: env.seconds("REDIS_CLIENT_CACHE_TTL_SECS", 60)?,
             }),
         };
         if let Some(redis) = &redis {
             check_scheme("REDIS_URL", &redis.url, &["redis", "rediss"])?;
+            if redis.client_cache_ttl.is_zero() {
+                return Err(env.invalid(
+                    "REDIS_CLIENT_CACHE_TTL_SECS",
+                    "must be at least 1 (set REDIS_CLIENT_CACHE_ENTRIES=0 to turn the cache off)",
+                ));
+            }
         }
         let session_ttl = env.seconds("SESSION_TTL_SECS", 86_400)?;
         if session_ttl.is_zero() {
@@ -515,6 +529,14 @@ impl Config {
                 out.insert("REDIS_URL", redact_url(&redis.url));
                 out.insert("REDIS_KEY_PREFIX", redis.key_prefix.clone());
                 out.insert("REDIS_TIMEOUT_MS", redis.timeout.as_millis().to_string());
+                out.insert(
+                    "REDIS_CLIENT_CACHE_ENTRIES",
+                    redis.client_cache_entries.to_string(),
+                );
+                out.insert(
+                    "REDIS_CLIENT_CACHE_TTL_SECS",
+                    redis.client_cache_ttl.as_secs().to_string(),
+                );
             }
         }
         let w = &self.worker;
@@ -759,6 +781,8 @@ mod tests {
             ("REDIS_URL", "redis://cache:6379"),
             ("REDIS_KEY_PREFIX", "svc:"),
             ("REDIS_TIMEOUT_MS", "50"),
+            ("REDIS_CLIENT_CACHE_ENTRIES", "0"),
+            ("REDIS_CLIENT_CACHE_TTL_SECS", "9"),
             ("SESSION_TTL_SECS", "60"),
             ("CACHE_TTL_SECS", "5"),
             ("CACHE_CAPACITY", "7"),
@@ -791,6 +815,8 @@ mod tests {
         let redis = config.redis.unwrap();
         assert_eq!(redis.key_prefix, "svc:");
         assert_eq!(redis.timeout, Duration::from_millis(50));
+        assert_eq!(redis.client_cache_entries, 0);
+        assert_eq!(redis.client_cache_ttl, Duration::from_secs(9));
         assert_eq!(config.session_ttl, Duration::from_secs(60));
         assert_eq!(config.cache_ttl, Duration::from_secs(5));
         assert_eq!(config.cache_capacity, 7);
@@ -881,6 +907,8 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("CACHE_TTL_SECS", "1.5"),
             ("REDIS_TIMEOUT_MS", "fast"),
+            ("REDIS_CLIENT_CACHE_ENTRIES", "-1"),
+            ("REDIS_CLIENT_CACHE_TTL_SECS", "0"),
             ("PASSWORD_HASH_CONCURRENCY", "0"),
             ("PASSWORD_HASH_MAX_WAIT_MS", "-1"),
             ("GRAPHQL_INTROSPECTION", "yes"),

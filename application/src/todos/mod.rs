@@ -27,7 +27,7 @@ use std::sync::Arc;
 use domain::{
     error::{InfraError, RepositoryError},
     event::{MessageId, OutboxMessage, TodoChange, TodoEvent},
-    ports::{Clock, IdGenerator, TodoCache, TodoRepository, UnitOfWork},
+    ports::{Clock, IdGenerator, TodoCache, TodoRepository, TodoWrite, UnitOfWork},
     todo::{Todo, TodoId, Version},
 };
 
@@ -65,31 +65,32 @@ impl TodoPorts {
             .filter(|todo| todo.owner() == actor.id))
     }
 
-    /// Makes `write` and records the event of `change` in one transaction: both are
-    /// committed, or neither is. The event's version follows from the written todo (see
+    /// Makes `write` and records the event of `change`, atomically: both are committed, or
+    /// neither is. The event's version follows from the written todo (see
     /// [`TodoEvent::of`]).
     async fn write(&self, write: Write<'_>, change: TodoChange) -> Result<(), RepositoryError> {
-        let tx = self.unit_of_work.begin().await?;
-        let todos = tx.todos();
-        let todo = match write {
-            Write::Insert(todo) => {
-                todos.insert(todo).await?;
-                todo
-            }
-            Write::Update { todo, expected } => {
-                todos.update(todo, expected).await?;
-                todo
-            }
-            Write::Delete { todo, expected } => {
-                todos.delete(todo.id(), expected).await?;
-                todo
-            }
+        let (todo, write) = match write {
+            Write::Insert(todo) => (todo, TodoWrite::Insert(todo.clone())),
+            Write::Update { todo, expected } => (
+                todo,
+                TodoWrite::Update {
+                    todo: todo.clone(),
+                    expected,
+                },
+            ),
+            Write::Delete { todo, expected } => (
+                todo,
+                TodoWrite::Delete {
+                    id: todo.id(),
+                    expected,
+                },
+            ),
         };
         let id = MessageId::from_uuid(self.ids.generate());
         let event = TodoEvent::of(id, self.clock.now(), todo, change);
-        tx.outbox().record(&OutboxMessage::TodoEvent(event)).await?;
-        tx.commit().await?;
-        Ok(())
+        self.unit_of_work
+            .write_todo(write, OutboxMessage::TodoEvent(event))
+            .await
     }
 
     /// Drops the cached copy after a committed write that stored version `written` (for a
@@ -155,7 +156,7 @@ mod tests {
         });
         TodoPorts {
             todos,
-            unit_of_work: Arc::new(unit_of_work),
+            unit_of_work: Arc::new(Transactional(unit_of_work)),
             cache: Arc::new(MockTodoCache::new()),
             clock: fixed_clock(),
             ids: sequential_ids(),
@@ -241,7 +242,7 @@ mod tests {
         let mut todos = MockTodoRepository::new();
         todos.expect_insert().never();
         let ports = TodoPorts {
-            unit_of_work: Arc::new(unit_of_work),
+            unit_of_work: Arc::new(Transactional(unit_of_work)),
             ..todo_ports(todos, MockTodoCache::new())
         };
 

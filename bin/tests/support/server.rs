@@ -143,14 +143,15 @@ impl TestApp {
         session["token"].as_str().unwrap().to_owned()
     }
 
-    /// Returns once an `UPDATE todos` of the app waits for a row lock, as `pg_locks` shows:
-    /// proof that a request is in flight, without guessing how long that takes to happen.
+    /// Returns once an `UPDATE todos` of the app (inside the statement that also records
+    /// its event) waits for a row lock, as `pg_locks` shows: proof that a request is in
+    /// flight, without guessing how long that takes to happen.
     pub async fn wait_until_an_update_waits_for_a_lock(&self) {
         for _ in 0..500 {
             let waiting: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
                  WHERE NOT l.granted AND a.datname = current_database() \
-                 AND a.query LIKE 'UPDATE todos%'",
+                 AND a.pid <> pg_backend_pid() AND a.query LIKE '%UPDATE todos SET%'",
             )
             .fetch_one(self.db.pool())
             .await

@@ -33,7 +33,7 @@ pub use readiness::ReadinessProbe;
 pub use sessions::SessionStore;
 pub use todos::{TodoQuery, TodoRepository};
 pub use tokens::TokenGenerator;
-pub use unit_of_work::{Transaction, UnitOfWork};
+pub use unit_of_work::{TodoWrite, Transaction, UnitOfWork};
 pub use users::UserRepository;
 
 #[cfg(feature = "mocks")]

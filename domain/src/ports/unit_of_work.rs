@@ -13,9 +13,32 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::{
-    error::InfraError,
+    error::{InfraError, RepositoryError},
+    event::OutboxMessage,
     ports::{Outbox, TodoRepository, UserRepository},
+    todo::{Todo, TodoId, Version},
 };
+
+/// One change to one todo, as [`UnitOfWork::write_todo`] makes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TodoWrite {
+    /// Store a new todo.
+    Insert(Todo),
+    /// Replace a todo that is still at `expected` by `todo`.
+    Update {
+        /// The todo as it is to be stored.
+        todo: Todo,
+        /// The version the stored todo must still have.
+        expected: Version,
+    },
+    /// Delete the todo `id` if it is still at `expected`.
+    Delete {
+        /// The todo to delete.
+        id: TodoId,
+        /// The version the stored todo must still have.
+        expected: Version,
+    },
+}
 
 /// Starts transactions.
 #[cfg_attr(feature = "mocks", mockall::automock)]
@@ -26,6 +49,35 @@ pub trait UnitOfWork: Send + Sync {
     /// # Errors
     /// MUST return [`InfraError`] when storage cannot start one.
     async fn begin(&self) -> Result<Box<dyn Transaction>, InfraError>;
+
+    /// Makes one change to one todo and records `message` in the outbox, atomically: both
+    /// are kept, or neither is. It is what every todo use case writes.
+    ///
+    /// The provided body does it in a transaction from [`UnitOfWork::begin`]. An adapter
+    /// that can do the same in fewer round trips overrides it (Postgres: one statement
+    /// instead of `BEGIN`, two `INSERT`s and `COMMIT`); the contract is the same.
+    ///
+    /// # Errors
+    /// MUST return [`RepositoryError::NotFound`] when the todo of an update or a deletion
+    /// does not exist, [`RepositoryError::VersionConflict`] when it is at another version
+    /// than `expected`, and [`RepositoryError::Infra`] when storage fails. In every case
+    /// nothing is written and nothing is recorded.
+    async fn write_todo(
+        &self,
+        write: TodoWrite,
+        message: OutboxMessage,
+    ) -> Result<(), RepositoryError> {
+        let tx = self.begin().await?;
+        let todos = tx.todos();
+        match &write {
+            TodoWrite::Insert(todo) => todos.insert(todo).await?,
+            TodoWrite::Update { todo, expected } => todos.update(todo, *expected).await?,
+            TodoWrite::Delete { id, expected } => todos.delete(*id, *expected).await?,
+        }
+        tx.outbox().record(&message).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// One open transaction and the repositories bound to it.

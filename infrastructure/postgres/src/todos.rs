@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use domain::{
     error::{InfraError, RepositoryError},
-    ports::{TodoQuery, TodoRepository},
+    event::OutboxMessage,
+    ports::{TodoQuery, TodoRepository, TodoWrite},
     todo::{DueDate, Todo, TodoId, TodoStatus, Version},
     user::UserId,
 };
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, types::Json};
 
 use crate::{db::Db, error, rows::TodoRow};
-use driven_records::TodoRecord;
+use driven_records::{MessageRecord, TodoRecord};
 
 /// The columns of [`TodoRecord`], as a macro so `concat!` can build each statement at
 /// compile time.
@@ -50,6 +51,113 @@ impl PgTodoRepository {
             Err(e) => RepositoryError::Infra(error::infra("check todo exists", e)),
         }
     }
+}
+
+/// `INSERT INTO outbox` of the message bound to `$1`..`$4`, for each row the CTE `written`
+/// returns (none when the todo change touched no row), as [`crate::outbox`] records it.
+macro_rules! record_if_written {
+    () => {
+        "recorded AS (INSERT INTO outbox (id, kind, dedupe_key, payload) \
+         SELECT $1, $2, $3, $4 FROM written ON CONFLICT (dedupe_key) DO NOTHING) \
+         SELECT EXISTS (SELECT 1 FROM written)"
+    };
+}
+
+/// [`domain::ports::UnitOfWork::write_todo`] in one statement: the todo change and the
+/// outbox insert are two data-modifying CTEs, and one statement is atomic in Postgres
+/// (it runs in its own implicit transaction). That is one round trip where a transaction
+/// takes four: `BEGIN`, the change, the outbox `INSERT`, `COMMIT`.
+///
+/// The outbox row is inserted only if the change touched a row, so a lost compare-and-set
+/// records nothing; a failed insert (a duplicate id, an unknown owner) fails the statement.
+pub(crate) async fn write_with_message(
+    pool: &PgPool,
+    write: &TodoWrite,
+    message: &OutboxMessage,
+) -> Result<(), RepositoryError> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| error::infra("acquire connection", e))?;
+    let (id, query) = match write {
+        TodoWrite::Insert(todo) => {
+            let r = TodoRecord::from(todo);
+            let query = sqlx::query_scalar::<_, bool>(concat!(
+                "WITH written AS (INSERT INTO todos (",
+                columns!(),
+                ") VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING 1), ",
+                record_if_written!()
+            ));
+            (
+                todo.id(),
+                bind_message(query, message)
+                    .bind(r.id)
+                    .bind(r.owner_id)
+                    .bind(r.title)
+                    .bind(r.description)
+                    .bind(r.tags)
+                    .bind(r.due_date)
+                    .bind(r.completed_at)
+                    .bind(r.version)
+                    .bind(r.created_at)
+                    .bind(r.updated_at),
+            )
+        }
+        TodoWrite::Update { todo, expected } => {
+            let r = TodoRecord::from(todo);
+            let query = sqlx::query_scalar::<_, bool>(concat!(
+                "WITH written AS (UPDATE todos SET title = $7, description = $8, tags = $9, \
+                 due_date = $10, completed_at = $11, version = $12, updated_at = $13 \
+                 WHERE id = $5 AND version = $6 RETURNING 1), ",
+                record_if_written!()
+            ));
+            (
+                todo.id(),
+                bind_message(query, message)
+                    .bind(r.id)
+                    .bind(expected.get())
+                    .bind(r.title)
+                    .bind(r.description)
+                    .bind(r.tags)
+                    .bind(r.due_date)
+                    .bind(r.completed_at)
+                    .bind(r.version)
+                    .bind(r.updated_at),
+            )
+        }
+        TodoWrite::Delete { id, expected } => {
+            let query = sqlx::query_scalar::<_, bool>(concat!(
+                "WITH written AS (DELETE FROM todos WHERE id = $5 AND version = $6 RETURNING 1), ",
+                record_if_written!()
+            ));
+            (
+                *id,
+                bind_message(query, message)
+                    .bind(id.as_uuid())
+                    .bind(expected.get()),
+            )
+        }
+    };
+    let written = query
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| error::write("write todo and record its event", e))?;
+    if written {
+        Ok(())
+    } else {
+        Err(PgTodoRepository::explain_miss(&mut conn, id).await)
+    }
+}
+
+type ScalarQuery<'q> = sqlx::query::QueryScalar<'q, Postgres, bool, sqlx::postgres::PgArguments>;
+
+/// Binds the outbox message to `$1`..`$4`.
+fn bind_message<'q>(query: ScalarQuery<'q>, message: &OutboxMessage) -> ScalarQuery<'q> {
+    query
+        .bind(message.id().as_uuid())
+        .bind(message.kind().as_str())
+        .bind(message.dedupe_key())
+        .bind(Json(MessageRecord::from(message)))
 }
 
 #[async_trait]

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::{
-    error::InfraError,
-    ports::{Outbox, TodoRepository, Transaction, UnitOfWork, UserRepository},
+    error::{InfraError, RepositoryError},
+    event::OutboxMessage,
+    ports::{Outbox, TodoRepository, TodoWrite, Transaction, UnitOfWork, UserRepository},
 };
 use sqlx::PgPool;
 use tokio::sync::Mutex;
@@ -43,6 +44,14 @@ impl UnitOfWork for PgUnitOfWork {
         Ok(Box::new(PgTransaction {
             tx: Arc::new(Mutex::new(Some(tx))),
         }))
+    }
+
+    async fn write_todo(
+        &self,
+        write: TodoWrite,
+        message: OutboxMessage,
+    ) -> Result<(), RepositoryError> {
+        crate::todos::write_with_message(&self.pool, &write, &message).await
     }
 }
 

@@ -1,13 +1,15 @@
 //! Plain, storage-shaped records and their conversion to and from domain types: a support
 //! crate shared by the driven adapters.
 //!
-//! Postgres rows and Redis JSON values have the same shape, so one record type serves both:
-//! the Postgres adapter reads its rows into these by hand, the Redis adapter stores them as
-//! JSON. Only serde is a dependency here, so neither driver leaks into the other adapter.
+//! Postgres rows and Redis values have the same shape, so one record type serves both: the
+//! Postgres adapter reads its rows into these by hand; the Redis adapter stores sessions
+//! and cached todos in the [`compact`] binary form, and outbox messages as JSON. Only serde
+//! and its formats are dependencies here, so neither driver leaks into the other adapter.
 //! Reading a record back goes through the domain constructors: data that was edited by hand
 //! or written by a buggy release is reported as corrupt instead of becoming an invalid
 //! entity.
 
+pub mod compact;
 mod messages;
 
 pub use messages::{MessageRecord, ReminderRecord, TodoEventRecord};

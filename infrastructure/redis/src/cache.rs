@@ -8,17 +8,17 @@ use domain::{
     ports::TodoCache,
     todo::{Todo, TodoId, Version},
 };
-use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use redis::{Script, aio::ConnectionManager};
 
-use crate::classify;
-use driven_records::TodoRecord;
+use crate::{cacheable, classify};
+use driven_records::compact::{self, Decoded};
 
 /// Stores a todo unless the key holds a newer version (a newer entry, or the tombstone of
 /// an invalidation at a newer version). One script, so the compare and the write are atomic.
 ///
 /// A key of another type (a plain string from an older release) is replaced.
 ///
-/// KEYS: the todo's key. ARGV: version, JSON, TTL in ms.
+/// KEYS: the todo's key. ARGV: version, encoded todo, TTL in ms.
 static PUT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -59,9 +59,10 @@ static INVALIDATE: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// [`TodoCache`] on Redis: one hash per todo under `<prefix>todo:<id>`, expiring after a
-/// fixed time-to-live. Field `v` is the version; field `todo` is the JSON record, absent
-/// in the tombstone an invalidation leaves. A tombstone lives as long as an entry would,
-/// which is how long a late put of an older version must keep losing.
+/// fixed time-to-live. Field `v` is the version; field `todo` is the todo in the
+/// [`compact`] form, absent in the tombstone an invalidation leaves. A tombstone lives as
+/// long as an entry would, which is how long a late put of an older version must keep
+/// losing.
 #[derive(Clone)]
 pub struct RedisTodoCache {
     redis: ConnectionManager,
@@ -98,21 +99,23 @@ impl std::fmt::Debug for RedisTodoCache {
 impl TodoCache for RedisTodoCache {
     async fn get(&self, id: TodoId) -> Result<Option<Todo>, InfraError> {
         let mut conn = self.redis.clone();
-        let value: Option<String> = conn
-            .hget(self.key(id), "todo")
+        let value: Option<Vec<u8>> = cacheable("HGET")
+            .arg(self.key(id))
+            .arg("todo")
+            .query_async(&mut conn)
             .await
             .map_err(|e| classify("read cached todo", e))?;
         let Some(value) = value else { return Ok(None) };
-        // An entry that no longer decodes (written by an older release, say) is an error;
-        // the caller falls back to the database and overwrites it.
-        let record: TodoRecord = serde_json::from_str(&value)
-            .map_err(|e| InfraError::internal("decode cached todo", e))?;
-        Ok(Some(Todo::try_from(record)?))
+        // An entry that no longer decodes is an error; the caller falls back to the
+        // database and overwrites it. One in a format of a newer release is a miss.
+        match compact::decode_todo(&value)? {
+            Decoded::Value(todo) => Ok(Some(todo)),
+            Decoded::UnknownFormat(_) => Ok(None),
+        }
     }
 
     async fn put(&self, todo: &Todo) -> Result<(), InfraError> {
-        let value = serde_json::to_string(&TodoRecord::from(todo))
-            .map_err(|e| InfraError::internal("encode todo", e))?;
+        let value = compact::encode_todo(todo);
         let mut conn = self.redis.clone();
         PUT.key(self.key(todo.id()))
             .arg(todo.version().get())

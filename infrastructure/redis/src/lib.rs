@@ -1,9 +1,15 @@
 //! Driven adapter: Redis. The session store, the todo read cache, the event publisher (a
 //! stream) and its feed, the rate limiter and the readiness probe.
 //!
-//! Both share one [`ConnectionManager`]: a single multiplexed connection that pipelines
-//! concurrent commands and reconnects by itself after a failure. Every key starts with a
-//! configurable prefix, so several services (or parallel tests) can share one Redis.
+//! Every adapter takes a [`ConnectionManager`]: a single multiplexed connection that
+//! pipelines concurrent commands and reconnects by itself after a failure. Every key starts
+//! with a configurable prefix, so several services (or parallel tests) can share one Redis.
+//!
+//! The session store and the todo cache can take a *tracked* connection instead
+//! ([`connect_tracked`]): Redis' server-assisted client-side caching. Their reads are then
+//! answered from process memory after the first one, and Redis pushes an invalidation as
+//! soon as another client (or this one) changes a key that was read, so a logout on one
+//! replica ends the session on every replica at once.
 
 mod cache;
 mod events;
@@ -19,12 +25,18 @@ pub use rate_limit::RedisRateLimiter;
 pub use readiness::RedisReadiness;
 /// The connection type, re-exported so the composition root needs no redis dependency.
 pub use redis::aio::ConnectionManager;
+/// What a tracked connection ([`connect_tracked`]) counts: hits, misses, invalidations.
+pub use redis::caching::CacheStatistics;
 pub use sessions::RedisSessionStore;
 
-use std::time::Duration;
+use std::{num::NonZeroUsize, time::Duration};
 
 use domain::error::InfraError;
-use redis::aio::ConnectionManagerConfig;
+use redis::{
+    IntoConnectionInfo, ProtocolVersion,
+    aio::ConnectionManagerConfig,
+    caching::{CacheConfig, CacheMode},
+};
 
 /// How the Redis connection behaves.
 #[derive(Debug, Clone)]
@@ -48,6 +60,19 @@ impl Default for RedisSettings {
     }
 }
 
+/// How much the process keeps of what a tracked connection reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientCacheSettings {
+    /// At most this many values are kept; the least recently used one goes first. Each is
+    /// one session or one todo, a few hundred bytes.
+    pub entries: NonZeroUsize,
+    /// The longest a value is kept without being read from Redis again, even if no
+    /// invalidation came. It bounds how long a value can be stale in the one case that
+    /// tracking cannot cover: a change whose invalidation arrives while the read that
+    /// fetched the old value is still being stored.
+    pub ttl: Duration,
+}
+
 /// Connects to `url` and checks that the server answers.
 ///
 /// # Errors
@@ -55,13 +80,60 @@ impl Default for RedisSettings {
 pub async fn connect(url: &str, settings: &RedisSettings) -> Result<ConnectionManager, InfraError> {
     let client =
         redis::Client::open(url).map_err(|e| InfraError::internal("parse Redis URL", e))?;
-    let config = ConnectionManagerConfig::new()
+    manage(client, manager_config(settings)).await
+}
+
+/// Connects to `url` with server-assisted client-side caching (Redis 6 or later), and
+/// checks that the server answers.
+///
+/// The connection speaks RESP3 and turns `CLIENT TRACKING` on in opt-in mode: only the
+/// reads that ask for it (a session by token, a cached todo by id) are kept in process
+/// memory and tracked by the server. Redis then pushes an invalidation on this same
+/// connection when one of those keys changes or expires, and the value is dropped before
+/// the next read. When the connection drops, invalidations may have been lost with it, so
+/// everything kept before is discarded: the reconnected connection starts with an empty
+/// cache (redis-rs moves to a new cache epoch on every reconnect).
+///
+/// # Errors
+/// Returns [`InfraError`] when the URL is invalid or the server cannot be reached.
+pub async fn connect_tracked(
+    url: &str,
+    settings: &RedisSettings,
+    cache: ClientCacheSettings,
+) -> Result<ConnectionManager, InfraError> {
+    let info = url
+        .into_connection_info()
+        .map_err(|e| InfraError::internal("parse Redis URL", e))?;
+    let resp3 = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
+    let client = redis::Client::open(info.set_redis_settings(resp3))
+        .map_err(|e| InfraError::internal("parse Redis URL", e))?;
+    let config = manager_config(settings).set_cache_config(
+        CacheConfig::new()
+            .set_mode(CacheMode::OptIn)
+            .set_size(cache.entries)
+            .set_default_client_ttl(cache.ttl),
+    );
+    manage(client, config).await
+}
+
+/// The reconnection policy every connection shares.
+fn manager_config(settings: &RedisSettings) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
         .set_response_timeout(Some(settings.response_timeout))
         .set_connection_timeout(Some(settings.connection_timeout))
         // Reconnect in the background a few times, then let commands fail fast until
         // Redis is back; callers degrade instead of waiting.
         .set_number_of_retries(3)
-        .set_max_delay(Duration::from_secs(2));
+        .set_max_delay(Duration::from_secs(2))
+}
+
+async fn manage(
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+) -> Result<ConnectionManager, InfraError> {
     let manager = ConnectionManager::new_with_config(client, config)
         .await
         .map_err(|e| classify("connect to Redis", e))?;
@@ -93,4 +165,12 @@ pub(crate) fn classify(operation: &'static str, error: redis::RedisError) -> Inf
     } else {
         InfraError::internal(operation, error)
     }
+}
+
+/// The read command `name`, marked as one that a tracked connection ([`connect_tracked`])
+/// may answer from process memory. On an ordinary connection the mark does nothing.
+pub(crate) fn cacheable(name: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd(name);
+    cmd.set_cache_config(redis::CommandCacheConfig::new());
+    cmd
 }

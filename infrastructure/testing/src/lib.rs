@@ -299,6 +299,27 @@ impl TestRedis {
         }
         panic!("cannot connect to the test Redis server at {}", self.url)
     }
+
+    /// A connection manager with client-side caching on the test server (see
+    /// [`driven_redis::connect_tracked`]), keeping at most `entries` values for `ttl`.
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub async fn tracked_manager(&self, entries: usize, ttl: Duration) -> ConnectionManager {
+        let cache = driven_redis::ClientCacheSettings {
+            entries: std::num::NonZeroUsize::new(entries).unwrap_or(std::num::NonZeroUsize::MIN),
+            ttl,
+        };
+        for _ in 0..50 {
+            if let Ok(manager) =
+                driven_redis::connect_tracked(&self.url, &self.settings(), cache).await
+            {
+                return manager;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("cannot connect to the test Redis server at {}", self.url)
+    }
 }
 
 impl std::fmt::Debug for TestRedis {

@@ -38,11 +38,23 @@ async fn redis() -> Fixture {
     }
 }
 
+/// The Redis adapter on a connection with client-side caching: the same contract must
+/// hold when repeated reads are answered from process memory.
+async fn redis_tracked() -> Fixture {
+    let redis = TestRedis::new().await;
+    let manager = redis.tracked_manager(1_000, Duration::from_secs(60)).await;
+    let cache = RedisTodoCache::new(manager, redis.key_prefix(), TTL);
+    Fixture {
+        cache: Arc::new(cache),
+        _redis: Some(redis),
+    }
+}
+
 fn owner() -> UserId {
     UserId::from_uuid(Uuid::now_v7())
 }
 
-contract!(adapters: [memory, redis], checks: [
+contract!(adapters: [memory, redis, redis_tracked], checks: [
     a_todo_never_put_is_a_miss,
     a_put_todo_reads_back_equal_with_every_field,
     a_second_put_replaces_the_first,

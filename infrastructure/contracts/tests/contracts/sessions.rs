@@ -9,7 +9,7 @@ use domain::{
     user::{Role, UserId},
 };
 use driven_memory::MemorySessionStore;
-use driven_redis::RedisSessionStore;
+use driven_redis::{ConnectionManager, RedisSessionStore};
 use driven_system::clock::SystemClock;
 use driven_system::tokens::RandomTokenGenerator;
 use test_servers::{ManualClock, TestRedis};
@@ -45,11 +45,22 @@ async fn memory() -> Fixture {
 
 async fn redis() -> Fixture {
     let redis = TestRedis::new().await;
-    let store = RedisSessionStore::new(
-        redis.manager().await,
-        redis.key_prefix(),
-        Arc::new(SystemClock),
-    );
+    let manager = redis.manager().await;
+    redis_on(redis, manager)
+}
+
+/// The Redis store on a connection with client-side caching: the same contract must hold
+/// when repeated reads are answered from process memory.
+async fn redis_tracked() -> Fixture {
+    let redis = TestRedis::new().await;
+    let manager = redis
+        .tracked_manager(1_000, StdDuration::from_secs(60))
+        .await;
+    redis_on(redis, manager)
+}
+
+fn redis_on(redis: TestRedis, manager: ConnectionManager) -> Fixture {
+    let store = RedisSessionStore::new(manager, redis.key_prefix(), Arc::new(SystemClock));
     Fixture {
         store: Arc::new(store),
         clock: Arc::new(SystemClock),
@@ -75,7 +86,7 @@ fn session_of(user: UserId, clock: &dyn Clock, lifetime: Duration) -> (SessionTo
     (token, session)
 }
 
-contract!(adapters: [memory, redis], checks: [
+contract!(adapters: [memory, redis, redis_tracked], checks: [
     a_created_session_reads_back_equal,
     an_unknown_hash_is_none,
     a_deleted_session_is_gone_and_deleting_again_is_fine,

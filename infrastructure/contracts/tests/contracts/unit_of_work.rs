@@ -4,11 +4,14 @@ use std::{sync::Arc, time::Duration};
 
 use domain::{
     error::RepositoryError,
-    ports::{TodoRepository, UnitOfWork, UserRepository},
+    event::{MessageId, OutboxMessage, TodoChange, TodoEvent},
+    ports::{JobQueue, TodoRepository, TodoWrite, UnitOfWork, UserRepository},
+    todo::{Title, Todo, TodoChanges, Version},
 };
 use driven_memory::MemoryStore;
-use driven_postgres::{PgTodoRepository, PgUnitOfWork, PgUserRepository};
+use driven_postgres::{PgJobQueue, PgTodoRepository, PgUnitOfWork, PgUserRepository};
 use test_servers::TestDatabase;
+use uuid::Uuid;
 
 use crate::support::*;
 
@@ -17,6 +20,8 @@ pub struct Fixture {
     /// The ordinary repositories, outside any transaction.
     users: Arc<dyn UserRepository>,
     todos: Arc<dyn TodoRepository>,
+    /// The outbox as the worker sees it: what was recorded.
+    jobs: Arc<dyn JobQueue>,
     /// How the adapter keeps an open transaction from others, as its docs say: readers
     /// wait for it to end (a lock), or see the state before it (a snapshot).
     isolation: Isolation,
@@ -35,6 +40,7 @@ async fn memory() -> Fixture {
         unit_of_work: Arc::new(store.unit_of_work()),
         users: Arc::new(store.users()),
         todos: Arc::new(store.todos()),
+        jobs: Arc::new(store.job_queue()),
         isolation: Isolation::ReadersWait,
         _db: None,
     }
@@ -46,7 +52,8 @@ async fn postgres() -> Fixture {
     Fixture {
         unit_of_work: Arc::new(PgUnitOfWork::new(pool.clone())),
         users: Arc::new(PgUserRepository::new(pool.clone())),
-        todos: Arc::new(PgTodoRepository::new(pool)),
+        todos: Arc::new(PgTodoRepository::new(pool.clone())),
+        jobs: Arc::new(PgJobQueue::new(pool)),
         isolation: Isolation::ReadersSeeTheStateBefore,
         _db: Some(db),
     }
@@ -58,6 +65,9 @@ contract!(adapters: [memory, postgres], checks: [
     writes_are_invisible_to_others_until_commit,
     a_transaction_reads_its_own_writes,
     a_failed_write_inside_a_transaction_can_be_abandoned_cleanly,
+    write_todo_keeps_each_change_with_its_event,
+    write_todo_that_loses_its_compare_and_set_keeps_nothing,
+    write_todo_whose_insert_fails_records_nothing,
 ]);
 
 async fn a_commit_makes_every_write_visible(f: &Fixture) {
@@ -157,4 +167,158 @@ async fn a_failed_write_inside_a_transaction_can_be_abandoned_cleanly(f: &Fixtur
         "the transaction's other write is gone"
     );
     assert_eq!(f.users.get(existing.id).await.unwrap(), Some(existing));
+}
+
+/// The event of `change` to `todo`, as the use cases record it.
+fn event_of(todo: &Todo, change: TodoChange) -> OutboxMessage {
+    OutboxMessage::TodoEvent(TodoEvent::of(
+        MessageId::from_uuid(Uuid::now_v7()),
+        t0(),
+        todo,
+        change,
+    ))
+}
+
+async fn backlog(f: &Fixture) -> u64 {
+    f.jobs.stats().await.unwrap().backlog
+}
+
+async fn write_todo_keeps_each_change_with_its_event(f: &Fixture) {
+    let owner = user(&unique_email());
+    f.users.insert(&owner).await.unwrap();
+    let todo = full_todo(owner.id);
+
+    f.unit_of_work
+        .write_todo(
+            TodoWrite::Insert(todo.clone()),
+            event_of(&todo, TodoChange::Created),
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.todos.get(todo.id()).await.unwrap(), Some(todo.clone()));
+    assert_eq!(backlog(f).await, 1);
+
+    let mut renamed = todo.clone();
+    renamed.apply(
+        TodoChanges {
+            title: Some(Title::new("Renamed").unwrap()),
+            ..TodoChanges::default()
+        },
+        t0(),
+    );
+    f.unit_of_work
+        .write_todo(
+            TodoWrite::Update {
+                todo: renamed.clone(),
+                expected: todo.version(),
+            },
+            event_of(&renamed, TodoChange::Updated),
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.todos.get(todo.id()).await.unwrap(), Some(renamed.clone()));
+    assert_eq!(backlog(f).await, 2);
+
+    f.unit_of_work
+        .write_todo(
+            TodoWrite::Delete {
+                id: todo.id(),
+                expected: renamed.version(),
+            },
+            event_of(&renamed, TodoChange::Deleted),
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.todos.get(todo.id()).await.unwrap(), None);
+    assert_eq!(backlog(f).await, 3);
+}
+
+async fn write_todo_that_loses_its_compare_and_set_keeps_nothing(f: &Fixture) {
+    let owner = user(&unique_email());
+    f.users.insert(&owner).await.unwrap();
+    let todo = full_todo(owner.id);
+    f.todos.insert(&todo).await.unwrap();
+    let stale = Version::new(todo.version().get() + 5).unwrap();
+
+    let err = f
+        .unit_of_work
+        .write_todo(
+            TodoWrite::Update {
+                todo: todo.clone(),
+                expected: stale,
+            },
+            event_of(&todo, TodoChange::Updated),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepositoryError::VersionConflict), "{err:?}");
+    let err = f
+        .unit_of_work
+        .write_todo(
+            TodoWrite::Delete {
+                id: todo.id(),
+                expected: stale,
+            },
+            event_of(&todo, TodoChange::Deleted),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepositoryError::VersionConflict), "{err:?}");
+    let missing = full_todo(owner.id);
+    let err = f
+        .unit_of_work
+        .write_todo(
+            TodoWrite::Delete {
+                id: missing.id(),
+                expected: missing.version(),
+            },
+            event_of(&missing, TodoChange::Deleted),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepositoryError::NotFound), "{err:?}");
+
+    assert_eq!(f.todos.get(todo.id()).await.unwrap(), Some(todo));
+    assert_eq!(
+        backlog(f).await,
+        0,
+        "no event for a change that was not made"
+    );
+}
+
+async fn write_todo_whose_insert_fails_records_nothing(f: &Fixture) {
+    let owner = user(&unique_email());
+    f.users.insert(&owner).await.unwrap();
+    let todo = full_todo(owner.id);
+    f.todos.insert(&todo).await.unwrap();
+    let orphan = full_todo(user(&unique_email()).id);
+
+    let err = f
+        .unit_of_work
+        .write_todo(
+            TodoWrite::Insert(todo.clone()),
+            event_of(&todo, TodoChange::Created),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepositoryError::Duplicate("id")), "{err:?}");
+    let err = f
+        .unit_of_work
+        .write_todo(
+            TodoWrite::Insert(orphan.clone()),
+            event_of(&orphan, TodoChange::Created),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RepositoryError::UnknownReference("owner")),
+        "{err:?}"
+    );
+
+    assert_eq!(f.todos.get(orphan.id()).await.unwrap(), None);
+    assert_eq!(
+        backlog(f).await,
+        0,
+        "no event for a todo that was not stored"
+    );
 }

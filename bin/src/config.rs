@@ -236,8 +236,10 @@ fn worker_config(env: &Vars<'_>, database: bool) -> Result<WorkerConfig, ConfigE
     if worker.retention < Duration::from_secs(24 * 3600) {
         return Err(env.invalid("OUTBOX_RETENTION_HOURS", "must be at least 24"));
     }
-    if worker.reminder_window.is_zero() || worker.reminder_window > Duration::from_secs(12 * 3600) {
-        return Err(env.invalid("REMINDER_WINDOW_MINUTES", "must be from 1 to 720"));
+    // At most a day: a reminder's dedupe key is kept as long as delivered jobs are
+    // (OUTBOX_RETENTION_HOURS, at least 24), which must outlast the window.
+    if worker.reminder_window.is_zero() || worker.reminder_window > Duration::from_secs(24 * 3600) {
+        return Err(env.invalid("REMINDER_WINDOW_MINUTES", "must be from 1 to 1440"));
     }
     // A job must not be handed to a second worker while the first is still delivering
     // it: the lease has to outlast a whole batch of slow calls.
@@ -851,6 +853,10 @@ mod tests {
             (vec![("WORKER_BATCH_SIZE", "0")], "WORKER_BATCH_SIZE"),
             (
                 vec![("REMINDER_WINDOW_MINUTES", "0")],
+                "REMINDER_WINDOW_MINUTES",
+            ),
+            (
+                vec![("REMINDER_WINDOW_MINUTES", "1441")],
                 "REMINDER_WINDOW_MINUTES",
             ),
             (

@@ -68,8 +68,10 @@ pub struct ClientCacheSettings {
     pub entries: NonZeroUsize,
     /// The longest a value is kept without being read from Redis again, even if no
     /// invalidation came. It bounds how long a value can be stale in the one case that
-    /// tracking cannot cover: a change whose invalidation arrives while the read that
-    /// fetched the old value is still being stored.
+    /// tracking does not cover: a write that races the read fetching a key. Redis pushes
+    /// that write's invalidation right after the read's reply; if the connection handles
+    /// the push before the reader has stored the reply (a window of microseconds),
+    /// redis-rs finds nothing to drop and then stores the old value.
     pub ttl: Duration,
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole stack of docker-compose.yml, built and run for real, then checked from outside:
 #
-#   1. builds the image and brings the stack up (Postgres, Redis, migrate, api, worker);
+#   1. builds the image and brings the stack up (Postgres, Redis, migrate, api, worker),
+#      and waits until the API and the worker report healthy;
 #   2. runs the README's curl walkthrough (the "Try it" block, taken from README.md itself);
 #   3. sends one gRPC call (ListTodos, as raw gRPC frames over h2c with curl) and one GraphQL
 #      query, and checks that each returns the todo the walkthrough created;
@@ -69,6 +70,15 @@ curl -sf "$API/readyz" >/dev/null || fail "the API never became ready"
 migrate_exit=$(docker inspect -f '{{.State.ExitCode}}' "$(stack ps -a -q migrate)")
 [ "$migrate_exit" = 0 ] || fail "migrate exited $migrate_exit"
 log "ready; migrate exited 0"
+for service in api worker; do
+  for _ in $(seq 60); do
+    health=$(docker inspect -f '{{.State.Health.Status}}' "$(stack ps -a -q $service)")
+    [ "$health" = healthy ] && break
+    sleep 1
+  done
+  [ "$health" = healthy ] || fail "$service is $health, not healthy"
+done
+log "api and worker report healthy (backend probe)"
 
 log "the README's walkthrough"
 walkthrough=$(awk '/^Try it:/ {found = 1; next} found && /^```sh/ {inside = 1; next} inside && /^```/ {exit} inside {print}' README.md)

@@ -49,6 +49,13 @@ pub enum Command {
     },
     /// Apply the pending database migrations (needs DATABASE_URL). Safe to run again.
     Migrate,
+    /// Exit 0 if `url` answers 2xx within 2 seconds, else 1: the health check of an image
+    /// that has no shell and no curl, such as
+    /// `backend probe http://127.0.0.1:8080/readyz`.
+    Probe {
+        /// The URL to GET.
+        url: url::Url,
+    },
     /// Manage users.
     Users {
         /// The user command.
@@ -116,6 +123,7 @@ pub async fn run(command: Command, config: &Config) -> anyhow::Result<()> {
         Command::Worker => worker(config).await,
         Command::Jobs { command } => jobs(config, command).await,
         Command::Migrate => migrate(config).await,
+        Command::Probe { url } => probe(url).await,
         Command::Users {
             command:
                 UsersCommand::Create {
@@ -191,6 +199,22 @@ async fn jobs(config: &Config, command: JobsCommand) -> anyhow::Result<()> {
         }
     }
     app.close().await;
+    Ok(())
+}
+
+/// GETs `url` and fails unless the answer is a success.
+async fn probe(url: url::Url) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let status = client
+        .get(url.clone())
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?
+        .status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
     Ok(())
 }
 

@@ -337,3 +337,42 @@ fn graphql_schema_prints_the_checked_in_sdl() {
     .unwrap();
     assert_eq!(text(&out.stdout), checked_in);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_exits_0_on_a_success_and_1_on_anything_else() {
+    let vars = std::collections::HashMap::from([("HTTP_ADDR", "127.0.0.1:0")]);
+    let config =
+        backend::Config::from_vars(|name| vars.get(name).map(|v| (*v).to_owned())).unwrap();
+    let app = backend::Application::build(&config).await.unwrap();
+    let server = backend::server::HttpServer::bind(&app, &config)
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.local_addr().unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(server.run(shutdown.clone()));
+    // The binary blocks this thread while it runs; the server answers on the other one.
+    let probe =
+        |url: String| tokio::task::spawn_blocking(move || backend(&["probe", &url], &[], ""));
+
+    let up = probe(format!("{base}/readyz")).await.unwrap();
+    assert!(up.status.success(), "{}", text(&up.stderr));
+
+    let unauthorised = probe(format!("{base}/v1/todos")).await.unwrap();
+    assert_eq!(unauthorised.status.code(), Some(1));
+    assert!(
+        text(&unauthorised.stderr).contains("401"),
+        "{}",
+        text(&unauthorised.stderr)
+    );
+
+    let closed = probe("http://127.0.0.1:1/healthz".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(closed.status.code(), Some(1));
+    assert!(
+        text(&closed.stderr).contains("did not answer"),
+        "{}",
+        text(&closed.stderr)
+    );
+    shutdown.cancel();
+}

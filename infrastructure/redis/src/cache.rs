@@ -10,7 +10,7 @@ use domain::{
 };
 use redis::{Script, aio::ConnectionManager};
 
-use crate::{cacheable, classify};
+use crate::{cacheable, classify, settle};
 use driven_records::compact::{self, Decoded};
 
 /// Stores a todo unless the key holds a newer version (a newer entry, or the tombstone of
@@ -123,7 +123,8 @@ impl TodoCache for RedisTodoCache {
             .arg(self.ttl_ms)
             .invoke_async::<()>(&mut conn)
             .await
-            .map_err(|e| classify("cache todo", e))
+            .map_err(|e| classify("cache todo", e))?;
+        settle(&mut conn, "cache todo").await
     }
 
     async fn invalidate(&self, id: TodoId, written: Version) -> Result<(), InfraError> {
@@ -134,6 +135,7 @@ impl TodoCache for RedisTodoCache {
             .arg(self.ttl_ms)
             .invoke_async::<()>(&mut conn)
             .await
-            .map_err(|e| classify("invalidate cached todo", e))
+            .map_err(|e| classify("invalidate cached todo", e))?;
+        settle(&mut conn, "invalidate cached todo").await
     }
 }

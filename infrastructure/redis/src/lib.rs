@@ -176,3 +176,24 @@ pub(crate) fn cacheable(name: &str) -> redis::Cmd {
     cmd.set_cache_config(redis::CommandCacheConfig::new());
     cmd
 }
+
+/// After a write on `conn`, returns once what this process kept of the written keys is
+/// gone, so that its next read cannot be answered with the old value.
+///
+/// Redis sends the invalidation for a client's own write *after* the write's reply, so the
+/// write returning is not enough: the push may still be on its way. A `PING` on the same
+/// connection is answered after that push, and the connection handles the push before it
+/// hands the `PING`'s reply back. On a connection without client-side caching this costs
+/// nothing: there is nothing kept to wait for.
+pub(crate) async fn settle(
+    conn: &mut ConnectionManager,
+    operation: &'static str,
+) -> Result<(), InfraError> {
+    if conn.get_cache_statistics().is_none() {
+        return Ok(());
+    }
+    redis::cmd("PING")
+        .query_async::<()>(conn)
+        .await
+        .map_err(|e| classify(operation, e))
+}

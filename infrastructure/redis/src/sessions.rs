@@ -11,7 +11,7 @@ use domain::{
 };
 use redis::{Script, aio::ConnectionManager};
 
-use crate::{cacheable, classify};
+use crate::{cacheable, classify, settle};
 use driven_records::compact::{self, Decoded};
 
 /// Stores a session and adds it to its user's index, in one step.
@@ -140,7 +140,8 @@ impl SessionStore for RedisSessionStore {
             .arg(now.timestamp_millis())
             .invoke_async::<()>(&mut conn)
             .await
-            .map_err(|e| classify("store session", e))
+            .map_err(|e| classify("store session", e))?;
+        settle(&mut conn, "store session").await
     }
 
     async fn get(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, InfraError> {
@@ -168,7 +169,8 @@ impl SessionStore for RedisSessionStore {
         let mut conn = self.redis.clone();
         pipe.query_async::<()>(&mut conn)
             .await
-            .map_err(|e| classify("delete session", e))
+            .map_err(|e| classify("delete session", e))?;
+        settle(&mut conn, "delete session").await
     }
 
     async fn delete_all_of_user(&self, user: UserId) -> Result<(), InfraError> {
@@ -180,6 +182,6 @@ impl SessionStore for RedisSessionStore {
             .await
             .map_err(|e| classify("delete the sessions of a user", e))?;
         tracing::debug!(ended, "sessions deleted");
-        Ok(())
+        settle(&mut conn, "delete the sessions of a user").await
     }
 }

@@ -65,6 +65,7 @@ contract!(adapters: [memory, redis, redis_tracked], checks: [
     after_an_invalidation_the_written_version_can_be_cached,
     nothing_the_todo_had_can_be_cached_after_its_deletion,
     concurrent_puts_keep_the_newest_version,
+    a_read_after_a_write_of_this_process_never_sees_what_it_replaced,
 ]);
 
 async fn a_todo_never_put_is_a_miss(f: &Fixture) {
@@ -185,4 +186,22 @@ async fn concurrent_puts_keep_the_newest_version(f: &Fixture) {
     join_all(tasks).await;
 
     assert_eq!(f.cache.get(v1.id()).await.unwrap(), Some(newest));
+}
+
+/// Read-your-writes, many times over, so that a reply that overtakes its invalidation shows.
+/// On a tracked connection Redis sends the invalidation of the process's own write after
+/// the write's reply; the adapter must not return until it has been handled.
+async fn a_read_after_a_write_of_this_process_never_sees_what_it_replaced(f: &Fixture) {
+    for _ in 0..100 {
+        let v1 = plain_todo(owner(), "read your writes");
+        let v2 = changed(&v1, 1);
+        f.cache.put(&v1).await.unwrap();
+        assert_eq!(f.cache.get(v1.id()).await.unwrap(), Some(v1.clone()));
+        assert_eq!(f.cache.get(v1.id()).await.unwrap(), Some(v1.clone()));
+
+        f.cache.invalidate(v1.id(), v2.version()).await.unwrap();
+        assert_eq!(f.cache.get(v1.id()).await.unwrap(), None);
+        f.cache.put(&v2).await.unwrap();
+        assert_eq!(f.cache.get(v1.id()).await.unwrap(), Some(v2));
+    }
 }

@@ -94,6 +94,7 @@ contract!(adapters: [memory, redis, redis_tracked], checks: [
     an_already_expired_session_is_never_returned,
     deleting_all_of_a_users_sessions_spares_everyone_else,
     deleting_all_of_a_users_sessions_covers_those_logged_out_or_expired_before,
+    a_logout_by_this_process_is_seen_by_its_very_next_read,
 ]);
 
 async fn a_created_session_reads_back_equal(f: &Fixture) {
@@ -187,5 +188,32 @@ async fn deleting_all_of_a_users_sessions_covers_those_logged_out_or_expired_bef
 
     for token in [&short_token, &gone_token, &kept_token, &new_token] {
         assert_eq!(f.store.get(&token.hash()).await.unwrap(), None);
+    }
+}
+
+/// Many times over, so that a reply that overtakes its invalidation shows: on a tracked
+/// connection a session that was read (and so kept in memory) must be gone for the very
+/// next read once `delete` or `delete_all_of_user` has returned.
+async fn a_logout_by_this_process_is_seen_by_its_very_next_read(f: &Fixture) {
+    for round in 0..50 {
+        let (token, session) = session(f.clock.as_ref(), Duration::hours(1));
+        f.store.create(&session).await.unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                f.store.get(&token.hash()).await.unwrap(),
+                Some(session.clone())
+            );
+        }
+
+        if round % 2 == 0 {
+            f.store.delete(&token.hash()).await.unwrap();
+        } else {
+            f.store.delete_all_of_user(session.user_id).await.unwrap();
+        }
+        assert_eq!(
+            f.store.get(&token.hash()).await.unwrap(),
+            None,
+            "round {round}"
+        );
     }
 }

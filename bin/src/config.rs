@@ -101,6 +101,25 @@ pub struct HttpConfig {
     /// one of them is counted, by the limits per address, as coming from the address it
     /// appended to `X-Forwarded-For`. Empty: the TCP peer, whatever the header says.
     pub trusted_proxies: Vec<IpNet>,
+    /// `HTTP_MAX_CONNECTIONS` (default 10000): the most connections open at once,
+    /// WebSockets included; past it, a new connection is closed at once. Keep it under the
+    /// process's file-descriptor limit (`ulimit -n`), with room for the pools.
+    pub max_connections: usize,
+    /// `HTTP_HEADER_READ_TIMEOUT_MS` (default 10000): how long a new connection may take
+    /// to send its first request head (or HTTP/2 preface), and an HTTP/1.1 request its
+    /// head from its first byte; the connection is dropped past it.
+    pub header_read_timeout: Duration,
+    /// `HTTP_IDLE_TIMEOUT_SECS` (default 75): how long a connection may have no request in
+    /// progress before it is closed. Longer than a load balancer's idle timeout (often
+    /// 60 s), so the balancer closes first.
+    pub idle_timeout: Duration,
+    /// `HTTP_KEEPALIVE_INTERVAL_SECS` (default 20): how often HTTP/2 connections and
+    /// WebSockets are pinged.
+    pub keepalive_interval: Duration,
+    /// `HTTP_KEEPALIVE_TIMEOUT_SECS` (default 20): how long a ping may go unanswered
+    /// before the peer counts as gone and its connection, with its live streams, is
+    /// closed.
+    pub keepalive_timeout: Duration,
 }
 
 /// The GraphQL endpoint's limits.
@@ -114,6 +133,12 @@ pub struct GraphqlConfig {
     pub max_query_bytes: usize,
     /// `GRAPHQL_INTROSPECTION` (default `true`): whether clients may introspect the schema.
     pub introspection: bool,
+    /// `GRAPHQL_WS_MAX_MESSAGE_BYTES` (default 65536): the largest WebSocket message a
+    /// client may send; at least `GRAPHQL_MAX_QUERY_BYTES`, so any query fits.
+    pub ws_max_message_bytes: usize,
+    /// `GRAPHQL_WS_INIT_TIMEOUT_MS` (default 10000): how long a WebSocket may go without
+    /// `connection_init` before it is closed (4408).
+    pub ws_init_timeout: Duration,
 }
 
 /// The gRPC services' limits.
@@ -370,6 +395,11 @@ impl Config {
             request_timeout: env.millis("HTTP_REQUEST_TIMEOUT_MS", 10_000)?,
             drain_timeout: env.seconds("HTTP_DRAIN_TIMEOUT_SECS", 20)?,
             max_in_flight: env.parse("HTTP_MAX_IN_FLIGHT", 1024usize)?,
+            max_connections: env.parse("HTTP_MAX_CONNECTIONS", 10_000usize)?,
+            header_read_timeout: env.millis("HTTP_HEADER_READ_TIMEOUT_MS", 10_000)?,
+            idle_timeout: env.seconds("HTTP_IDLE_TIMEOUT_SECS", 75)?,
+            keepalive_interval: env.seconds("HTTP_KEEPALIVE_INTERVAL_SECS", 20)?,
+            keepalive_timeout: env.seconds("HTTP_KEEPALIVE_TIMEOUT_SECS", 20)?,
             trusted_proxies: env
                 .string("TRUSTED_PROXIES")
                 .map(|list| {
@@ -401,6 +431,26 @@ impl Config {
                 })
                 .unwrap_or_default(),
         };
+        for (var, zero) in [
+            ("HTTP_MAX_CONNECTIONS", http.max_connections == 0),
+            (
+                "HTTP_HEADER_READ_TIMEOUT_MS",
+                http.header_read_timeout.is_zero(),
+            ),
+            ("HTTP_IDLE_TIMEOUT_SECS", http.idle_timeout.is_zero()),
+            (
+                "HTTP_KEEPALIVE_INTERVAL_SECS",
+                http.keepalive_interval.is_zero(),
+            ),
+            (
+                "HTTP_KEEPALIVE_TIMEOUT_SECS",
+                http.keepalive_timeout.is_zero(),
+            ),
+        ] {
+            if zero {
+                return Err(env.invalid(var, "must be at least 1"));
+            }
+        }
         for origin in &http.cors_allowed_origins {
             let parsed = url::Url::parse(origin).map_err(|e| {
                 env.invalid(
@@ -425,7 +475,18 @@ impl Config {
             max_complexity: env.parse("GRAPHQL_MAX_COMPLEXITY", 2_500usize)?,
             max_query_bytes: env.parse("GRAPHQL_MAX_QUERY_BYTES", 16_384usize)?,
             introspection: env.parse("GRAPHQL_INTROSPECTION", true)?,
+            ws_max_message_bytes: env.parse("GRAPHQL_WS_MAX_MESSAGE_BYTES", 65_536usize)?,
+            ws_init_timeout: env.millis("GRAPHQL_WS_INIT_TIMEOUT_MS", 10_000)?,
         };
+        if graphql.ws_max_message_bytes < graphql.max_query_bytes {
+            return Err(env.invalid(
+                "GRAPHQL_WS_MAX_MESSAGE_BYTES",
+                "must be at least GRAPHQL_MAX_QUERY_BYTES, so that any query fits",
+            ));
+        }
+        if graphql.ws_init_timeout.is_zero() {
+            return Err(env.invalid("GRAPHQL_WS_INIT_TIMEOUT_MS", "must be at least 1"));
+        }
         let grpc = GrpcConfig {
             max_message_bytes: env.parse("GRPC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024usize)?,
             health_interval: env.millis("GRPC_HEALTH_INTERVAL_MS", 5_000)?,
@@ -475,6 +536,26 @@ impl Config {
         );
         out.insert("HTTP_MAX_IN_FLIGHT", self.http.max_in_flight.to_string());
         out.insert(
+            "HTTP_MAX_CONNECTIONS",
+            self.http.max_connections.to_string(),
+        );
+        out.insert(
+            "HTTP_HEADER_READ_TIMEOUT_MS",
+            self.http.header_read_timeout.as_millis().to_string(),
+        );
+        out.insert(
+            "HTTP_IDLE_TIMEOUT_SECS",
+            self.http.idle_timeout.as_secs().to_string(),
+        );
+        out.insert(
+            "HTTP_KEEPALIVE_INTERVAL_SECS",
+            self.http.keepalive_interval.as_secs().to_string(),
+        );
+        out.insert(
+            "HTTP_KEEPALIVE_TIMEOUT_SECS",
+            self.http.keepalive_timeout.as_secs().to_string(),
+        );
+        out.insert(
             "TRUSTED_PROXIES",
             self.http
                 .trusted_proxies
@@ -499,6 +580,14 @@ impl Config {
         out.insert(
             "GRAPHQL_INTROSPECTION",
             self.graphql.introspection.to_string(),
+        );
+        out.insert(
+            "GRAPHQL_WS_MAX_MESSAGE_BYTES",
+            self.graphql.ws_max_message_bytes.to_string(),
+        );
+        out.insert(
+            "GRAPHQL_WS_INIT_TIMEOUT_MS",
+            self.graphql.ws_init_timeout.as_millis().to_string(),
         );
         out.insert(
             "GRPC_MAX_MESSAGE_BYTES",
@@ -796,6 +885,13 @@ mod tests {
             ("GRAPHQL_MAX_COMPLEXITY", "50"),
             ("GRAPHQL_MAX_QUERY_BYTES", "100"),
             ("GRAPHQL_INTROSPECTION", "false"),
+            ("GRAPHQL_WS_MAX_MESSAGE_BYTES", "200"),
+            ("GRAPHQL_WS_INIT_TIMEOUT_MS", "300"),
+            ("HTTP_MAX_CONNECTIONS", "9"),
+            ("HTTP_HEADER_READ_TIMEOUT_MS", "400"),
+            ("HTTP_IDLE_TIMEOUT_SECS", "6"),
+            ("HTTP_KEEPALIVE_INTERVAL_SECS", "7"),
+            ("HTTP_KEEPALIVE_TIMEOUT_SECS", "8"),
             ("GRPC_MAX_MESSAGE_BYTES", "1024"),
             ("GRPC_HEALTH_INTERVAL_MS", "250"),
             ("LOG_FORMAT", "json"),
@@ -830,6 +926,13 @@ mod tests {
         assert_eq!(config.graphql.max_complexity, 50);
         assert_eq!(config.graphql.max_query_bytes, 100);
         assert!(!config.graphql.introspection);
+        assert_eq!(config.graphql.ws_max_message_bytes, 200);
+        assert_eq!(config.graphql.ws_init_timeout, Duration::from_millis(300));
+        assert_eq!(config.http.max_connections, 9);
+        assert_eq!(config.http.header_read_timeout, Duration::from_millis(400));
+        assert_eq!(config.http.idle_timeout, Duration::from_secs(6));
+        assert_eq!(config.http.keepalive_interval, Duration::from_secs(7));
+        assert_eq!(config.http.keepalive_timeout, Duration::from_secs(8));
         assert_eq!(config.grpc.max_message_bytes, 1024);
         assert_eq!(config.grpc.health_interval, Duration::from_millis(250));
         assert_eq!(config.log_format, LogFormat::Json);
@@ -922,6 +1025,13 @@ mod tests {
             ("GRAPHQL_INTROSPECTION", "yes"),
             ("GRAPHQL_MAX_DEPTH", "deep"),
             ("GRPC_HEALTH_INTERVAL_MS", "0"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
+            ("HTTP_HEADER_READ_TIMEOUT_MS", "0"),
+            ("HTTP_IDLE_TIMEOUT_SECS", "0"),
+            ("HTTP_KEEPALIVE_INTERVAL_SECS", "0"),
+            ("HTTP_KEEPALIVE_TIMEOUT_SECS", "0"),
+            ("GRAPHQL_WS_INIT_TIMEOUT_MS", "0"),
+            ("GRAPHQL_WS_MAX_MESSAGE_BYTES", "100"),
         ];
         for (var, value) in cases {
             let vars = [

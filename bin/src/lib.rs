@@ -6,6 +6,7 @@
 //! - [`app`]: [`Application::build`], the one place where adapters are chosen and wired.
 //! - [`cli`]: the subcommands (`serve`, `migrate`, `users create`, `seed`, `config`).
 //! - [`server`]: the HTTP server and its graceful shutdown.
+//! - `connection`: one connection's life: its place among the open ones, its timeouts.
 //! - [`shutdown`]: the cancellation token every server and task stops on.
 //!
 //! `main.rs` only strings these together.
@@ -13,6 +14,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+mod connection;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

@@ -20,18 +20,21 @@ use driving_http::{HttpSettings, InFlightLimit, Metrics};
 use driving_rest::ApiState;
 use hyper::body::Incoming;
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
-    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto::Builder, graceful::GracefulConnection},
     service::TowerToHyperService,
 };
 use ipnet::IpNet;
-use tokio::{net::TcpListener, task::JoinSet};
+use tokio::{net::TcpListener, sync::Semaphore, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::{
     app::{Application, Jobs},
-    config::{Config, GraphqlConfig, WorkerConfig},
+    config::{Config, GraphqlConfig, HttpConfig, WorkerConfig},
+    connection::{
+        Activity, ConnectionMetrics, ConnectionTimeouts, Expired, TrackedBody, WatchedIo,
+    },
     worker::{self, WorkerMetrics},
 };
 
@@ -47,6 +50,8 @@ pub struct Routes {
     /// Cancel when shutting down: live streams end at once rather than at the drain
     /// deadline.
     pub closing: CancellationToken,
+    /// The connection metrics, registered beside the rest.
+    connection_metrics: ConnectionMetrics,
 }
 
 /// Every protocol's routes over `app`: REST and GraphQL behind the shared HTTP layers,
@@ -58,6 +63,7 @@ pub struct Routes {
 pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
     let mut metrics = Metrics::new();
     let grpc_metrics = GrpcMetrics::register(metrics.registry_mut());
+    let connection_metrics = ConnectionMetrics::register(metrics.registry_mut());
     let worker_metrics = config
         .worker
         .in_process
@@ -77,7 +83,7 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
         in_flight: in_flight.clone(),
     };
     let rest = driving_rest::router(ApiState::new(app.use_cases.clone(), metrics.clone()));
-    let graphql_settings = graphql_settings(&config.graphql);
+    let graphql_settings = graphql_settings(&config.graphql, &config.http);
     let closing = CancellationToken::new();
     let graphql = driving_graphql::router(
         driving_graphql::build_schema(app.use_cases.clone(), &graphql_settings),
@@ -103,16 +109,24 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
         health: grpc.health,
         worker_metrics,
         closing,
+        connection_metrics,
     })
 }
 
-/// The GraphQL adapter's settings, from the configuration.
-pub fn graphql_settings(config: &GraphqlConfig) -> GraphqlSettings {
+/// The GraphQL adapter's settings, from the configuration: its own, and the keep-alive
+/// its WebSocket shares with HTTP/2.
+pub fn graphql_settings(config: &GraphqlConfig, http: &HttpConfig) -> GraphqlSettings {
     GraphqlSettings {
         max_depth: config.max_depth,
         max_complexity: config.max_complexity,
         max_query_bytes: config.max_query_bytes,
         introspection: config.introspection,
+        ws: driving_graphql::WsSettings {
+            max_message_bytes: config.ws_max_message_bytes,
+            init_timeout: config.ws_init_timeout,
+            keepalive_interval: http.keepalive_interval,
+            keepalive_timeout: http.keepalive_timeout,
+        },
     }
 }
 
@@ -126,6 +140,8 @@ pub struct HttpServer {
     worker: Option<(Arc<Jobs>, WorkerConfig)>,
     /// The proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
     trusted_proxies: Arc<[IpNet]>,
+    /// The bounds on connections.
+    connections: HttpConfig,
 }
 
 impl HttpServer {
@@ -146,6 +162,7 @@ impl HttpServer {
             routes,
             drain_timeout: config.http.drain_timeout,
             trusted_proxies: config.http.trusted_proxies.clone().into(),
+            connections: config.http.clone(),
             worker: config
                 .worker
                 .in_process
@@ -165,11 +182,17 @@ impl HttpServer {
     /// finish its in-flight requests (HTTP/1 closes after the current response; HTTP/2
     /// sends GOAWAY), and closes whatever is still open when the drain timeout ends.
     ///
-    /// This is hyper's connection loop written out, rather than `axum::serve`, for that last
-    /// step: `axum::serve` runs each connection as a task of its own that nothing can
-    /// cancel, so a request stuck on a lock would outlive any deadline (and then hold a
-    /// database connection while the pool is closed). Here every connection is a task in
-    /// one [`JoinSet`], and aborting the set drops them all.
+    /// This is hyper's connection loop written out, rather than `axum::serve`, for what
+    /// `axum::serve` cannot do:
+    /// - **a deadline**: `axum::serve` runs each connection as a task of its own that
+    ///   nothing can cancel, so a request stuck on a lock would outlive any deadline (and
+    ///   then hold a database connection while the pool is closed). Here every connection
+    ///   is a task in one [`JoinSet`], and aborting the set drops them all;
+    /// - **a cap** (`HTTP_MAX_CONNECTIONS`): past it, a new connection is closed at once,
+    ///   so the client learns it now and can try another replica, instead of waiting in
+    ///   the listen queue, and the process never runs out of file descriptors;
+    /// - **time limits** on each connection (see [`crate::connection`]) and HTTP/2
+    ///   keep-alive pings, which find peers that vanished without a FIN.
     ///
     /// # Errors
     /// None so far: accept errors (out of file descriptors, say) are logged and retried.
@@ -182,10 +205,12 @@ impl HttpServer {
                     health,
                     worker_metrics,
                     closing,
+                    connection_metrics: metrics,
                 },
             drain_timeout,
             worker,
             trusted_proxies,
+            connections: limits,
         } = self;
         // The in-process worker stops with the server, and finishes its batch meanwhile.
         let worker = match (worker, worker_metrics) {
@@ -200,11 +225,26 @@ impl HttpServer {
         // gRPC health follows readiness while the server accepts, and says NOT_SERVING
         // from the moment it stops.
         let health = tokio::spawn(health.run(shutdown.child_token()));
-        let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        let timeouts = ConnectionTimeouts {
+            header_read: limits.header_read_timeout,
+            idle: limits.idle_timeout,
+        };
         let mut connections = JoinSet::new();
         let mut builder = Builder::new(TokioExecutor::new());
-        // HTTP/2 WebSockets (extended CONNECT), as axum::serve allows them.
-        builder.http2().enable_connect_protocol();
+        // HTTP/2 WebSockets (extended CONNECT), as axum::serve allows them; pings that
+        // close a connection whose peer stopped answering. HTTP/1 gets no timer: hyper's
+        // header timeout would also close idle keep-alive connections, and the watchdog in
+        // `connection` times both apart.
+        builder
+            .http2()
+            .enable_connect_protocol()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(limits.keepalive_interval)
+            .keep_alive_timeout(limits.keepalive_timeout);
+        // Whether the last connection was refused for want of a slot: the warning is
+        // logged when that starts, not for every connection refused.
+        let mut full = false;
 
         loop {
             tokio::select! {
@@ -221,27 +261,58 @@ impl HttpServer {
                             continue;
                         }
                     };
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        metrics.refused();
+                        if !std::mem::replace(&mut full, true) {
+                            tracing::warn!(
+                                max_connections = limits.max_connections,
+                                "HTTP_MAX_CONNECTIONS are open; closing new connections at once"
+                            );
+                        }
+                        drop(stream);
+                        continue;
+                    };
+                    full = false;
+                    let slot = metrics.slot(permit);
                     // Small responses go out at once rather than waiting for more to send.
                     if let Err(error) = stream.set_nodelay(true) {
                         tracing::debug!(%error, "cannot set TCP_NODELAY");
                     }
-                    // Every request carries the client's address, for the limits counted by it:
-                    // the peer's, or the one a trusted proxy reports (see `client_address`).
+                    let activity = Activity::new();
+                    // Every request carries the client's address, for the limits counted by it
+                    // (the peer's, or the one a trusted proxy reports: see `client_address`),
+                    // and its connection's slot, which a WebSocket keeps. Its response counts
+                    // as in flight on the connection until it has been sent.
                     let trusted = trusted_proxies.clone();
-                    let service = router.clone().map_request(move |request: axum::http::Request<Incoming>| {
-                        let mut request = request.map(Body::new);
-                        let client = client_address(peer.ip(), request.headers(), &trusted);
-                        request.extensions_mut().insert(ConnectInfo(SocketAddr::new(client, peer.port())));
-                        request
-                    });
+                    let request_slot = slot.clone();
+                    let tracked = activity.clone();
+                    let service = router
+                        .clone()
+                        .map_request(move |request: axum::http::Request<Incoming>| {
+                            let mut request = request.map(Body::new);
+                            let client = client_address(peer.ip(), request.headers(), &trusted);
+                            let extensions = request.extensions_mut();
+                            extensions.insert(ConnectInfo(SocketAddr::new(client, peer.port())));
+                            extensions.insert(request_slot.clone());
+                            request
+                        })
+                        .map_future(move |response| {
+                            let in_flight = tracked.request_started();
+                            async move {
+                                let response: axum::response::Response = response.await?;
+                                Ok::<_, std::convert::Infallible>(
+                                    response.map(|body| Body::new(TrackedBody::new(body, in_flight))),
+                                )
+                            }
+                        });
+                    let io = TokioIo::new(WatchedIo::new(stream, activity.clone()));
                     let connection = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+                        .serve_connection_with_upgrades(io, TowerToHyperService::new(service))
                         .into_owned();
-                    let connection = graceful.watch(connection);
+                    let (shutdown, metrics) = (shutdown.clone(), metrics.clone());
                     connections.spawn(async move {
-                        if let Err(error) = connection.await {
-                            tracing::debug!(error = &*error as &dyn std::error::Error, "connection ended with an error");
-                        }
+                        drive(connection, &activity, timeouts, &shutdown, &metrics).await;
+                        drop(slot);
                     });
                 }
             }
@@ -255,16 +326,15 @@ impl HttpServer {
             open_connections = connections.len(),
             "stopped accepting; draining"
         );
-        tokio::select! {
-            () = graceful.shutdown() => {}
-            () = tokio::time::sleep(drain_timeout) => {
-                tracing::warn!(
-                    drain_timeout_secs = drain_timeout.as_secs_f64(),
-                    open_connections = connections.len(),
-                    "requests still running after the drain timeout; closing their connections"
-                );
-                connections.abort_all();
-            }
+        // Each connection saw `shutdown` too, and is finishing its requests.
+        let drained = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(drain_timeout, drained).await.is_err() {
+            tracing::warn!(
+                drain_timeout_secs = drain_timeout.as_secs_f64(),
+                open_connections = connections.len(),
+                "requests still running after the drain timeout; closing their connections"
+            );
+            connections.abort_all();
         }
         while connections.join_next().await.is_some() {}
         if let Err(error) = health.await {
@@ -277,6 +347,61 @@ impl HttpServer {
         }
         tracing::info!("HTTP server stopped");
         Ok(())
+    }
+}
+
+/// Serves one connection until it ends: gracefully when the server shuts down or the
+/// connection has been idle too long, at once when it overstays the header timeout (it
+/// has no request in progress then, so nothing is cut short).
+async fn drive<C>(
+    connection: C,
+    activity: &Activity,
+    timeouts: ConnectionTimeouts,
+    shutdown: &CancellationToken,
+    metrics: &ConnectionMetrics,
+) where
+    C: GracefulConnection,
+    C::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(connection);
+    let watchdog = activity.watch(timeouts);
+    tokio::pin!(watchdog);
+    // Asked to finish (on shutdown, or when idle)...
+    let mut graceful = false;
+    // ...and, when idle, given the header timeout again to do so. On shutdown the server's
+    // drain timeout is the bound.
+    let mut give_up: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            ended = connection.as_mut() => {
+                if let Err(error) = ended {
+                    let error: Box<dyn std::error::Error + Send + Sync> = error.into();
+                    tracing::debug!(error = &*error as &dyn std::error::Error, "connection ended with an error");
+                }
+                return;
+            }
+            () = shutdown.cancelled(), if !graceful => {
+                graceful = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            expired = &mut watchdog, if !graceful => {
+                metrics.expired(expired);
+                match expired {
+                    Expired::HeaderRead => {
+                        tracing::debug!("closing a connection that sent no request head in time");
+                        return;
+                    }
+                    Expired::Idle => {
+                        tracing::debug!("closing an idle connection");
+                        graceful = true;
+                        give_up = Some(tokio::time::Instant::now() + timeouts.header_read);
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(give_up.unwrap_or_else(tokio::time::Instant::now)),
+                if give_up.is_some() => return,
+        }
     }
 }
 

@@ -23,6 +23,9 @@ pub mod codes {
     pub const QUERY_TOO_LARGE: &str = "query_too_large";
     /// A mutation sent over GET, or a method `/graphql` does not serve.
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// An operation the transport does not carry: a subscription over HTTP, or a query or
+    /// mutation over the WebSocket.
+    pub const OPERATION_NOT_SUPPORTED: &str = "operation_not_supported";
     /// `__schema` or `__type` asked for while introspection is switched off.
     pub const INTROSPECTION_DISABLED: &str = "introspection_disabled";
     /// A body that is not `application/json`.

@@ -8,14 +8,12 @@
 
 use std::{
     net::{IpAddr, SocketAddr},
-    sync::{Arc, atomic::AtomicBool},
+    sync::Arc,
 };
 
 use application::UseCases;
 use async_graphql::{
-    BatchResponse, Request, Response as GraphqlResponse, ServerError,
-    dataloader::DataLoader,
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+    BatchResponse, Request, Response as GraphqlResponse, ServerError, dataloader::DataLoader,
 };
 use axum::{
     Extension,
@@ -26,10 +24,11 @@ use axum::{
 };
 
 use crate::{
+    admission::{Admitted, Transport},
     auth::Caller,
     error::codes,
     loaders::TodoCounts,
-    schema::{ExecutionStarted, GraphqlSchema},
+    schema::GraphqlSchema,
 };
 
 /// The media type of GraphQL responses in the GraphQL-over-HTTP spec.
@@ -40,37 +39,6 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 pub(crate) struct GraphqlState {
     pub(crate) schema: GraphqlSchema,
     pub(crate) use_cases: Arc<UseCases>,
-    pub(crate) max_query_bytes: usize,
-    pub(crate) parsed: Arc<ParsedQueries>,
-}
-
-/// Documents already parsed, by query text.
-///
-/// Clients send the same few queries over and over (they are written in code, with
-/// variables for what changes), and parsing is the largest single cost of a small query:
-/// async-graphql's pest parser took 16 % of the CPU under load, more than validating and
-/// executing together. A hit hands async-graphql the parsed document; it still validates
-/// it (validation depends on the variables) and still passes it through the extensions'
-/// parse hook. Bounded, so unique queries sent to fill it only evict each other.
-pub(crate) struct ParsedQueries(quick_cache::sync::Cache<String, ExecutableDocument>);
-
-impl ParsedQueries {
-    /// Room for `capacity` documents.
-    pub(crate) fn new(capacity: usize) -> Self {
-        Self(quick_cache::sync::Cache::new(capacity))
-    }
-
-    /// `request` with its document parsed, from the cache when it can be.
-    fn prepare(&self, mut request: Request) -> Request {
-        if let Some(document) = self.0.get(&request.query) {
-            request.set_parsed_query(document);
-        } else if let Ok(document) = request.parsed_query() {
-            // A document that does not parse is not kept: execution reports its error.
-            let document = document.clone();
-            self.0.insert(request.query.clone(), document);
-        }
-        request
-    }
 }
 
 /// `POST /graphql`: one operation in a JSON body.
@@ -113,7 +81,7 @@ pub(crate) async fn post(
         }
     };
     let from = client.map(|Extension(ConnectInfo(address))| ClientAddress(address.ip()));
-    execute(&state, &headers, request, accepts, from).await
+    execute(&state, &headers, request, Transport::Post, accepts, from).await
 }
 
 /// The client's address, as the server accepted the connection: what login and
@@ -141,37 +109,8 @@ pub(crate) async fn get(
             );
         }
     };
-    if is_mutation(&request) {
-        let mut response = refused(
-            StatusCode::METHOD_NOT_ALLOWED,
-            codes::METHOD_NOT_ALLOWED,
-            "mutations must be sent with POST",
-            accepts,
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
-    }
     let from = client.map(|Extension(ConnectInfo(address))| ClientAddress(address.ip()));
-    execute(&state, &headers, request, accepts, from).await
-}
-
-/// Whether the operation `request` selects is a mutation. A document that does not parse
-/// is not; execution reports it.
-fn is_mutation(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let ty = match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            operations.get(name).map(|operation| operation.node.ty)
-        }
-        // Several operations and no name: execution refuses it.
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    ty == Some(OperationType::Mutation)
+    execute(&state, &headers, request, Transport::Get, accepts, from).await
 }
 
 /// Runs one operation for the caller `headers` authenticate.
@@ -179,47 +118,45 @@ async fn execute(
     state: &GraphqlState,
     headers: &HeaderMap,
     request: Request,
+    transport: Transport,
     accepts: Accepts,
     from: Option<ClientAddress>,
 ) -> Response {
-    if request.query.len() > state.max_query_bytes {
-        return refused(
-            StatusCode::BAD_REQUEST,
-            codes::QUERY_TOO_LARGE,
-            &format!(
-                "the query is {} bytes; the limit is {}",
-                request.query.len(),
-                state.max_query_bytes
-            ),
-            accepts,
-        );
-    }
     let bearer = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default());
-    let request = state.parsed.prepare(request);
     let request = with_caller(request, bearer, &state.use_cases).await;
-    let started = ExecutionStarted(Arc::new(AtomicBool::new(false)));
-    let mut request = request.data(started.clone());
+    let admitted = Admitted::default();
+    let mut request = request.data(transport).data(admitted.clone());
     if let Some(from) = from {
         request = request.data(from);
     }
 
     let mut response = state.schema.execute(request).await;
     for error in &mut response.errors {
-        // Errors async-graphql raises after validation (an unknown operation name, say)
-        // carry no code yet.
+        // An error async-graphql raises itself past the gate carries no code yet.
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
             extensions.set("code", codes::MALFORMED_REQUEST);
         }
     }
-    let status = if response.is_err() && !started.happened() && accepts.graphql_response {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    respond(status, response, accepts)
+    if response.is_err() && !admitted.happened() {
+        let method_not_allowed = response.errors.iter().any(|error| {
+            error.extensions.as_ref().and_then(|e| e.get("code"))
+                == Some(&async_graphql::Value::from(codes::METHOD_NOT_ALLOWED))
+        });
+        if method_not_allowed {
+            let mut response = respond(StatusCode::METHOD_NOT_ALLOWED, response, accepts);
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        if accepts.graphql_response {
+            return respond(StatusCode::BAD_REQUEST, response, accepts);
+        }
+    }
+    respond(StatusCode::OK, response, accepts)
 }
 
 /// `request` with what its resolvers need to know about the caller: who they are (from

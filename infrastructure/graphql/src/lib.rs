@@ -5,6 +5,8 @@
 //! vocabulary and [`error`]'s one mapping function, so GraphQL and REST always agree.
 //!
 //! - [`schema`]: the schema, its limits, and the SDL that is checked in as `schema.graphql`.
+//! - [`admission`]: the gate every document passes before it runs, whichever way it came
+//!   in: size, nesting, the operations each transport carries, expansion, introspection.
 //! - `query` and `mutation`: the root fields.
 //! - `types`: the output types (`Todo`, `User`, connections) and their enums.
 //! - `inputs`: the input types, parsed into domain values at the edge.
@@ -12,9 +14,11 @@
 //! - `auth`: the caller, from `Authorization: Bearer`, checked once per request.
 //! - [`error`]: the mapping to GraphQL errors with `extensions.code`.
 //! - `http`: `POST /graphql` and `GET /graphql` (queries only), following GraphQL over HTTP.
-//! - [`subscription`] and `ws`: `todoEvents`, live, over WebSocket at `/graphql/ws`.
+//! - [`subscription`] and `ws`: `todoEvents`, live, over WebSocket at `/graphql/ws`, each
+//!   operation authorized against the session as it is now.
 //! - `graphiql`: the GraphiQL page at `/graphiql`, with its assets compiled in.
 
+pub mod admission;
 mod auth;
 pub mod error;
 mod graphiql;
@@ -33,16 +37,13 @@ pub use mutation::Mutation;
 pub use query::Query;
 pub use schema::{GraphqlSchema, GraphqlSettings, build_schema, sdl};
 pub use subscription::Subscription;
+pub use ws::WsSettings;
 
 use std::sync::Arc;
 
 use application::UseCases;
 use axum::{Router, routing::get};
 use tokio_util::sync::CancellationToken;
-
-/// How many parsed documents the server keeps: far more than the distinct queries a set of
-/// clients sends, and a few megabytes at most.
-const PARSED_QUERIES: usize = 1_000;
 
 /// `/graphql` (POST for everything, GET for queries), subscriptions at `/graphql/ws`, and
 /// the GraphiQL page at `/graphiql`. Put it behind `driving_http::with_layers` to serve it.
@@ -53,15 +54,11 @@ pub fn router(
     settings: &GraphqlSettings,
     closing: CancellationToken,
 ) -> Router {
-    let state = http::GraphqlState {
-        schema,
-        use_cases,
-        max_query_bytes: settings.max_query_bytes,
-        parsed: Arc::new(http::ParsedQueries::new(PARSED_QUERIES)),
-    };
+    let state = http::GraphqlState { schema, use_cases };
     let ws = ws::WsState {
         schema: state.schema.clone(),
         use_cases: state.use_cases.clone(),
+        settings: settings.ws.clone(),
         closing,
     };
     Router::new()

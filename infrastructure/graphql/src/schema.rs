@@ -1,20 +1,15 @@
-//! The schema, its limits, and the request-level error codes.
+//! The schema and its limits. What every document must pass before it runs is
+//! [`admission`](crate::admission)'s.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::Arc;
 
 use application::UseCases;
-use async_graphql::{
-    Schema, ServerError, ServerResult, ValidationResult, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
-    },
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
-};
+use async_graphql::Schema;
 
-use crate::{error::codes, mutation::Mutation, query::Query, subscription::Subscription};
+use crate::{
+    admission::Admission, mutation::Mutation, query::Query, subscription::Subscription,
+    ws::WsSettings,
+};
 
 /// The schema type: queries and mutations (subscriptions arrive with live updates).
 pub type GraphqlSchema = Schema<Query, Mutation, Subscription>;
@@ -30,6 +25,8 @@ pub struct GraphqlSettings {
     pub max_query_bytes: usize,
     /// Whether clients may introspect the schema (GraphiQL's docs explorer needs it).
     pub introspection: bool,
+    /// The WebSocket's limits.
+    pub ws: WsSettings,
 }
 
 impl Default for GraphqlSettings {
@@ -39,20 +36,23 @@ impl Default for GraphqlSettings {
             max_complexity: 2_500,
             max_query_bytes: 16 * 1024,
             introspection: true,
+            ws: WsSettings::default(),
         }
     }
 }
 
-/// The schema over `use_cases`, with `settings`' limits. Batched requests are not served:
-/// the HTTP handler accepts one operation per request.
+/// The schema over `use_cases`, with `settings`' limits, behind the gate of
+/// [`admission`](crate::admission). Batched requests are not served: the HTTP handler
+/// accepts one operation per request.
 pub fn build_schema(use_cases: Arc<UseCases>, settings: &GraphqlSettings) -> GraphqlSchema {
     let mut builder = Schema::build(Query, Mutation, Subscription)
         .data(use_cases)
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
-        .extension(RequestErrorCodes {
-            introspection: settings.introspection,
-        });
+        .extension(Admission::new(
+            settings.max_query_bytes,
+            settings.introspection,
+        ));
     if !settings.introspection {
         builder = builder.disable_introspection();
     }
@@ -62,134 +62,4 @@ pub fn build_schema(use_cases: Arc<UseCases>, settings: &GraphqlSettings) -> Gra
 /// The schema in SDL: the contract checked in as `schema.graphql`.
 pub fn sdl() -> String {
     Schema::build(Query, Mutation, Subscription).finish().sdl()
-}
-
-/// Set in a request's data by the HTTP handler; the extension flips it once execution
-/// starts. A response with errors whose execution never started was refused as a request
-/// (it did not parse or validate): GraphQL over HTTP answers those 400.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct ExecutionStarted(pub(crate) Arc<AtomicBool>);
-
-impl ExecutionStarted {
-    pub(crate) fn happened(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// Gives the errors of a refused request their codes, refuses introspection when it is
-/// off (async-graphql would silently answer `null`), and records when execution starts.
-#[derive(Clone, Copy)]
-struct RequestErrorCodes {
-    introspection: bool,
-}
-
-impl ExtensionFactory for RequestErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-/// Whether a root selection of `document` asks for `__schema` or `__type`.
-fn asks_for_introspection(document: &ExecutableDocument) -> bool {
-    fn selects(document: &ExecutableDocument, set: &SelectionSet) -> bool {
-        set.items.iter().any(|item| match &item.node {
-            Selection::Field(field) => {
-                matches!(field.node.name.node.as_str(), "__schema" | "__type")
-            }
-            Selection::InlineFragment(fragment) => {
-                selects(document, &fragment.node.selection_set.node)
-            }
-            Selection::FragmentSpread(spread) => document
-                .fragments
-                .get(&spread.node.fragment_name.node)
-                .is_some_and(|fragment| selects(document, &fragment.node.selection_set.node)),
-        })
-    }
-    document
-        .operations
-        .iter()
-        .any(|(_, operation)| selects(document, &operation.node.selection_set.node))
-}
-
-/// `code` on every error of `errors`.
-fn with_code(
-    mut errors: Vec<ServerError>,
-    code: impl Fn(&ServerError) -> &'static str,
-) -> Vec<ServerError> {
-    for error in &mut errors {
-        let code = code(error);
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("code", code);
-    }
-    errors
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for RequestErrorCodes {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await.map_err(|mut error| {
-            // The parser refuses nesting past 32 levels before the depth limit can look.
-            let code = if error.message.contains("recursion limit")
-                || error.message.contains("recursion depth")
-            {
-                codes::QUERY_TOO_DEEP
-            } else {
-                codes::MALFORMED_REQUEST
-            };
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code);
-            error
-        })?;
-        if !self.introspection && asks_for_introspection(&document) {
-            let mut error = ServerError::new("introspection is disabled on this server", None);
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", codes::INTROSPECTION_DISABLED);
-            return Err(error);
-        }
-        Ok(document)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        // async-graphql reports its limits with these messages; a test pins them, so a
-        // change in the library fails loudly instead of losing the codes.
-        next.run(ctx).await.map_err(|errors| {
-            with_code(errors, |error| {
-                if error.message.contains("nested too deep") {
-                    codes::QUERY_TOO_DEEP
-                } else if error.message.contains("too complex") {
-                    codes::QUERY_TOO_COMPLEX
-                } else {
-                    codes::MALFORMED_REQUEST
-                }
-            })
-        })
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> async_graphql::Response {
-        if let Some(started) = ctx.data_opt::<ExecutionStarted>() {
-            started.0.store(true, Ordering::Relaxed);
-        }
-        next.run(ctx, operation_name).await
-    }
 }

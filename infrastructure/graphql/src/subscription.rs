@@ -24,9 +24,12 @@ pub struct Subscription;
 #[GqlSubscription]
 impl Subscription {
     /// The caller's todo events as they happen, whichever server made the change; never
-    /// another user's. The token goes in `connection_init`'s payload as
-    /// `{"authorization": "Bearer <token>"}`. Delivery is at least once: a repeat carries
-    /// the same `eventId`; order by `version` within a todo.
+    /// another user's. Served over the WebSocket at `/graphql/ws` (graphql-transport-ws),
+    /// which carries subscriptions only. The token goes in `connection_init`'s payload as
+    /// `{"authorization": "Bearer <token>"}`, and is checked again for every `subscribe`
+    /// and at every ping: once the session has ended, the socket closes with 4403.
+    /// Delivery is at least once: a repeat carries the same `eventId`; order by `version`
+    /// within a todo.
     ///
     /// With `after`, the `eventId` of the last event received, the events since that one
     /// come first, then the live ones. It is a `validation_failed` error (on the field
@@ -39,7 +42,7 @@ impl Subscription {
     /// The stream's last item is an error when it ends early, with the code
     /// `subscriber_lagged` (the reader was too slow to keep up), `feed_interrupted` (the
     /// event feed failed) or `session_ended` (the session was logged out or expired,
-    /// checked every `WATCH_SESSION_CHECK_SECS`). After the first two, subscribe again
+    /// checked every `WATCH_SESSION_CHECK_MS`). After the first two, subscribe again
     /// with `after` set to the last event received. When the server shuts down, the
     /// WebSocket closes with 1001 (going away).
     async fn todo_events(

@@ -4,17 +4,21 @@
 //! - [`with_layers`]: wraps a router in every cross-cutting layer, in the right order.
 //! - `observability`: request ids, the per-request span, and Prometheus [`Metrics`].
 //! - `limits`: the request timeout and the body limit.
+//! - `connections`: the [`ConnectionSlot`] a request's connection holds, which a WebSocket
+//!   keeps for as long as it lives.
 //! - [`problem`]: RFC 9457 problem bodies, and the guarantee that every error response is
 //!   one, whoever made it.
 //! - [`browser_page_headers`]: the security headers of the pages a browser renders.
 //!
 //! Nothing here knows a use case: the adapters do, and this crate knows only HTTP.
 
+mod connections;
 mod limits;
 mod observability;
 mod pages;
 pub mod problem;
 
+pub use connections::ConnectionSlot;
 pub use limits::{InFlightLimit, InFlightPermit};
 pub use observability::{Metrics, current_request_id};
 pub use pages::browser_page_headers;

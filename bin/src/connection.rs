@@ -1,0 +1,444 @@
+//! One accepted connection's life, and the bounds on it in time.
+//!
+//! hyper bounds what one request may hold (sizes, streams), but not how long a connection
+//! may sit there: hyper-util's protocol detection waits forever for a first byte, and
+//! hyper's own header timeout also closes idle keep-alive connections after it, so the two
+//! cannot be set apart. Each connection here gets a watchdog instead, fed by what its
+//! socket reads and by its requests starting and finishing:
+//!
+//! - **Header read** (`HTTP_HEADER_READ_TIMEOUT_MS`): a new connection must send its first
+//!   request's head (or, for HTTP/2, its preface) within it, and so must every later
+//!   HTTP/1.1 request, counted from its first byte. A connection that does not is dropped:
+//!   it has no request in progress, so nothing is lost. This is what ends a slowloris
+//!   client, or a socket opened and never written to.
+//! - **Idle** (`HTTP_IDLE_TIMEOUT_SECS`): a connection with no request in progress for this
+//!   long is closed gracefully (HTTP/2 sends GOAWAY). It is longer than a load balancer's
+//!   idle timeout (60 s is common), so the balancer, not the server, closes a connection it
+//!   keeps warm, and never sends a request on one the server is closing.
+//! - **Dead peers** are found by HTTP/2 keep-alive pings, which hyper sends
+//!   (`HTTP_KEEPALIVE_*`; see `server.rs`), and, on a WebSocket, by the GraphQL adapter's
+//!   own pings. A request in progress (a live stream, say) is never idle.
+
+use std::{
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::body::Body;
+use driving_http::ConnectionSlot;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::Registry,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    sync::{Notify, OwnedSemaphorePermit},
+    time::Instant,
+};
+
+/// The time limits of one connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionTimeouts {
+    /// From a connection's start, or an HTTP/1.1 request's first byte, to its whole head.
+    pub(crate) header_read: Duration,
+    /// How long a connection may have no request in progress.
+    pub(crate) idle: Duration,
+}
+
+/// The client preface every HTTP/2 connection opens with (RFC 9113, section 3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What a connection is waiting for, which decides its deadline.
+const AWAITING_FIRST: u8 = 0;
+const IDLE: u8 = 1;
+const READING_HEAD: u8 = 2;
+const BUSY: u8 = 3;
+
+/// What a connection is doing: written by its socket and its requests, read by its
+/// watchdog.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    /// One of the states above.
+    state: AtomicU8,
+    /// When the current state began, in milliseconds since `origin`.
+    since_ms: AtomicU64,
+    /// Requests whose response has not been sent in full.
+    in_flight: AtomicUsize,
+    /// How many bytes of the HTTP/2 preface have been seen; past its length, the
+    /// connection speaks HTTP/2, and `usize::MAX` once it is known not to.
+    preface_seen: AtomicUsize,
+    origin: Instant,
+    changed: Notify,
+}
+
+impl Activity {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            state: AtomicU8::new(AWAITING_FIRST),
+            since_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            preface_seen: AtomicUsize::new(0),
+            origin: Instant::now(),
+            changed: Notify::new(),
+        })
+    }
+
+    fn enter(&self, state: u8) {
+        let now = self.origin.elapsed().as_millis() as u64;
+        self.since_ms.store(now, Ordering::Release);
+        self.state.store(state, Ordering::Release);
+        self.changed.notify_one();
+    }
+
+    fn is_http2(&self) -> bool {
+        let seen = self.preface_seen.load(Ordering::Acquire);
+        seen != usize::MAX && seen >= H2_PREFACE.len()
+    }
+
+    /// The socket read `bytes`.
+    fn read(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let seen = self.preface_seen.load(Ordering::Acquire);
+        if seen < H2_PREFACE.len() {
+            let wanted = &H2_PREFACE[seen..];
+            let n = wanted.len().min(bytes.len());
+            if bytes[..n] == wanted[..n] {
+                self.preface_seen.store(seen + n, Ordering::Release);
+                if seen + n == H2_PREFACE.len() {
+                    // HTTP/2 is ready for requests: from here it is only ever idle or busy.
+                    self.enter(IDLE);
+                }
+                return;
+            }
+            self.preface_seen.store(usize::MAX, Ordering::Release);
+        }
+        // The first byte of a new HTTP/1.1 request starts its head's clock. (On HTTP/2,
+        // frames arrive while idle too: pings, settings.)
+        if !self.is_http2() && self.state.load(Ordering::Acquire) == IDLE {
+            self.enter(READING_HEAD);
+        }
+    }
+
+    /// A request's head arrived; the connection is busy until the returned guard (held by
+    /// its response) is dropped.
+    pub(crate) fn request_started(self: &Arc<Self>) -> RequestInFlight {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.enter(BUSY);
+        }
+        RequestInFlight(self.clone())
+    }
+
+    /// What the watchdog waits for now, and until when: `None` while busy.
+    fn deadline(&self, timeouts: ConnectionTimeouts) -> Option<(Instant, Expired)> {
+        // HTTP/2 starts and finishes requests on different tasks, so the state written
+        // last may be "idle" while a request has started since; the count is exact.
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let since = self.origin + Duration::from_millis(self.since_ms.load(Ordering::Acquire));
+        match self.state.load(Ordering::Acquire) {
+            AWAITING_FIRST | READING_HEAD => {
+                Some((since + timeouts.header_read, Expired::HeaderRead))
+            }
+            IDLE => Some((since + timeouts.idle, Expired::Idle)),
+            _ => None,
+        }
+    }
+
+    /// Resolves when the connection overstays a deadline, with which one.
+    pub(crate) async fn watch(&self, timeouts: ConnectionTimeouts) -> Expired {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            // Registered before reading the state, so no change slips between the two.
+            changed.as_mut().enable();
+            match self.deadline(timeouts) {
+                None => changed.await,
+                Some((at, expired)) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => {
+                            // A change in the same instant wins: look again.
+                            if self.deadline(timeouts).is_some_and(|(now_at, _)| now_at <= Instant::now()) {
+                                return expired;
+                            }
+                        }
+                        () = changed => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Which deadline a connection overstayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expired {
+    /// It took too long to send a request's head (or, first, anything at all).
+    HeaderRead,
+    /// It had no request in progress for the idle timeout.
+    Idle,
+}
+
+/// A request in progress on a connection; dropped when its response has been sent (or
+/// abandoned).
+#[derive(Debug)]
+pub(crate) struct RequestInFlight(Arc<Activity>);
+
+impl Drop for RequestInFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.enter(IDLE);
+        }
+    }
+}
+
+/// A response body that keeps its request counted as in flight until it is dropped: once
+/// sent in full, or when the client goes away.
+#[derive(Debug)]
+pub(crate) struct TrackedBody {
+    body: Body,
+    _request: RequestInFlight,
+}
+
+impl TrackedBody {
+    pub(crate) fn new(body: Body, request: RequestInFlight) -> Self {
+        Self {
+            body,
+            _request: request,
+        }
+    }
+}
+
+impl HttpBody for TrackedBody {
+    type Data = <Body as HttpBody>::Data;
+    type Error = <Body as HttpBody>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A socket that tells its connection's [`Activity`] what it reads.
+#[derive(Debug)]
+pub(crate) struct WatchedIo<T> {
+    io: T,
+    activity: Arc<Activity>,
+}
+
+impl<T> WatchedIo<T> {
+    pub(crate) fn new(io: T, activity: Arc<Activity>) -> Self {
+        Self { io, activity }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for WatchedIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            self.activity.read(&buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for WatchedIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// A connection's place, and its count in `http_open_connections`.
+#[derive(Debug)]
+struct Held {
+    _permit: OwnedSemaphorePermit,
+    open: Gauge,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.open.dec();
+    }
+}
+
+/// The labels of `http_connections_closed_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClosedLabels {
+    reason: &'static str,
+}
+
+/// What `/metrics` says about connections.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConnectionMetrics {
+    open: Gauge,
+    refused: Counter,
+    closed: Family<ClosedLabels, Counter>,
+}
+
+impl ConnectionMetrics {
+    /// Registers the connection metrics in `registry`.
+    pub(crate) fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        registry.register(
+            "http_open_connections",
+            "Connections open now, WebSockets included",
+            metrics.open.clone(),
+        );
+        registry.register(
+            "http_connections_refused",
+            "Connections closed at once because HTTP_MAX_CONNECTIONS were open",
+            metrics.refused.clone(),
+        );
+        registry.register(
+            "http_connections_closed",
+            "Connections the server closed for overstaying a timeout, by which one \
+             (header_read, idle)",
+            metrics.closed.clone(),
+        );
+        for reason in ["header_read", "idle"] {
+            let _ = metrics.closed.get_or_create(&ClosedLabels { reason });
+        }
+        metrics
+    }
+
+    /// A slot for a connection that `permit` admitted: counted open until every clone of
+    /// it is dropped.
+    pub(crate) fn slot(&self, permit: OwnedSemaphorePermit) -> ConnectionSlot {
+        self.open.inc();
+        ConnectionSlot::new(Held {
+            _permit: permit,
+            open: self.open.clone(),
+        })
+    }
+
+    pub(crate) fn refused(&self) {
+        self.refused.inc();
+    }
+
+    pub(crate) fn expired(&self, expired: Expired) {
+        let reason = match expired {
+            Expired::HeaderRead => "header_read",
+            Expired::Idle => "idle",
+        };
+        self.closed.get_or_create(&ClosedLabels { reason }).inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUTS: ConnectionTimeouts = ConnectionTimeouts {
+        header_read: Duration::from_secs(10),
+        idle: Duration::from_secs(75),
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_sends_nothing_overstays_the_header_read_timeout() {
+        let activity = Activity::new();
+        let started = Instant::now();
+        assert_eq!(activity.watch(TIMEOUTS).await, Expired::HeaderRead);
+        assert_eq!(started.elapsed(), TIMEOUTS.header_read);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_http1_connection_is_idle_between_requests_and_times_each_head_from_its_first_byte()
+    {
+        let activity = Activity::new();
+        let request = activity.request_started();
+        // Busy: no deadline, however long the response takes.
+        tokio::time::advance(Duration::from_secs(600)).await;
+        assert_eq!(activity.deadline(TIMEOUTS), None);
+        drop(request);
+        let idle_from = Instant::now();
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((idle_from + TIMEOUTS.idle, Expired::Idle))
+        );
+        tokio::time::advance(Duration::from_secs(30)).await;
+        activity.read(b"GET / HTTP/1.1\r\n");
+        let head_from = Instant::now();
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((head_from + TIMEOUTS.header_read, Expired::HeaderRead))
+        );
+        assert_eq!(activity.watch(TIMEOUTS).await, Expired::HeaderRead);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_http2_connection_is_idle_once_its_preface_is_in_and_frames_do_not_start_a_head() {
+        let activity = Activity::new();
+        activity.read(&H2_PREFACE[..10]);
+        assert_eq!(activity.deadline(TIMEOUTS).unwrap().1, Expired::HeaderRead);
+        activity.read(&H2_PREFACE[10..]);
+        assert!(activity.is_http2());
+        let idle_from = Instant::now();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        // A ping's frame, say.
+        activity.read(&[0, 0, 8, 6, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((idle_from + TIMEOUTS.idle, Expired::Idle))
+        );
+        let watch_from = Instant::now();
+        assert_eq!(activity.watch(TIMEOUTS).await, Expired::Idle);
+        assert_eq!(watch_from.elapsed(), TIMEOUTS.idle - Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_connection_that_does_not_open_with_the_preface_speaks_http1() {
+        let activity = Activity::new();
+        activity.read(b"PRI * HTTP/1.1");
+        assert!(!activity.is_http2());
+        activity.read(&H2_PREFACE[14..]);
+        assert!(!activity.is_http2());
+    }
+}

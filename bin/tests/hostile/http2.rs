@@ -1,0 +1,179 @@
+//! HTTP/2 and gRPC: idle connections, peers that vanish without a word, and protobuf
+//! messages nested past the decoder's limit.
+
+use std::time::Duration;
+
+use driving_grpc::api::{self, todo_service_client::TodoServiceClient};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Request, client::conn::http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::{net::TcpStream, time::timeout};
+use tonic_types::StatusExt;
+
+use crate::{
+    Server,
+    support::{proxy::Proxy, server::authed},
+};
+
+/// An HTTP/2 (prior knowledge) connection to `addr`: the request sender, and the
+/// connection's own future, which ends when the connection does.
+async fn h2_connect(
+    addr: std::net::SocketAddr,
+) -> (
+    http2::SendRequest<Full<Bytes>>,
+    tokio::task::JoinHandle<Result<(), hyper::Error>>,
+) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+        .await
+        .unwrap();
+    (sender, tokio::spawn(connection))
+}
+
+/// A gRPC todo client for the server (or proxy) at `addr`.
+async fn todos_at(addr: std::net::SocketAddr) -> TodoServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    TodoServiceClient::new(channel)
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_sent_away_after_the_idle_timeout() {
+    let server = Server::start(&[
+        ("HTTP_IDLE_TIMEOUT_SECS", "1"),
+        ("HTTP_HEADER_READ_TIMEOUT_MS", "30000"),
+    ])
+    .await;
+    let (mut sender, connection) = h2_connect(server.addr).await;
+    let request = Request::get(format!("{}/healthz", server.base))
+        .body(Full::default())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    drop(response);
+    // With no request in progress, the server sends GOAWAY and closes.
+    timeout(Duration::from_secs(10), connection)
+        .await
+        .expect("the server closed the idle HTTP/2 connection")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_live_stream_is_never_idle() {
+    let server = Server::start(&[("HTTP_IDLE_TIMEOUT_SECS", "1")]).await;
+    let token = server.user("liv@example.org").await;
+    let mut stream = todos_at(server.addr)
+        .await
+        .watch_todos(authed(api::WatchTodosRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    // Quiet for longer than the idle timeout: the stream is a request in progress.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let created = server
+        .client
+        .post(format!("{}/v1/todos", server.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"title": "Still watched"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let event = timeout(Duration::from_secs(5), stream.message())
+        .await
+        .expect("an event within 5 s")
+        .unwrap()
+        .expect("the stream is still open");
+    assert_eq!(event.version, 1);
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_answering_gives_back_its_live_stream_slot() {
+    let server = Server::start(&[
+        ("HTTP_KEEPALIVE_INTERVAL_SECS", "1"),
+        ("HTTP_KEEPALIVE_TIMEOUT_SECS", "1"),
+        ("WATCH_MAX_PER_USER", "1"),
+    ])
+    .await;
+    let token = server.user("phone@example.org").await;
+    let proxy = Proxy::start(server.addr).await;
+    let _held = todos_at(proxy.addr())
+        .await
+        .watch_todos(authed(api::WatchTodosRequest::default(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut direct = todos_at(server.addr).await;
+    let status = direct
+        .watch_todos(authed(api::WatchTodosRequest::default(), &token))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+
+    // The phone goes into a tunnel: no FIN, no RST, no answer to anything.
+    proxy.freeze();
+    let mut reopened = None;
+    for _ in 0..150 {
+        match direct
+            .watch_todos(authed(api::WatchTodosRequest::default(), &token))
+            .await
+        {
+            Ok(stream) => {
+                reopened = Some(stream);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert!(
+        reopened.is_some(),
+        "the unanswered keep-alive closed the dead connection and freed its slot"
+    );
+}
+
+#[tokio::test]
+async fn a_protobuf_message_nested_past_the_decoders_limit_is_invalid_argument() {
+    let server = Server::start(&[]).await;
+    // An unknown field (15) holding 100,000 nested groups: 200 KB, under the message
+    // limit, and one level of recursion per group in the decoder.
+    let depth = 100_000;
+    let mut message = vec![(15 << 3) | 3; depth];
+    message.extend(vec![(15 << 3) | 4; depth]);
+    let mut frame = vec![0u8];
+    frame.extend((message.len() as u32).to_be_bytes());
+    frame.extend(message);
+
+    let (mut sender, _connection) = h2_connect(server.addr).await;
+    let request = Request::post(format!("{}/todo.v1.UserService/LogIn", server.base))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(Bytes::from(frame)))
+        .unwrap();
+    let response = timeout(Duration::from_secs(30), sender.send_request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    let headers = response.headers().clone();
+    let trailers = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .trailers()
+        .cloned()
+        .unwrap_or_default();
+    let status = tonic::Status::from_header_map(&trailers)
+        .or_else(|| tonic::Status::from_header_map(&headers))
+        .expect("a grpc-status");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().reason,
+        "malformed_request"
+    );
+    server.assert_alive().await;
+}

@@ -1,0 +1,132 @@
+//! Hostile input against the real server, over real sockets: one module per way in.
+//!
+//! Each case is something an attacker (or a broken client) can do with no more than a
+//! socket, and each checks two things: the server refuses it clearly, and the server is
+//! still there afterwards. A new way in gets a module here with its own cases.
+//!
+//! - [`http1`]: HTTP/1.1: idle and slow connections, the connection cap, bodies and
+//!   GraphQL documents that nest past the limits.
+//! - [`http2`]: HTTP/2 and gRPC: idle connections, peers that stop answering, protobuf
+//!   messages nested past the decoder's limit, oversized requests.
+//! - [`websocket`]: the GraphQL WebSocket: authorization per operation, the protocol's
+//!   close codes, message size, the init timeout, pings.
+//!
+//! The servers run on the in-memory adapters: what is under test is the edge.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod http1;
+mod http2;
+mod websocket;
+
+use std::{net::SocketAddr, time::Duration};
+
+use backend::{Application, server::HttpServer};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// The real server on an ephemeral port, in memory, with `settings` changed.
+#[derive(Debug)]
+pub struct Server {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Server {
+    pub async fn start(settings: &[(&str, &str)]) -> Self {
+        let mut vars = vec![("HTTP_ADDR", "127.0.0.1:0")];
+        vars.extend_from_slice(settings);
+        let config = support::config(&vars);
+        let app = Application::build(&config).await.unwrap();
+        let server = HttpServer::bind(&app, &config).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        tokio::spawn(server.run(shutdown.clone()));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            shutdown,
+        }
+    }
+
+    /// Fails unless the server still answers, on a new connection.
+    pub async fn assert_alive(&self) {
+        let response = reqwest::Client::new()
+            .get(format!("{}/healthz", self.base))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .expect("the server still answers");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    /// Registers `email` and logs in over REST: the bearer token.
+    pub async fn user(&self, email: &str) -> String {
+        let credentials = json!({"email": email, "password": "password-123"});
+        let mut registration = credentials.clone();
+        registration["display_name"] = json!("Hostile");
+        let registered = self
+            .client
+            .post(format!("{}/v1/users", self.base))
+            .json(&registration)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), StatusCode::CREATED);
+        let session: Value = self
+            .client
+            .post(format!("{}/v1/sessions", self.base))
+            .json(&credentials)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        session["token"].as_str().unwrap().to_owned()
+    }
+
+    /// POSTs `body` (raw bytes) as JSON to `path`, within 30 s: the status and the body.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .body(body)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .expect("an answer within 30 s");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The `extensions.code` of a GraphQL response's first error.
+pub fn graphql_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+/// `{ todos(tag: [[…"x"…]]) { nodes { id } } }` with `depth` brackets around the tag.
+pub fn nested_list_query(depth: usize) -> String {
+    format!(
+        "{{ todos(tag: {}\"x\"{}) {{ nodes {{ id }} }} }}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
+}

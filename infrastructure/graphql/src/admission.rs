@@ -1,0 +1,667 @@
+//! The one gate every GraphQL document passes before it runs, whichever way it came in
+//! (`POST /graphql`, `GET /graphql` or the WebSocket). It is a schema extension, so nothing
+//! can execute a document without passing it; each transport only says which it is.
+//!
+//! Before anything parses the text into a tree:
+//! 1. its length (`GRAPHQL_MAX_QUERY_BYTES`): `query_too_large`;
+//! 2. how deeply its brackets nest, read from the text alone ([`MAX_NESTING`]):
+//!    `query_too_deep`. async-graphql's parser, its validator and the values they build
+//!    recurse once per level of `[`, `{` or `(`, and only selection sets have a limit
+//!    there; a few thousand levels of `[[[…` in an argument overflow a thread's stack,
+//!    which aborts the whole process.
+//!
+//! Then, on the parsed document (kept by its text, see [`ParsedDocuments`]):
+//! 3. the operation to run is found by `operationName` (`malformed_request` if there is
+//!    none), and the transport must allow its type: GET runs queries (a mutation is
+//!    `method_not_allowed`), POST queries and mutations, the WebSocket subscriptions only
+//!    (anything else is `operation_not_supported`);
+//! 4. how much it expands to: fragments may spread other fragments many times, and every
+//!    later walk of the document (async-graphql's depth and complexity checks, its
+//!    validation) follows each spread again, so a kilobyte of fragments can mean 2^30
+//!    selections to walk. [`MAX_SELECTIONS`]: `query_too_complex`;
+//! 5. a subscription selects exactly one root field, and not an introspection one (the
+//!    GraphQL spec's rule, which async-graphql does not check): `malformed_request`;
+//! 6. when introspection is off, `__schema` and `__type` are refused
+//!    (`introspection_disabled`) rather than silently answered `null`.
+//!
+//! After validation, async-graphql's own refusals get their codes (depth, complexity), and
+//! the request is marked [`Admitted`]: an error after that point is a field error, which
+//! GraphQL over HTTP answers 200 rather than 400.
+
+use std::{
+    any::TypeId,
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use async_graphql::{
+    Name, Positioned, Request, ServerError, ServerResult, ValidationResult, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+        NextValidation,
+    },
+    parser::types::{
+        DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+        SelectionSet,
+    },
+};
+
+use crate::error::codes;
+
+/// The deepest that `[`, `{` and `(` may nest in a document's text. A legitimate query
+/// needs far fewer (GraphiQL's introspection query nests 11 deep; the selection depth limit
+/// is 15 by default), and async-graphql's parser refuses selection sets past 64 itself; 64
+/// levels are a few kilobytes of stack, where a tokio worker has 2 MiB.
+pub const MAX_NESTING: usize = 64;
+
+/// The most field selections a document may expand to once every fragment spread is
+/// replaced by its fragment. A query within the complexity limit (2,500 by default, where a
+/// field costs at least 1) expands to far less; the bound is on the work of walking the
+/// document, which happens before the complexity limit can be computed.
+pub const MAX_SELECTIONS: u64 = 10_000;
+
+/// How many parsed documents are kept: far more than the distinct queries a set of clients
+/// sends, and a few megabytes at most.
+const PARSED_DOCUMENTS: usize = 1_000;
+
+/// The way a request came in, which decides what it may run. Each transport puts it in the
+/// request's data; a request without one (a test calling the schema directly) may run any
+/// operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `POST /graphql`: queries and mutations.
+    Post,
+    /// `GET /graphql`: queries only, because a GET must never change anything (caches,
+    /// prefetchers and crawlers send GETs freely).
+    Get,
+    /// `/graphql/ws`: subscriptions only. Queries and mutations go over HTTP, where the
+    /// in-flight limit, the request timeout and the attempt limits apply to each one.
+    WebSocket,
+}
+
+impl Transport {
+    /// Why `operation` may not run over this transport (its code and message), or `None`
+    /// when it may.
+    fn refuses(self, operation: OperationType) -> Option<(&'static str, &'static str)> {
+        const SUBSCRIPTIONS_OVER_WS: &str = "subscriptions run over the WebSocket at /graphql/ws";
+        match (self, operation) {
+            (Self::Get, OperationType::Mutation) => Some((
+                codes::METHOD_NOT_ALLOWED,
+                "mutations must be sent with POST",
+            )),
+            (Self::Post | Self::Get, OperationType::Subscription) => {
+                Some((codes::OPERATION_NOT_SUPPORTED, SUBSCRIPTIONS_OVER_WS))
+            }
+            (Self::WebSocket, OperationType::Query | OperationType::Mutation) => Some((
+                codes::OPERATION_NOT_SUPPORTED,
+                "the WebSocket carries subscriptions only: send queries and mutations with \
+                 POST /graphql",
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Put in a request's data by a transport; set once the request passed validation. A
+/// response with errors and no admission was refused as a request.
+#[derive(Debug, Default, Clone)]
+pub struct Admitted(Arc<AtomicBool>);
+
+impl Admitted {
+    /// Whether the request passed validation.
+    pub fn happened(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Documents already parsed, by query text.
+///
+/// Clients send the same few queries over and over (they are written in code, with
+/// variables for what changes), and parsing is the largest single cost of a small query:
+/// async-graphql's pest parser took 16 % of the CPU under load, more than validating and
+/// executing together. Only documents that passed the checks on the text are parsed, so
+/// only those are kept; bounded, so unique queries sent to fill it only evict each other.
+struct ParsedDocuments(quick_cache::sync::Cache<String, ExecutableDocument>);
+
+/// The schema extension that admits documents: see the module's documentation.
+#[derive(Clone)]
+pub(crate) struct Admission {
+    max_query_bytes: usize,
+    introspection: bool,
+    parsed: Arc<ParsedDocuments>,
+}
+
+impl Admission {
+    /// The gate with the configured limits.
+    pub(crate) fn new(max_query_bytes: usize, introspection: bool) -> Self {
+        Self {
+            max_query_bytes,
+            introspection,
+            parsed: Arc::new(ParsedDocuments(quick_cache::sync::Cache::new(
+                PARSED_DOCUMENTS,
+            ))),
+        }
+    }
+
+    /// `request` with its document parsed, or why it may not run.
+    fn admit(&self, mut request: Request, transport: Option<Transport>) -> ServerResult<Request> {
+        let query = &request.query;
+        if query.len() > self.max_query_bytes {
+            return Err(refusal(
+                codes::QUERY_TOO_LARGE,
+                format!(
+                    "the query is {} bytes; the limit is {}",
+                    query.len(),
+                    self.max_query_bytes
+                ),
+            ));
+        }
+        if nesting_exceeds(query, MAX_NESTING) {
+            return Err(refusal(
+                codes::QUERY_TOO_DEEP,
+                format!("brackets nest more than {MAX_NESTING} deep"),
+            ));
+        }
+        let document = match self.parsed.0.get(query) {
+            Some(document) => document,
+            None => {
+                let document = async_graphql::parser::parse_query(query).map_err(|error| {
+                    let error = ServerError::from(error);
+                    // The parser's own limit on nested selection sets.
+                    let code = if error.message.contains("recursion limit") {
+                        codes::QUERY_TOO_DEEP
+                    } else {
+                        codes::MALFORMED_REQUEST
+                    };
+                    with_code(error, code)
+                })?;
+                self.parsed.0.insert(query.clone(), document.clone());
+                document
+            }
+        };
+        let operation = operation(&document, request.operation_name.as_deref())?;
+        if let Some((code, why)) = transport.and_then(|t| t.refuses(operation.ty)) {
+            return Err(refusal(code, why.to_owned()));
+        }
+        match expanded_selections(&document, MAX_SELECTIONS) {
+            Ok(_) => {}
+            Err(Expansion::TooLarge) => {
+                return Err(refusal(
+                    codes::QUERY_TOO_COMPLEX,
+                    format!("the fragments expand to more than {MAX_SELECTIONS} field selections"),
+                ));
+            }
+            Err(Expansion::Cycle) => {
+                return Err(refusal(
+                    codes::MALFORMED_REQUEST,
+                    "a fragment spreads itself, through others or directly".to_owned(),
+                ));
+            }
+        }
+        if operation.ty == OperationType::Subscription {
+            check_single_root_field(&document, &operation.selection_set.node)?;
+        }
+        if !self.introspection && asks_for_introspection(&document) {
+            return Err(refusal(
+                codes::INTROSPECTION_DISABLED,
+                "introspection is disabled on this server".to_owned(),
+            ));
+        }
+        request.set_parsed_query(document);
+        Ok(request)
+    }
+}
+
+impl ExtensionFactory for Admission {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(self.clone())
+    }
+}
+
+/// An error with `code` in its extensions.
+fn with_code(mut error: ServerError, code: &'static str) -> ServerError {
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    error
+}
+
+/// A refusal of the whole request.
+fn refusal(code: &'static str, message: String) -> ServerError {
+    with_code(ServerError::new(message, None), code)
+}
+
+/// Whether `[`, `{` and `(` nest more than `max` deep in `query`, outside strings and
+/// comments. It reads bytes, builds nothing and never recurses.
+///
+/// It must never count less than the parser nests, so where it is unsure it counts: a
+/// string ends at its closing quote or at a line break (a string with a line break does
+/// not parse anyway), and a backslash escapes the next character only when that is not a
+/// line break.
+pub fn nesting_exceeds(query: &str, max: usize) -> bool {
+    let bytes = query.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                // A block string: it ends at the next `"""` that is not escaped as `\"""`.
+                i += 3;
+                while i < bytes.len() {
+                    if bytes[i..].starts_with(b"\\\"\"\"") {
+                        i += 4;
+                    } else if bytes[i..].starts_with(b"\"\"\"") {
+                        i += 3;
+                        break;
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'"' => break,
+                        b'\n' | b'\r' => {
+                            i -= 1;
+                            break;
+                        }
+                        b'\\' if !matches!(bytes.get(i + 1), Some(b'\n' | b'\r') | None) => i += 2,
+                        _ => i += 1,
+                    }
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The operation `name` selects in `document`, as async-graphql will pick it.
+fn operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> ServerResult<&'a OperationDefinition> {
+    let found = match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => Some(&operation.node),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).map(|operation| &operation.node)
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next().map(|operation| &operation.node)
+        }
+        (DocumentOperations::Multiple(_), None) => {
+            return Err(refusal(
+                codes::MALFORMED_REQUEST,
+                "the document has several operations: name one in operationName".to_owned(),
+            ));
+        }
+    };
+    found.ok_or_else(|| {
+        refusal(
+            codes::MALFORMED_REQUEST,
+            format!(
+                "the document has no operation named {:?}",
+                name.unwrap_or("")
+            ),
+        )
+    })
+}
+
+/// Why a document's fragments cannot be expanded.
+#[derive(Debug, PartialEq, Eq)]
+enum Expansion {
+    /// They expand to more selections than the limit.
+    TooLarge,
+    /// A fragment spreads itself, which would expand forever.
+    Cycle,
+}
+
+/// How many field selections `document`'s operations make once every fragment spread is
+/// replaced by its fragment. Each fragment's count is worked out once, deepest first,
+/// without recursion.
+fn expanded_selections(document: &ExecutableDocument, limit: u64) -> Result<u64, Expansion> {
+    // A selection set's own fields and inline fragments, and the fragments it spreads.
+    fn direct(set: &SelectionSet, spreads: &mut Vec<Name>) -> u64 {
+        let mut fields = 0u64;
+        let mut pending = vec![set];
+        while let Some(set) = pending.pop() {
+            for item in &set.items {
+                match &item.node {
+                    Selection::Field(field) => {
+                        fields += 1;
+                        pending.push(&field.node.selection_set.node);
+                    }
+                    Selection::InlineFragment(fragment) => {
+                        pending.push(&fragment.node.selection_set.node);
+                    }
+                    Selection::FragmentSpread(spread) => {
+                        spreads.push(spread.node.fragment_name.node.clone());
+                    }
+                }
+            }
+        }
+        fields
+    }
+
+    let mut parts: HashMap<&Name, (u64, Vec<Name>)> = HashMap::new();
+    for (name, fragment) in &document.fragments {
+        let mut spreads = Vec::new();
+        let fields = direct(&fragment.node.selection_set.node, &mut spreads);
+        parts.insert(name, (fields, spreads));
+    }
+    // Each fragment's total, worked out depth first with an explicit stack: a fragment is
+    // "open" from when its spreads are pushed until its total is known, so meeting an open
+    // fragment again means it spreads itself.
+    let mut totals: HashMap<&Name, u64> = HashMap::new();
+    let mut open: HashSet<&Name> = HashSet::new();
+    for start in parts.keys().copied() {
+        let mut stack = vec![(start, false)];
+        while let Some((name, spreads_pushed)) = stack.pop() {
+            if totals.contains_key(name) {
+                continue;
+            }
+            let (fields, spreads) = &parts[name];
+            if !spreads_pushed {
+                if !open.insert(name) {
+                    return Err(Expansion::Cycle);
+                }
+                stack.push((name, true));
+                for spread in spreads {
+                    if let Some((key, _)) = parts.get_key_value(spread) {
+                        stack.push((*key, false));
+                    }
+                }
+                continue;
+            }
+            // An unknown fragment expands to nothing here; validation refuses it.
+            let total = spreads.iter().fold(*fields, |total, spread| {
+                total.saturating_add(totals.get(spread).copied().unwrap_or(0))
+            });
+            if total > limit {
+                return Err(Expansion::TooLarge);
+            }
+            open.remove(name);
+            totals.insert(name, total);
+        }
+    }
+    let mut sum = 0u64;
+    for (_, operation) in document.operations.iter() {
+        let mut spreads = Vec::new();
+        sum = sum.saturating_add(direct(&operation.node.selection_set.node, &mut spreads));
+        for spread in &spreads {
+            sum = sum.saturating_add(totals.get(spread).copied().unwrap_or(0));
+        }
+    }
+    if sum > limit {
+        return Err(Expansion::TooLarge);
+    }
+    Ok(sum)
+}
+
+/// The root fields of `set` by response key (alias or name), through inline fragments
+/// and fragment spreads, each fragment read once.
+fn root_fields<'a>(document: &'a ExecutableDocument, set: &'a SelectionSet) -> Vec<&'a str> {
+    let mut keys: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&Name> = HashSet::new();
+    let mut pending = vec![set];
+    while let Some(set) = pending.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    let key = field.node.response_key().node.as_str();
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    pending.push(&fragment.node.selection_set.node);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    if seen.insert(name)
+                        && let Some(fragment) = document.fragments.get(name)
+                    {
+                        pending.push(&fragment.node.selection_set.node);
+                    }
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// A subscription's root selection must be one field, not an introspection one: a
+/// subscription is one event stream.
+fn check_single_root_field(document: &ExecutableDocument, set: &SelectionSet) -> ServerResult<()> {
+    match root_fields(document, set).as_slice() {
+        [field] if !field.starts_with("__") => Ok(()),
+        _ => Err(refusal(
+            codes::MALFORMED_REQUEST,
+            "a subscription selects exactly one root field, and not an introspection one"
+                .to_owned(),
+        )),
+    }
+}
+
+/// Whether a root selection of `document` asks for `__schema` or `__type`.
+fn asks_for_introspection(document: &ExecutableDocument) -> bool {
+    document.operations.iter().any(|(_, operation)| {
+        root_fields_named(document, &operation.node.selection_set)
+            .any(|name| matches!(name, "__schema" | "__type"))
+    })
+}
+
+/// The names (not aliases) of the root fields of `set`, through fragments.
+fn root_fields_named<'a>(
+    document: &'a ExecutableDocument,
+    set: &'a Positioned<SelectionSet>,
+) -> impl Iterator<Item = &'a str> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&Name> = HashSet::new();
+    let mut pending = vec![&set.node];
+    while let Some(set) = pending.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => names.push(field.node.name.node.as_str()),
+                Selection::InlineFragment(fragment) => {
+                    pending.push(&fragment.node.selection_set.node);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    if seen.insert(name)
+                        && let Some(fragment) = document.fragments.get(name)
+                    {
+                        pending.push(&fragment.node.selection_set.node);
+                    }
+                }
+            }
+        }
+    }
+    names.into_iter()
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Admission {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let transport = request
+            .data
+            .get(&TypeId::of::<Transport>())
+            .and_then(|data| data.downcast_ref::<Transport>())
+            .copied();
+        let request = self.admit(request, transport)?;
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<async_graphql::parser::types::ExecutableDocument> {
+        // The document was parsed in `prepare_request`; what can fail here is
+        // async-graphql's limit on how deep fragments and selections recurse.
+        next.run(ctx, query, variables).await.map_err(|error| {
+            let code = if error.message.contains("recursion") {
+                codes::QUERY_TOO_DEEP
+            } else {
+                codes::MALFORMED_REQUEST
+            };
+            with_code(error, code)
+        })
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        // async-graphql reports its limits with these messages; a test pins them, so a
+        // change in the library fails loudly instead of losing the codes.
+        let result = next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|error| {
+                    let code = if error.message.contains("nested too deep") {
+                        codes::QUERY_TOO_DEEP
+                    } else if error.message.contains("too complex") {
+                        codes::QUERY_TOO_COMPLEX
+                    } else {
+                        codes::MALFORMED_REQUEST
+                    };
+                    with_code(error, code)
+                })
+                .collect::<Vec<_>>()
+        })?;
+        if let Some(admitted) = ctx.data_opt::<Admitted>() {
+            admitted.0.store(true, Ordering::Relaxed);
+        }
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn parse(query: &str) -> ExecutableDocument {
+        async_graphql::parser::parse_query(query).unwrap()
+    }
+
+    #[test]
+    fn nesting_counts_every_bracket_outside_strings_and_comments() {
+        let deep = |n: usize| {
+            format!(
+                "{{ todos(tag: {}\"x\"{}) {{ id }} }}",
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        // `{`, `(` and n `[`: n + 2 levels.
+        assert!(!nesting_exceeds(&deep(62), 64));
+        assert!(nesting_exceeds(&deep(63), 64));
+        assert!(nesting_exceeds(&deep(100_000), 64));
+        let objects = format!("{{ f(a: {}1{}) }}", "{a:".repeat(100), "}".repeat(100));
+        assert!(nesting_exceeds(&objects, 64));
+        // Brackets in strings, block strings and comments are text.
+        let quoted = format!(
+            "{{ f(a: \"{0}\", b: \"\"\"{0}\\\"\"\"{0}\"\"\") }} # {0}\n",
+            "[".repeat(100)
+        );
+        assert!(!nesting_exceeds(&quoted, 64), "{quoted}");
+        // An escaped quote does not end a string; a line break does, and so what follows
+        // it counts.
+        let escaped = format!("{{ f(a: \"\\\"{}\") }}", "[".repeat(100));
+        assert!(!nesting_exceeds(&escaped, 64));
+        let broken = format!("{{ f(a: \"\\\n{}", "[".repeat(100));
+        assert!(nesting_exceeds(&broken, 64));
+    }
+
+    #[test]
+    fn fragments_that_spread_each_other_twice_over_are_counted_expanded() {
+        let mut query = String::from("query { ...F0 }\n");
+        for i in 0..30 {
+            query.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{} ...F{} }}\n",
+                i + 1,
+                i + 1
+            ));
+        }
+        query.push_str("fragment F30 on Query { me { id } }\n");
+        assert_eq!(
+            expanded_selections(&parse(&query), MAX_SELECTIONS),
+            Err(Expansion::TooLarge)
+        );
+        let small = "query { ...A me { id } } fragment A on Query { me { id ...B } } \
+                     fragment B on User { email }";
+        assert_eq!(expanded_selections(&parse(small), MAX_SELECTIONS), Ok(5));
+        // A cycle, which validation refuses, is refused here without looping.
+        let cycle = "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+        assert_eq!(
+            expanded_selections(&parse(cycle), MAX_SELECTIONS),
+            Err(Expansion::Cycle)
+        );
+    }
+
+    #[test]
+    fn a_subscription_has_exactly_one_root_field() {
+        let check = |query: &str| {
+            let document = parse(query);
+            let operation = operation(&document, None).unwrap();
+            check_single_root_field(&document, &operation.selection_set.node).is_ok()
+        };
+        assert!(check("subscription { todoEvents { eventId } }"));
+        assert!(check(
+            "subscription { a: todoEvents { eventId } a: todoEvents { type } }"
+        ));
+        assert!(!check(
+            "subscription { a: todoEvents { eventId } b: todoEvents { eventId } }"
+        ));
+        assert!(!check(
+            "subscription { todoEvents { eventId } ...F } fragment F on Subscription { b: todoEvents { eventId } }"
+        ));
+        assert!(!check("subscription { __typename }"));
+        // Fragments that spread each other are read once each.
+        assert!(check(
+            "subscription { ...F } fragment F on Subscription { todoEvents { eventId } ...G } \
+             fragment G on Subscription { ...F }"
+        ));
+    }
+
+    #[test]
+    fn introspection_is_found_through_fragments_even_cyclic_ones() {
+        assert!(asks_for_introspection(&parse(
+            "{ ...F } fragment F on Query { __schema { description } }"
+        )));
+        assert!(!asks_for_introspection(&parse(
+            "{ ...F } fragment F on Query { ...G } fragment G on Query { ...F }"
+        )));
+    }
+}

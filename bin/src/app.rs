@@ -214,6 +214,7 @@ impl Application {
                         manager.clone(),
                         &r.key_prefix,
                         config.worker.stream_max_len,
+                        settings.longest_command(),
                     )),
                     Arc::new(
                         RedisEventFeed::start(
@@ -374,13 +375,15 @@ impl Jobs {
                 },
                 worker.lease,
                 worker.batch_size,
-            ),
+            )
+            .context("WORKER_LEASE_SECS is too short for the deliveries")?,
             reminders: EnqueueReminders::new(
                 ports.todos,
                 ports.unit_of_work,
                 ports.ledger.clone(),
                 ports.ids,
                 delta(worker.reminder_window, "REMINDER_WINDOW_MINUTES")?,
+                delta(worker.retention, "OUTBOX_RETENTION_HOURS")?,
             ),
             housekeeping: Housekeeping::new(
                 ports.queue.clone(),

@@ -175,19 +175,22 @@ async fn deliver(
     metrics: WorkerMetrics,
     shutdown: CancellationToken,
 ) {
+    // Asked before each delivery: a stopping worker starts none, and gives the rest of
+    // its batch back.
+    let keep_going = || !shutdown.is_cancelled();
     while !shutdown.is_cancelled() {
-        let batch = jobs.deliver.run_once();
+        let batch = jobs.deliver.run_once(&keep_going);
         tokio::pin!(batch);
         let result = tokio::select! {
             result = &mut batch => result,
             () = shutdown.cancelled() => {
-                // Claim nothing more; finish the batch in hand, within the bound.
+                // Claim nothing more; let the delivery in hand finish, within the bound.
                 match tokio::time::timeout(settings.drain_timeout, &mut batch).await {
                     Ok(result) => result,
                     Err(_) => {
                         tracing::warn!(
                             drain_timeout_secs = settings.drain_timeout.as_secs(),
-                            "the batch in hand outlived the drain timeout; its jobs are redelivered after their lease"
+                            "the delivery in hand outlived the drain timeout; it is redelivered after its lease"
                         );
                         return;
                     }

@@ -307,6 +307,27 @@ fn a_bad_variable_is_named_in_the_error() {
 }
 
 #[test]
+fn a_lease_too_short_for_the_webhook_stops_start_up_naming_it() {
+    // Three requests of 5 s, with 200 ms and 400 ms between them: 15.6 s at the longest,
+    // so a lease must be longer than 31.2 s.
+    let output = backend(
+        &["serve"],
+        &[
+            ("HTTP_ADDR", "127.0.0.1:0"),
+            ("REMINDER_WEBHOOK_URL", "http://127.0.0.1:9/reminders"),
+            ("REMINDER_WEBHOOK_SECRET", "s3cret"),
+            ("WORKER_LEASE_SECS", "31"),
+        ],
+        "",
+    );
+
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("WORKER_LEASE_SECS"), "{stderr}");
+    assert!(stderr.contains("31.2s"), "{stderr}");
+}
+
+#[test]
 fn an_unreachable_database_fails_with_the_variable_named() {
     let output = backend(
         &["migrate"],

@@ -433,7 +433,7 @@ async fn a_job_killed_mid_flight_is_delivered_again_after_its_lease() {
         &[
             ("REMINDER_WEBHOOK_TIMEOUT_MS", "1500"),
             ("REMINDER_WEBHOOK_ATTEMPTS", "1"),
-            ("WORKER_LEASE_SECS", "3"),
+            ("WORKER_LEASE_SECS", "6"),
         ],
     );
     eventually(
@@ -633,7 +633,7 @@ async fn two_workers_send_each_reminder_once_and_run_each_tick_once() {
     // Both deliver at once until the queue is empty.
     let drain = |app: Application| async move {
         for _ in 0..50 {
-            app.jobs.deliver.run_once().await.unwrap();
+            app.jobs.deliver.run_once(&|| true).await.unwrap();
         }
     };
     tokio::join!(drain(a.clone()), drain(b.clone()));
@@ -653,6 +653,160 @@ async fn two_workers_send_each_reminder_once_and_run_each_tick_once() {
         (3, 3),
         "three reminders, each once"
     );
+}
+
+/// A webhook that answers 204 after `delay`, and the reminder ids it was sent, in order.
+async fn slow_webhook(delay: Duration) -> MockServer {
+    let webhook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204).set_delay(delay))
+        .mount(&webhook)
+        .await;
+    webhook
+}
+
+/// The `X-Reminder-Id`s `webhook` received, in order.
+async fn reminder_ids(webhook: &MockServer) -> Vec<String> {
+    webhook
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("x-reminder-id")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Asserts every id of `sent` appears once, and that they are `expected` many.
+fn each_once(sent: &[String], expected: usize) {
+    let mut distinct = sent.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        (sent.len(), distinct.len()),
+        (expected, expected),
+        "each reminder sent exactly once: {sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_workers_and_a_slow_webhook_send_each_reminder_once() {
+    let db = TestDatabase::new().await;
+    let redis = TestRedis::new().await;
+    // Ten reminders at 700 ms each is 7 s of work, and the lease is 6 s (the shortest
+    // allowed: twice the Redis publisher's 2.5 s bound, and a bit): a batch that
+    // delivered all it claimed before marking any would see its lease end under it, and
+    // the other worker send them again.
+    let webhook = slow_webhook(Duration::from_millis(700)).await;
+    let settings = [
+        ("REMINDER_WEBHOOK_URL", webhook.uri()),
+        ("REMINDER_WEBHOOK_SECRET", "test-secret".to_owned()),
+        ("REMINDER_WEBHOOK_TIMEOUT_MS", "1000".to_owned()),
+        ("REMINDER_WEBHOOK_ATTEMPTS", "1".to_owned()),
+        ("WORKER_LEASE_SECS", "6".to_owned()),
+    ];
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (a, config) = app_over(&db, &redis, &settings).await;
+    let (b, _) = app_over(&db, &redis, &settings).await;
+    for _ in 0..10 {
+        enqueue_reminder(&a).await;
+    }
+    let shutdown = CancellationToken::new();
+    let workers: Vec<_> = [a.clone(), b]
+        .into_iter()
+        .map(|app| {
+            tokio::spawn(worker::run(
+                app.jobs.clone(),
+                config.worker.clone(),
+                worker::WorkerMetrics::register(&mut Registry::default()),
+                shutdown.clone(),
+            ))
+        })
+        .collect();
+
+    eventually(
+        Duration::from_secs(60),
+        "every reminder delivered",
+        || async { a.jobs.queue.stats().await.unwrap().backlog == 0 },
+    )
+    .await;
+    // Past one more lease: a second copy would have gone out by now.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    each_once(&reminder_ids(&webhook).await, 10);
+    shutdown.cancel();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn sigterm_mid_batch_leaves_nothing_sent_unmarked() {
+    let db = TestDatabase::new().await;
+    let redis = TestRedis::new().await;
+    let (app, _) = app_over(&db, &redis, &[]).await;
+    for _ in 0..10 {
+        enqueue_reminder(&app).await;
+    }
+    let webhook = slow_webhook(Duration::from_millis(700)).await;
+    // A drain timeout shorter than the batch: a worker that marked its batch done only at
+    // the end would leave the reminders it had sent unmarked, to be sent again.
+    let mut child = spawn_worker(
+        &db,
+        &redis,
+        &webhook.uri(),
+        &[
+            ("REMINDER_WEBHOOK_TIMEOUT_MS", "1000"),
+            ("REMINDER_WEBHOOK_ATTEMPTS", "1"),
+            ("WORKER_LEASE_SECS", "30"),
+            ("WORKER_DRAIN_TIMEOUT_SECS", "2"),
+        ],
+    );
+    eventually(Duration::from_secs(20), "two reminders sent", || async {
+        reminder_ids(&webhook).await.len() >= 2
+    })
+    .await;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+
+    // Another worker takes over at once: what the first gave back is not leased.
+    let (taker, config) = app_over(
+        &db,
+        &redis,
+        &[
+            ("REMINDER_WEBHOOK_URL", &webhook.uri()),
+            ("REMINDER_WEBHOOK_SECRET", "test-secret"),
+        ],
+    )
+    .await;
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(worker::run(
+        taker.jobs.clone(),
+        config.worker.clone(),
+        worker::WorkerMetrics::register(&mut Registry::default()),
+        shutdown.clone(),
+    ));
+    eventually(
+        Duration::from_secs(20),
+        "every reminder delivered, well before the first worker's lease ends",
+        || async { taker.jobs.queue.stats().await.unwrap().backlog == 0 },
+    )
+    .await;
+    each_once(&reminder_ids(&webhook).await, 10);
+    shutdown.cancel();
+    running.await.unwrap();
 }
 
 #[tokio::test]

@@ -146,7 +146,15 @@ impl Reminder {
     /// range: the todos a reminder tick at `from` looks for. `None` when no day's deadline
     /// falls in the window (a window shorter than a day that does not cross midnight).
     pub fn due_dates_within(from: DateTime<Utc>, window: TimeDelta) -> Option<(DueDate, DueDate)> {
-        let until = from + window;
+        Self::due_dates_between(from, from + window)
+    }
+
+    /// The due dates whose deadline falls in `(from, until]`, as an inclusive range, or
+    /// `None` when no day's deadline does.
+    pub fn due_dates_between(
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Option<(DueDate, DueDate)> {
         // Day D's deadline (the start of D + 1) is after `from` exactly when D is `from`'s
         // day or later, and at or before `until` exactly when D + 1 is `until`'s day or
         // earlier.

@@ -96,9 +96,34 @@ pub struct JobOutcome {
     pub age: chrono::TimeDelta,
 }
 
+/// The lease cannot hold the work done under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a lease of {lease:?} is too short: it must be longer than {needed:?}, twice the longest \
+     delivery (the webhook's timeout times its attempts, or the event publisher's)"
+)]
+pub struct LeaseTooShort {
+    /// The lease asked for.
+    pub lease: Duration,
+    /// What it must exceed.
+    pub needed: Duration,
+}
+
 /// Claims a batch of due jobs and delivers each: events to the publisher, reminders to the
 /// notifier. A job that fails is retried later by the [`RetryPolicy`], and dead when the
 /// policy gives up; a job whose worker dies is claimed again when its lease runs out.
+///
+/// **The one rule that keeps a job from being delivered twice by two live workers: a
+/// delivery starts only when the lease has room for it twice over**, once for the delivery
+/// at its longest (each target declares its `longest_call`) and once more as the margin for
+/// marking it done. Each job is marked done as soon as its delivery ends, not with the rest
+/// of the batch. Jobs of the batch that cannot start in time, or that would start after
+/// the worker was asked to stop, are given back unstarted, claimable again at once (the
+/// claim still counts as an attempt: attempt numbers are the claims' fencing tokens, and
+/// are never reused).
+/// So no lease ends under work in progress, and a stopping worker leaves nothing it sent
+/// unmarked. The lease must therefore be longer than twice the longest delivery, which
+/// [`DeliverJobs::new`] checks.
 #[derive(Clone)]
 pub struct DeliverJobs {
     queue: Arc<dyn JobQueue>,
@@ -120,9 +145,14 @@ impl std::fmt::Debug for DeliverJobs {
     }
 }
 
+/// Whether the worker wants more work started: `false` once it is stopping.
+pub type KeepGoing<'a> = &'a (dyn Fn() -> bool + Send + Sync);
+
 impl DeliverJobs {
-    /// Builds the use case. `lease` must be longer than a whole batch's deliveries take
-    /// (each adapter bounds its own call), or a slow batch is delivered twice.
+    /// Builds the use case, leasing each claimed job for `lease`.
+    ///
+    /// # Errors
+    /// [`LeaseTooShort`] when `lease` is not longer than twice the longest delivery.
     pub fn new(
         queue: Arc<dyn JobQueue>,
         publisher: Arc<dyn EventPublisher>,
@@ -131,8 +161,12 @@ impl DeliverJobs {
         policy: RetryPolicy,
         lease: Duration,
         batch: u32,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, LeaseTooShort> {
+        let needed = publisher.longest_call().max(notifier.longest_call()) * 2;
+        if lease <= needed {
+            return Err(LeaseTooShort { lease, needed });
+        }
+        Ok(Self {
             queue,
             publisher,
             notifier,
@@ -140,7 +174,7 @@ impl DeliverJobs {
             policy,
             lease: chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX),
             batch: batch.max(1),
-        }
+        })
     }
 
     /// How many jobs one call claims at most.
@@ -148,28 +182,43 @@ impl DeliverJobs {
         self.batch
     }
 
+    /// Whether a delivery that may take `longest` can start now under a lease that ends
+    /// at `lease_end`: the rule above.
+    fn may_start(
+        &self,
+        lease_end: DateTime<Utc>,
+        longest: Duration,
+        keep_going: KeepGoing<'_>,
+    ) -> bool {
+        let room = chrono::TimeDelta::from_std(longest * 2).unwrap_or(chrono::TimeDelta::MAX);
+        keep_going() && self.clock.now() + room <= lease_end
+    }
+
     /// Claims up to one batch and delivers it: the batch's events in one
-    /// [`EventPublisher::publish_all`] call, in order, then each reminder; then marks
-    /// everything that went out delivered, in one call. Returns what became of each job;
-    /// an empty list means nothing was due.
+    /// [`EventPublisher::publish_all`] call, in order, then each reminder, each marked done
+    /// (or failed) as soon as it is delivered (or not). Returns what became of each job
+    /// started; an empty list means nothing was due, or nothing could start.
+    ///
+    /// `keep_going` is asked before each delivery: once it says `false`, the rest of the
+    /// batch is given back unstarted.
     ///
     /// # Errors
     /// Returns [`InfraError`] when the queue cannot be reached. A job that was delivered
     /// but could not be marked so stays claimed until its lease ends, and is delivered
     /// again then: that is the "at least once".
     #[tracing::instrument(name = "deliver_jobs", skip_all)]
-    pub async fn run_once(&self) -> Result<Vec<JobOutcome>, InfraError> {
+    pub async fn run_once(&self, keep_going: KeepGoing<'_>) -> Result<Vec<JobOutcome>, InfraError> {
         let now = self.clock.now();
-        let jobs = self.queue.claim(now, now + self.lease, self.batch).await?;
+        let lease_end = now + self.lease;
+        let jobs = self.queue.claim(now, lease_end, self.batch).await?;
         // Split by kind, keeping each kind's order: events go out as one batch.
         let mut events = Vec::new();
-        let mut batch = Vec::new();
         let mut reminders = Vec::new();
         for job in jobs {
             match &job.message {
                 OutboxMessage::TodoEvent(event) => {
-                    batch.push(event.clone());
-                    events.push(job);
+                    let event = event.clone();
+                    events.push((job, event));
                 }
                 OutboxMessage::Reminder(reminder) => {
                     let reminder = reminder.clone();
@@ -178,45 +227,73 @@ impl DeliverJobs {
             }
         }
 
-        let mut results = Vec::with_capacity(events.len() + reminders.len());
-        if !batch.is_empty() {
-            let result = self
-                .publisher
-                .publish_all(&batch)
-                .await
-                .map_err(|e| describe(&e));
-            results.extend(events.into_iter().map(|job| (job, result.clone())));
+        let mut outcomes = Vec::with_capacity(events.len() + reminders.len());
+        let mut unstarted = Vec::new();
+        if !events.is_empty() {
+            if self.may_start(lease_end, self.publisher.longest_call(), keep_going) {
+                let batch: Vec<_> = events.iter().map(|(_, event)| event.clone()).collect();
+                let result = self
+                    .publisher
+                    .publish_all(&batch)
+                    .await
+                    .map_err(|e| describe(&e));
+                let jobs: Vec<_> = events.into_iter().map(|(job, _)| job).collect();
+                self.report(&jobs, result, &mut outcomes).await?;
+            } else {
+                unstarted.extend(events.iter().map(|(job, _)| job.claim()));
+            }
         }
         for (job, reminder) in reminders {
+            if !self.may_start(lease_end, self.notifier.longest_call(), keep_going) {
+                unstarted.push(job.claim());
+                continue;
+            }
             let result = self
                 .notifier
                 .notify(&reminder)
                 .await
                 .map_err(|e| describe(&e));
-            results.push((job, result));
+            self.report(std::slice::from_ref(&job), result, &mut outcomes)
+                .await?;
         }
-
-        let now = self.clock.now();
-        let delivered: Vec<MessageId> = results
-            .iter()
-            .filter(|(_, result)| result.is_ok())
-            .map(|(job, _)| job.message.id())
-            .collect();
-        self.queue.complete(&delivered, now).await?;
-        let mut outcomes = Vec::with_capacity(results.len());
-        for (job, result) in results {
-            let delivery = match result {
-                Ok(()) => Delivery::Delivered,
-                Err(cause) => self.failed(&job, &cause, now).await?,
-            };
-            outcomes.push(JobOutcome {
-                kind: job.message.kind(),
-                attempt: job.attempt,
-                delivery,
-                age: now - job.recorded_at,
-            });
+        if !unstarted.is_empty() {
+            tracing::debug!(
+                jobs = unstarted.len(),
+                "giving back jobs there is no lease (or no time) left to start"
+            );
+            self.queue.release(&unstarted, self.clock.now()).await?;
         }
         Ok(outcomes)
+    }
+
+    /// Marks `jobs`, delivered together with `result`, done or failed at once.
+    async fn report(
+        &self,
+        jobs: &[ClaimedJob],
+        result: Result<(), String>,
+        outcomes: &mut Vec<JobOutcome>,
+    ) -> Result<(), InfraError> {
+        let now = self.clock.now();
+        let outcome = |job: &ClaimedJob, delivery| JobOutcome {
+            kind: job.message.kind(),
+            attempt: job.attempt,
+            delivery,
+            age: now - job.recorded_at,
+        };
+        match result {
+            Ok(()) => {
+                let claims: Vec<_> = jobs.iter().map(ClaimedJob::claim).collect();
+                self.queue.complete(&claims, now).await?;
+                outcomes.extend(jobs.iter().map(|job| outcome(job, Delivery::Delivered)));
+            }
+            Err(cause) => {
+                for job in jobs {
+                    let delivery = self.failed(job, &cause, now).await?;
+                    outcomes.push(outcome(job, delivery));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Records a failed attempt: retried later, or dead after the last.
@@ -293,28 +370,34 @@ mod tests {
         }
     }
 
-    /// A queue that hands out `jobs` once and records every report.
-    fn queue_of(jobs: Vec<ClaimedJob>, reports: Arc<Mutex<Vec<String>>>) -> MockJobQueue {
+    /// A queue that hands out `jobs` once and records every report, in order, in `log`.
+    fn queue_of(jobs: Vec<ClaimedJob>, log: Log) -> MockJobQueue {
         let mut queue = MockJobQueue::new();
         let batch = Mutex::new(Some(jobs));
         queue
             .expect_claim()
             .withf(|now, lease_until, limit| {
-                *now == T0 && *lease_until == T0 + chrono::TimeDelta::seconds(30) && *limit == 8
+                *now == T0 && *lease_until == T0 + chrono::TimeDelta::seconds(60) && *limit == 8
             })
             .returning(move |_, _, _| Ok(batch.lock().unwrap().take().unwrap_or_default()));
-        let done = reports.clone();
-        queue.expect_complete().times(1).returning(move |ids, at| {
-            assert_eq!(at, T0);
-            for id in ids {
-                done.lock().unwrap().push(format!("done {id}"));
+        let done = log.clone();
+        queue.expect_complete().returning(move |claims, _| {
+            for claim in claims {
+                done.push(format!("done {} #{}", claim.id, claim.attempt));
+            }
+            Ok(())
+        });
+        let released = log.clone();
+        queue.expect_release().returning(move |claims, _| {
+            for claim in claims {
+                released.push(format!("released {} #{}", claim.id, claim.attempt));
             }
             Ok(())
         });
         queue
             .expect_fail()
             .returning(move |id, attempt, error, retry_at, _| {
-                reports.lock().unwrap().push(format!(
+                log.push(format!(
                     "fail {id} #{attempt} {error} {}",
                     retry_at.map_or("dead".into(), |t| t.to_rfc3339())
                 ));
@@ -323,7 +406,51 @@ mod tests {
         queue
     }
 
-    fn use_case(
+    /// What happened, in order: deliveries and reports.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<String>>>);
+
+    impl Log {
+        fn push(&self, line: String) {
+            self.0.lock().unwrap().push(line);
+        }
+        fn lines(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    /// A clock that starts at T0 and moves only when told: deliveries "take" time.
+    #[derive(Clone, Default)]
+    struct ManualClock(Arc<Mutex<chrono::TimeDelta>>);
+
+    impl ManualClock {
+        fn advance(&self, by: chrono::TimeDelta) {
+            *self.0.lock().unwrap() += by;
+        }
+        fn port(&self) -> Arc<dyn Clock> {
+            let offset = self.0.clone();
+            let mut clock = domain::ports::MockClock::new();
+            clock
+                .expect_now()
+                .returning(move || T0 + *offset.lock().unwrap());
+            Arc::new(clock)
+        }
+    }
+
+    fn publisher(longest: Duration) -> MockEventPublisher {
+        let mut publisher = MockEventPublisher::new();
+        publisher.expect_longest_call().return_const(longest);
+        publisher
+    }
+
+    fn notifier(longest: Duration) -> MockNotifier {
+        let mut notifier = MockNotifier::new();
+        notifier.expect_longest_call().return_const(longest);
+        notifier
+    }
+
+    fn use_case_at(
+        clock: Arc<dyn Clock>,
         queue: MockJobQueue,
         publisher: MockEventPublisher,
         notifier: MockNotifier,
@@ -332,44 +459,65 @@ mod tests {
             Arc::new(queue),
             Arc::new(publisher),
             Arc::new(notifier),
-            fixed_clock(),
+            clock,
             RetryPolicy {
                 max_attempts: 3,
                 base_delay: Duration::from_secs(2),
                 max_delay: Duration::from_secs(60),
             },
-            Duration::from_secs(30),
+            Duration::from_secs(60),
             8,
         )
+        .unwrap()
     }
 
+    fn use_case(
+        queue: MockJobQueue,
+        publisher: MockEventPublisher,
+        notifier: MockNotifier,
+    ) -> DeliverJobs {
+        use_case_at(fixed_clock(), queue, publisher, notifier)
+    }
+
+    const ALWAYS: KeepGoing<'static> = &|| true;
+
     #[tokio::test]
-    async fn events_go_to_the_publisher_and_reminders_to_the_notifier_then_are_marked_done() {
-        let (e, r) = (event(), reminder());
-        let reports = Arc::new(Mutex::new(Vec::new()));
+    async fn events_go_to_the_publisher_and_reminders_to_the_notifier_each_marked_done_at_once() {
+        let (e, r1, r2) = (event(), reminder(), reminder());
+        let log = Log::default();
         let queue = queue_of(
-            vec![claimed(e.clone(), 1), claimed(r.clone(), 1)],
-            reports.clone(),
+            vec![
+                claimed(e.clone(), 1),
+                claimed(r1.clone(), 1),
+                claimed(r2.clone(), 1),
+            ],
+            log.clone(),
         );
-        let mut publisher = MockEventPublisher::new();
+        let mut publisher = publisher(Duration::from_secs(1));
         let published = e.clone();
+        let sent = log.clone();
         publisher
             .expect_publish_all()
             .withf(move |events| {
                 events.len() == 1 && OutboxMessage::TodoEvent(events[0].clone()) == published
             })
             .times(1)
-            .returning(|_| Ok(()));
-        let mut notifier = MockNotifier::new();
-        let sent = r.clone();
+            .returning(move |events| {
+                sent.push(format!("published {}", events[0].id));
+                Ok(())
+            });
+        let mut notifier = notifier(Duration::from_secs(1));
+        let sent = log.clone();
         notifier
             .expect_notify()
-            .withf(move |reminder| OutboxMessage::Reminder(reminder.clone()) == sent)
-            .times(1)
-            .returning(|_| Ok(()));
+            .times(2)
+            .returning(move |reminder| {
+                sent.push(format!("notified {}", reminder.id));
+                Ok(())
+            });
 
         let outcomes = use_case(queue, publisher, notifier)
-            .run_once()
+            .run_once(ALWAYS)
             .await
             .unwrap();
 
@@ -380,33 +528,138 @@ mod tests {
                 .collect::<Vec<_>>(),
             [
                 (JobKind::TodoEvent, Delivery::Delivered),
-                (JobKind::Reminder, Delivery::Delivered)
+                (JobKind::Reminder, Delivery::Delivered),
+                (JobKind::Reminder, Delivery::Delivered),
             ]
         );
         assert_eq!(outcomes[0].age, chrono::TimeDelta::seconds(2));
+        // Each delivery is marked done before the next one starts.
         assert_eq!(
-            *reports.lock().unwrap(),
-            [format!("done {}", e.id()), format!("done {}", r.id())]
+            log.lines(),
+            [
+                format!("published {}", e.id()),
+                format!("done {} #1", e.id()),
+                format!("notified {}", r1.id()),
+                format!("done {} #1", r1.id()),
+                format!("notified {}", r2.id()),
+                format!("done {} #1", r2.id()),
+            ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_delivery_starts_only_while_the_lease_has_room_for_it_twice_over() {
+        // Eight reminders of up to 10 s each, under a 60 s lease: one may start while at
+        // least 20 s are left, so at 0, 10, 20, 30 and 40 s; the other three are given
+        // back unstarted.
+        let reminders: Vec<OutboxMessage> = (0..8).map(|_| reminder()).collect();
+        let log = Log::default();
+        let queue = queue_of(
+            reminders.iter().map(|r| claimed(r.clone(), 1)).collect(),
+            log.clone(),
+        );
+        let clock = ManualClock::default();
+        let mut notifier = notifier(Duration::from_secs(10));
+        let slow = clock.clone();
+        notifier.expect_notify().returning(move |_| {
+            slow.advance(chrono::TimeDelta::seconds(10));
+            Ok(())
+        });
+
+        let outcomes = use_case_at(clock.port(), queue, publisher(Duration::ZERO), notifier)
+            .run_once(ALWAYS)
+            .await
+            .unwrap();
+
+        assert_eq!(outcomes.len(), 5);
+        let lines = log.lines();
+        assert_eq!(
+            lines[5..],
+            reminders[5..]
+                .iter()
+                .map(|r| format!("released {} #1", r.id()))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            lines[..5].iter().all(|line| line.starts_with("done")),
+            "{lines:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stopping_worker_finishes_the_delivery_in_hand_and_gives_back_the_rest() {
+        let reminders: Vec<OutboxMessage> = (0..3).map(|_| reminder()).collect();
+        let log = Log::default();
+        let queue = queue_of(
+            reminders.iter().map(|r| claimed(r.clone(), 1)).collect(),
+            log.clone(),
+        );
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut notifier = notifier(Duration::from_secs(1));
+        let stop = stopping.clone();
+        notifier.expect_notify().times(1).returning(move |_| {
+            // SIGTERM arrives while the first reminder is being sent.
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        });
+        let keep_going = move || !stopping.load(std::sync::atomic::Ordering::SeqCst);
+
+        let outcomes = use_case(queue, publisher(Duration::ZERO), notifier)
+            .run_once(&keep_going)
+            .await
+            .unwrap();
+
+        assert_eq!(outcomes.len(), 1);
+        assert_eq!(
+            log.lines(),
+            [
+                format!("done {} #1", reminders[0].id()),
+                format!("released {} #1", reminders[1].id()),
+                format!("released {} #1", reminders[2].id()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lease_not_longer_than_twice_the_longest_delivery_is_refused() {
+        let build = |lease: u64| {
+            DeliverJobs::new(
+                Arc::new(MockJobQueue::new()),
+                Arc::new(publisher(Duration::from_secs(1))),
+                Arc::new(notifier(Duration::from_secs(15))),
+                fixed_clock(),
+                RetryPolicy::default(),
+                Duration::from_secs(lease),
+                8,
+            )
+        };
+        assert_eq!(
+            build(30).unwrap_err(),
+            LeaseTooShort {
+                lease: Duration::from_secs(30),
+                needed: Duration::from_secs(30)
+            }
+        );
+        assert!(build(31).is_ok());
     }
 
     #[tokio::test]
     async fn a_failure_is_retried_later_and_the_last_failure_is_dead() {
         let (early, last) = (event(), event());
-        let reports = Arc::new(Mutex::new(Vec::new()));
+        let log = Log::default();
         let queue = queue_of(
             vec![claimed(early.clone(), 1), claimed(last.clone(), 3)],
-            reports.clone(),
+            log.clone(),
         );
-        let mut publisher = MockEventPublisher::new();
+        let mut publisher = publisher(Duration::from_secs(1));
         publisher
             .expect_publish_all()
             .withf(|events| events.len() == 2)
             .times(1)
             .returning(|_| Err(infra_down()));
 
-        let outcomes = use_case(queue, publisher, MockNotifier::new())
-            .run_once()
+        let outcomes = use_case(queue, publisher, notifier(Duration::from_secs(1)))
+            .run_once(ALWAYS)
             .await
             .unwrap();
 
@@ -420,7 +673,7 @@ mod tests {
             "{wait}"
         );
         assert_eq!(outcomes[1].delivery, Delivery::Dead);
-        let reports = reports.lock().unwrap();
+        let reports = log.lines();
         assert!(reports[0].starts_with(&format!("fail {} #1 test failed", early.id())));
         assert!(reports[0].contains("connection refused"), "{}", reports[0]);
         assert_eq!(
@@ -431,9 +684,9 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_due_is_an_empty_batch() {
-        let queue = queue_of(Vec::new(), Arc::default());
-        let outcomes = use_case(queue, MockEventPublisher::new(), MockNotifier::new())
-            .run_once()
+        let queue = queue_of(Vec::new(), Log::default());
+        let outcomes = use_case(queue, publisher(Duration::ZERO), notifier(Duration::ZERO))
+            .run_once(ALWAYS)
             .await
             .unwrap();
         assert!(outcomes.is_empty());
@@ -443,8 +696,8 @@ mod tests {
     async fn a_queue_that_cannot_be_reached_is_an_error() {
         let mut queue = MockJobQueue::new();
         queue.expect_claim().returning(|_, _, _| Err(infra_down()));
-        let err = use_case(queue, MockEventPublisher::new(), MockNotifier::new())
-            .run_once()
+        let err = use_case(queue, publisher(Duration::ZERO), notifier(Duration::ZERO))
+            .run_once(ALWAYS)
             .await;
         assert!(err.is_err());
     }

@@ -65,6 +65,7 @@ impl Housekeeping {
             jobs: self.queue.purge_delivered(before).await?,
             ticks: self.ledger.purge(before).await?,
         };
+        self.ledger.complete_tick(HOUSEKEEPING_JOB, tick).await?;
         if report.jobs > 0 {
             tracing::info!(
                 jobs = report.jobs,
@@ -101,6 +102,11 @@ mod tests {
             .expect_purge()
             .withf(move |at| *at == before)
             .returning(|_| Ok(3));
+        ledger
+            .expect_complete_tick()
+            .withf(|job, at| job == HOUSEKEEPING_JOB && *at == T0)
+            .times(1)
+            .returning(|_, _| Ok(()));
 
         let report = Housekeeping::new(Arc::new(queue), Arc::new(ledger), TimeDelta::days(7))
             .run(T0)

@@ -11,7 +11,7 @@ mod housekeeping;
 mod reminders;
 
 pub use dead::{ListDeadJobs, RetryDeadJob};
-pub use deliver::{DeliverJobs, Delivery, JobOutcome, RetryPolicy};
+pub use deliver::{DeliverJobs, Delivery, JobOutcome, KeepGoing, LeaseTooShort, RetryPolicy};
 pub use housekeeping::HOUSEKEEPING_JOB;
 pub use housekeeping::{Housekeeping, HousekeepingReport};
-pub use reminders::{EnqueueReminders, REMINDERS_JOB};
+pub use reminders::{EnqueueReminders, MAX_CATCH_UP, REMINDERS_JOB};

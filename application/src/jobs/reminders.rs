@@ -17,14 +17,23 @@ pub const REMINDERS_JOB: &str = "reminders";
 /// How many todos one page of the scan reads, and one transaction enqueues.
 const PAGE: u32 = 200;
 
+/// The furthest back a run catches up on deadlines that runs before it missed: reminding
+/// someone more than a day late helps nobody.
+pub const MAX_CATCH_UP: TimeDelta = TimeDelta::hours(24);
+
 /// Enqueues a reminder for every open todo whose deadline falls within the window after
 /// the tick.
 ///
 /// Safe with several workers, twice over: the schedule ledger lets one worker run each
-/// tick, and each reminder has a key (todo and due date) that the outbox records once. So
-/// a tick that dies halfway is simply finished by the next one, and nobody is reminded
-/// twice. The reminder itself is delivered by [`DeliverJobs`](super::DeliverJobs), with
-/// its retries.
+/// tick, and each reminder has a key (todo and due date) that the outbox records once, so
+/// nobody is reminded twice.
+///
+/// Nothing is lost either. A tick counts as done only once its work is: each run covers
+/// the deadlines from where the last *finished* run stopped to its own window's end. So a
+/// run that failed (a database blip at 23:59), or ticks that no worker ran (an outage from
+/// 23:00 to midnight), are made up by the next run that finishes, up to its catch-up
+/// bound back; a reminder caught up that way arrives late rather than never. The reminder itself
+/// is delivered by [`DeliverJobs`](super::DeliverJobs), with its retries.
 #[derive(Clone)]
 pub struct EnqueueReminders {
     todos: Arc<dyn TodoRepository>,
@@ -32,31 +41,42 @@ pub struct EnqueueReminders {
     ledger: Arc<dyn ScheduleLedger>,
     ids: Arc<dyn IdGenerator>,
     window: TimeDelta,
+    catch_up: TimeDelta,
 }
 
 impl std::fmt::Debug for EnqueueReminders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EnqueueReminders")
             .field("window", &self.window)
+            .field("catch_up", &self.catch_up)
             .finish_non_exhaustive()
     }
 }
 
 impl EnqueueReminders {
-    /// Builds the use case; `window` is how far ahead of a tick to look (an hour, say).
+    /// Builds the use case; `window` is how far ahead of a tick to look (an hour, say),
+    /// and `retention` how long the outbox keeps a delivered reminder, and so its key.
+    ///
+    /// A run catches up at most [`MAX_CATCH_UP`] back, and never so far that a reminder's
+    /// key could be gone: a reminder is enqueued no earlier than `window` before its
+    /// deadline, and its key lasts `retention` after that, so deadlines up to
+    /// `retention - window` ago are safe to look at again.
     pub fn new(
         todos: Arc<dyn TodoRepository>,
         unit_of_work: Arc<dyn UnitOfWork>,
         ledger: Arc<dyn ScheduleLedger>,
         ids: Arc<dyn IdGenerator>,
         window: TimeDelta,
+        retention: TimeDelta,
     ) -> Self {
+        let catch_up = (retention - window).clamp(TimeDelta::zero(), MAX_CATCH_UP);
         Self {
             todos,
             unit_of_work,
             ledger,
             ids,
             window,
+            catch_up,
         }
     }
 
@@ -65,28 +85,38 @@ impl EnqueueReminders {
     ///
     /// # Errors
     /// Returns [`InfraError`] when storage fails; reminders enqueued before the failure
-    /// stay, and the next tick enqueues the rest.
+    /// stay, the tick is not marked done, and the next run enqueues the rest.
     #[tracing::instrument(name = "enqueue_reminders", skip_all, fields(%tick))]
     pub async fn run(&self, tick: DateTime<Utc>) -> Result<Option<usize>, InfraError> {
         if !self.ledger.claim_tick(REMINDERS_JOB, tick).await? {
             return Ok(None);
         }
-        let Some((first, last)) = Reminder::due_dates_within(tick, self.window) else {
-            return Ok(Some(0));
+        let until = tick + self.window;
+        let since = match self.ledger.last_completed(REMINDERS_JOB).await? {
+            // Where the last finished run's window ended; never past this run's end.
+            Some(done) => (done + self.window).max(tick - self.catch_up).min(until),
+            // The first run ever: its own window.
+            None => tick,
         };
-        let mut enqueued = 0;
-        let mut after = None;
-        loop {
-            let page = self
-                .todos
-                .open_due_between(first, last, after, PAGE)
-                .await?;
-            enqueued += self.enqueue(&page).await?;
-            if page.len() < PAGE as usize {
-                break;
-            }
-            after = page.last().map(Todo::id);
+        if since < tick {
+            tracing::info!(%since, "catching up on deadlines that earlier runs missed");
         }
+        let mut enqueued = 0;
+        if let Some((first, last)) = Reminder::due_dates_between(since, until) {
+            let mut after = None;
+            loop {
+                let page = self
+                    .todos
+                    .open_due_between(first, last, after, PAGE)
+                    .await?;
+                enqueued += self.enqueue(&page).await?;
+                if page.len() < PAGE as usize {
+                    break;
+                }
+                after = page.last().map(Todo::id);
+            }
+        }
+        self.ledger.complete_tick(REMINDERS_JOB, tick).await?;
         if enqueued > 0 {
             tracing::info!(enqueued, "reminders enqueued");
         }
@@ -151,14 +181,30 @@ mod tests {
         todo
     }
 
-    fn ledger(wins: bool) -> Arc<MockScheduleLedger> {
+    /// A ledger where this worker wins the tick or not, whose last finished run was
+    /// `last_done`, and which expects the tick marked done when won.
+    fn ledger_after(wins: bool, last_done: Option<DateTime<Utc>>) -> Arc<MockScheduleLedger> {
         let mut ledger = MockScheduleLedger::new();
         ledger
             .expect_claim_tick()
             .withf(|job, at| job == REMINDERS_JOB && *at == tick())
             .times(1)
             .returning(move |_, _| Ok(wins));
+        ledger
+            .expect_last_completed()
+            .withf(|job| job == REMINDERS_JOB)
+            .times(usize::from(wins))
+            .returning(move |_| Ok(last_done));
+        ledger
+            .expect_complete_tick()
+            .withf(|job, at| job == REMINDERS_JOB && *at == tick())
+            .times(usize::from(wins))
+            .returning(|_, _| Ok(()));
         Arc::new(ledger)
+    }
+
+    fn ledger(wins: bool) -> Arc<MockScheduleLedger> {
+        ledger_after(wins, None)
     }
 
     /// An outbox that has seen the reminder of `already` before, and keeps what it
@@ -205,6 +251,7 @@ mod tests {
             ledger(true),
             sequential_ids(),
             TimeDelta::hours(1),
+            TimeDelta::days(7),
         )
         .run(tick())
         .await
@@ -232,12 +279,93 @@ mod tests {
             ledger(false),
             sequential_ids(),
             TimeDelta::hours(1),
+            TimeDelta::days(7),
         )
         .run(tick())
         .await
         .unwrap();
 
         assert_eq!(enqueued, None);
+    }
+
+    #[tokio::test]
+    async fn a_run_catches_up_from_where_the_last_finished_run_stopped_up_to_a_day_back() {
+        // (the last finished run, how long keys are kept, the first and last due dates
+        // this run must scan)
+        let week = TimeDelta::days(7);
+        let cases = [
+            // The run at 22:59 looked until 23:59: midnight, today's deadline, is this
+            // run's (23:15 + 1 h is past it).
+            (
+                Some(tick() - TimeDelta::minutes(16)),
+                week,
+                "2026-03-10",
+                "2026-03-10",
+            ),
+            // Down since yesterday 22:00: yesterday's deadline (midnight) is made up.
+            (
+                Some(tick() - TimeDelta::hours(25)),
+                week,
+                "2026-03-09",
+                "2026-03-10",
+            ),
+            // Down for a week: at most a day back.
+            (Some(tick() - week), week, "2026-03-09", "2026-03-10"),
+            // Keys kept only a day: no further back than 23 h, so not to yesterday's
+            // midnight, whose reminders' keys may be gone.
+            (
+                Some(tick() - week),
+                TimeDelta::days(1),
+                "2026-03-10",
+                "2026-03-10",
+            ),
+        ];
+        for (last_done, retention, first, last) in cases {
+            let mut todos = MockTodoRepository::new();
+            todos
+                .expect_open_due_between()
+                .withf(move |f, l, _, _| f.to_string() == first && l.to_string() == last)
+                .times(1)
+                .returning(|_, _, _, _| Ok(Vec::new()));
+            let todos: Arc<dyn TodoRepository> = Arc::new(todos);
+            let enqueued = EnqueueReminders::new(
+                todos,
+                Arc::new(domain::ports::MockUnitOfWork::new()),
+                ledger_after(true, last_done),
+                sequential_ids(),
+                TimeDelta::hours(1),
+                retention,
+            )
+            .run(tick())
+            .await
+            .unwrap();
+            assert_eq!(enqueued, Some(0), "{last_done:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_that_fails_is_not_marked_done() {
+        let mut todos = MockTodoRepository::new();
+        todos
+            .expect_open_due_between()
+            .returning(|_, _, _, _| Err(infra_down()));
+        let mut ledger = MockScheduleLedger::new();
+        ledger.expect_claim_tick().returning(|_, _| Ok(true));
+        ledger.expect_last_completed().returning(|_| Ok(None));
+        ledger.expect_complete_tick().never();
+
+        let result = EnqueueReminders::new(
+            Arc::new(todos),
+            Arc::new(domain::ports::MockUnitOfWork::new()),
+            Arc::new(ledger),
+            sequential_ids(),
+            TimeDelta::hours(1),
+            TimeDelta::days(7),
+        )
+        .run(tick())
+        .await;
+
+        assert!(result.is_err());
     }
 
     #[tokio::test]
@@ -268,6 +396,7 @@ mod tests {
             ledger(true),
             sequential_ids(),
             TimeDelta::hours(1),
+            TimeDelta::days(7),
         )
         .run(tick())
         .await

@@ -4,6 +4,8 @@
 //! delivering and marking the job done), so each message carries its id for receivers to
 //! drop repeats by.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::{
@@ -15,6 +17,11 @@ use crate::{
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait EventPublisher: Send + Sync {
+    /// The longest one call may take, success or failure: the worker leases a job for
+    /// longer than this. MUST bound every call ([`Self::publish`], [`Self::publish_all`])
+    /// by it.
+    fn longest_call(&self) -> Duration;
+
     /// Publishes `event`.
     ///
     /// # Errors
@@ -40,6 +47,10 @@ pub trait EventPublisher: Send + Sync {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait Notifier: Send + Sync {
+    /// The longest one call may take, retries included, success or failure: the worker
+    /// leases a job for longer than this. MUST bound every [`Self::notify`] by it.
+    fn longest_call(&self) -> Duration;
+
     /// Sends `reminder`.
     ///
     /// # Errors

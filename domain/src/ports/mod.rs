@@ -26,7 +26,7 @@ pub use clock::{Clock, Ticker, Ticks};
 pub use delivery::{EventPublisher, Notifier};
 pub use feed::{EventFeed, EventStream, FeedError, FeedStart, SubscribeError};
 pub use ids::IdGenerator;
-pub use outbox::{ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger};
+pub use outbox::{Claim, ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger};
 pub use password::PasswordHasher;
 pub use rate_limit::{Admission, Quota, RateLimiter};
 pub use readiness::ReadinessProbe;

@@ -9,6 +9,10 @@
 //! a worker that dies mid-job (a crash, a SIGKILL, a lost node) simply never reports, and
 //! the job becomes claimable again when the lease expires. That is what makes delivery "at
 //! least once": a job is never lost, and may, rarely, be delivered twice.
+//!
+//! Every report on a job carries its [`Claim`]: the attempt is a fencing token, so a
+//! worker whose lease ran out, and whose job another worker has claimed since, changes
+//! nothing by reporting late.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -35,6 +39,15 @@ pub trait Outbox: Send + Sync {
     async fn record(&self, message: &OutboxMessage) -> Result<bool, InfraError>;
 }
 
+/// Which job, and which attempt at it: what a worker reports with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Claim {
+    /// The job's message id.
+    pub id: MessageId,
+    /// The attempt this claim is: only the latest attempt's holder can report.
+    pub attempt: u32,
+}
+
 /// A job claimed from the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedJob {
@@ -45,6 +58,16 @@ pub struct ClaimedJob {
     pub attempt: u32,
     /// When the message was recorded (committed with its change).
     pub recorded_at: DateTime<Utc>,
+}
+
+impl ClaimedJob {
+    /// The claim to report with.
+    pub fn claim(&self) -> Claim {
+        Claim {
+            id: self.message.id(),
+            attempt: self.attempt,
+        }
+    }
 }
 
 /// A job that used up its attempts.
@@ -94,13 +117,27 @@ pub trait JobQueue: Send + Sync {
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, InfraError>;
 
-    /// Marks the jobs `ids` delivered at `now`, all in one call (one round trip for a whole
-    /// batch). Delivered jobs are never claimed again; an id that is already delivered, or
-    /// unknown, is skipped.
+    /// Marks the jobs of `claims` delivered at `now`, all in one call (one round trip for a
+    /// group). Delivered jobs are never claimed again.
+    ///
+    /// MUST skip a claim that is not its job's latest attempt (its lease ran out and
+    /// another worker has the job now), a job already delivered, and an unknown id.
     ///
     /// # Errors
     /// MUST return [`InfraError`] when storage fails.
-    async fn complete(&self, ids: &[MessageId], now: DateTime<Utc>) -> Result<(), InfraError>;
+    async fn complete(&self, claims: &[Claim], now: DateTime<Utc>) -> Result<(), InfraError>;
+
+    /// Gives back the jobs of `claims`, whose work never started: each is claimable again
+    /// from `now`. The attempt stays counted, so that no attempt number is ever handed out
+    /// twice: it is the fencing token of every report.
+    ///
+    /// MUST change nothing for a claim that is not its job's latest attempt, or a job that
+    /// is delivered or dead.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when storage fails; the jobs then come back when their
+    /// lease ends.
+    async fn release(&self, claims: &[Claim], now: DateTime<Utc>) -> Result<(), InfraError>;
 
     /// Reports that `attempt` failed with `error`: the job is claimable again from
     /// `retry_at`, or dead when `retry_at` is `None`.
@@ -147,7 +184,8 @@ pub trait JobQueue: Send + Sync {
 }
 
 /// Remembers which ticks of which periodic job have run, so that with several workers each
-/// tick runs on one of them only.
+/// tick runs on one of them only, and which have finished their work, so that a job can
+/// catch up on what a failed or missed tick left undone.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait ScheduleLedger: Send + Sync {
@@ -158,7 +196,21 @@ pub trait ScheduleLedger: Send + Sync {
     /// MUST return [`InfraError`] when storage fails; then the caller must not run the tick.
     async fn claim_tick(&self, job: &str, tick: DateTime<Utc>) -> Result<bool, InfraError>;
 
-    /// Forgets ticks scheduled before `before`, and returns how many.
+    /// Records that the run of `job` at `tick` finished its work.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when storage fails; the next run then does the work
+    /// again, which a periodic job must allow.
+    async fn complete_tick(&self, job: &str, tick: DateTime<Utc>) -> Result<(), InfraError>;
+
+    /// The latest tick of `job` whose run finished its work, if any.
+    ///
+    /// # Errors
+    /// MUST return [`InfraError`] when storage fails.
+    async fn last_completed(&self, job: &str) -> Result<Option<DateTime<Utc>>, InfraError>;
+
+    /// Forgets ticks scheduled before `before`, and returns how many. MUST keep each job's
+    /// latest finished tick, however old: it is where the job catches up from.
     ///
     /// # Errors
     /// MUST return [`InfraError`] when storage fails.

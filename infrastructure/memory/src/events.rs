@@ -71,6 +71,11 @@ impl MemoryEventBus {
 
 #[async_trait]
 impl EventPublisher for MemoryEventBus {
+    /// A send on a broadcast channel never waits.
+    fn longest_call(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(10)
+    }
+
     async fn publish(&self, event: &TodoEvent) -> Result<(), InfraError> {
         // Kept and sent under one lock, so a subscriber that resumes (which reads the
         // kept events and subscribes under the same lock) sees each event exactly once.

@@ -4,9 +4,15 @@
 //! the transaction moves them into the queue when it commits, while it still holds the
 //! store's write lock, so a reader never sees a change without its event or the reverse.
 //! The queue has its own (synchronous) mutex: no `.await` ever happens while it is held.
+//!
+//! Memory is bounded by the work not yet done. A delivered job leaves the queue at once:
+//! of it, only its dedupe key stays (a reminder's, one per todo and due date), until
+//! housekeeping purges it. Postgres keeps delivered rows for `OUTBOX_RETENTION_HOURS`, for
+//! an operator to look at; a process's memory is not where anyone would look. And a claim
+//! walks the pending jobs only, never the delivered or the dead.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex, MutexGuard},
 };
 
@@ -15,10 +21,10 @@ use chrono::{DateTime, Utc};
 use domain::{
     error::InfraError,
     event::{MessageId, OutboxMessage},
-    ports::{ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger},
+    ports::{Claim, ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger},
 };
 
-/// One job and where it stands.
+/// One job not yet delivered, and where it stands.
 #[derive(Debug, Clone)]
 struct Entry {
     message: OutboxMessage,
@@ -26,22 +32,19 @@ struct Entry {
     attempts: u32,
     /// Not claimable before this; `None` means at once.
     available_at: Option<DateTime<Utc>>,
-    delivered_at: Option<DateTime<Utc>>,
     dead_at: Option<DateTime<Utc>>,
     last_error: Option<String>,
 }
 
-impl Entry {
-    fn pending(&self) -> bool {
-        self.delivered_at.is_none() && self.dead_at.is_none()
-    }
-}
-
-/// Every job, by id (so oldest first), and the dedupe keys ever used.
+/// The jobs not yet delivered, and the dedupe keys ever used.
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
+    /// Pending and dead jobs, by id (so oldest first).
     jobs: BTreeMap<MessageId, Entry>,
-    keys: HashSet<String>,
+    /// The ids of the pending ones: what a claim walks.
+    pending: BTreeSet<MessageId>,
+    /// Every dedupe key recorded, with when its job was delivered (`None` until then).
+    keys: HashMap<String, Option<DateTime<Utc>>>,
 }
 
 impl Queue {
@@ -50,8 +53,9 @@ impl Queue {
     pub(crate) fn push(&mut self, messages: Vec<OutboxMessage>, now: DateTime<Utc>) {
         for message in messages {
             if let Some(key) = message.dedupe_key() {
-                self.keys.insert(key);
+                self.keys.insert(key, None);
             }
+            self.pending.insert(message.id());
             self.jobs.insert(
                 message.id(),
                 Entry {
@@ -59,12 +63,21 @@ impl Queue {
                     recorded_at: now,
                     attempts: 0,
                     available_at: None,
-                    delivered_at: None,
                     dead_at: None,
                     last_error: None,
                 },
             );
         }
+    }
+
+    /// The pending job `claim` holds the latest attempt of, if any.
+    fn held(&mut self, claim: &Claim) -> Option<&mut Entry> {
+        if !self.pending.contains(&claim.id) {
+            return None;
+        }
+        self.jobs
+            .get_mut(&claim.id)
+            .filter(|entry| entry.attempts == claim.attempt)
     }
 }
 
@@ -94,7 +107,7 @@ impl Outbox for MemoryOutbox {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(key) = message.dedupe_key() {
-            let taken = lock(&self.queue).keys.contains(&key)
+            let taken = lock(&self.queue).keys.contains_key(&key)
                 || staged.iter().any(|m| m.dedupe_key().as_ref() == Some(&key));
             if taken {
                 return Ok(false);
@@ -119,13 +132,17 @@ impl JobQueue for MemoryJobQueue {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<ClaimedJob>, InfraError> {
-        let mut queue = lock(&self.queue);
+        let mut guard = lock(&self.queue);
+        let queue = &mut *guard;
         let mut claimed = Vec::new();
-        for entry in queue.jobs.values_mut() {
+        for id in &queue.pending {
             if claimed.len() >= limit as usize {
                 break;
             }
-            if entry.pending() && entry.available_at.is_none_or(|at| at <= now) {
+            let Some(entry) = queue.jobs.get_mut(id) else {
+                continue;
+            };
+            if entry.available_at.is_none_or(|at| at <= now) {
                 entry.attempts += 1;
                 entry.available_at = Some(lease_until);
                 claimed.push(ClaimedJob {
@@ -138,12 +155,29 @@ impl JobQueue for MemoryJobQueue {
         Ok(claimed)
     }
 
-    async fn complete(&self, ids: &[MessageId], now: DateTime<Utc>) -> Result<(), InfraError> {
+    async fn complete(&self, claims: &[Claim], now: DateTime<Utc>) -> Result<(), InfraError> {
         let mut queue = lock(&self.queue);
-        for id in ids {
-            if let Some(entry) = queue.jobs.get_mut(id) {
-                entry.delivered_at.get_or_insert(now);
-                entry.dead_at = None;
+        for claim in claims {
+            if queue.held(claim).is_none() {
+                continue;
+            }
+            queue.pending.remove(&claim.id);
+            if let Some(key) = queue
+                .jobs
+                .remove(&claim.id)
+                .and_then(|entry| entry.message.dedupe_key())
+            {
+                queue.keys.insert(key, Some(now));
+            }
+        }
+        Ok(())
+    }
+
+    async fn release(&self, claims: &[Claim], now: DateTime<Utc>) -> Result<(), InfraError> {
+        let mut queue = lock(&self.queue);
+        for claim in claims {
+            if let Some(entry) = queue.held(claim) {
+                entry.available_at = Some(now);
             }
         }
         Ok(())
@@ -158,16 +192,16 @@ impl JobQueue for MemoryJobQueue {
         now: DateTime<Utc>,
     ) -> Result<(), InfraError> {
         let mut queue = lock(&self.queue);
-        let Some(entry) = queue.jobs.get_mut(&id) else {
+        let Some(entry) = queue.held(&Claim { id, attempt }) else {
             return Ok(());
         };
-        if !entry.pending() || entry.attempts != attempt {
-            return Ok(());
-        }
         entry.last_error = Some(error.to_owned());
         match retry_at {
             Some(at) => entry.available_at = Some(at),
-            None => entry.dead_at = Some(now),
+            None => {
+                entry.dead_at = Some(now);
+                queue.pending.remove(&id);
+            }
         }
         Ok(())
     }
@@ -200,6 +234,7 @@ impl JobQueue for MemoryJobQueue {
                 entry.dead_at = None;
                 entry.attempts = 0;
                 entry.available_at = Some(now);
+                queue.pending.insert(id);
                 Ok(true)
             }
             _ => Ok(false),
@@ -207,49 +242,42 @@ impl JobQueue for MemoryJobQueue {
     }
 
     async fn purge_delivered(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
+        // Delivered jobs left at once; what is left of them is their keys. Retention is
+        // far longer than the reminder window, so a purged key is never needed again.
         let mut queue = lock(&self.queue);
-        let old: Vec<MessageId> = queue
-            .jobs
-            .iter()
-            .filter(|(_, e)| e.delivered_at.is_some_and(|at| at < before))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &old {
-            // The key goes with the job, as the row does in Postgres. Retention is far
-            // longer than the reminder window, so the key is never needed again.
-            if let Some(key) = queue.jobs.remove(id).and_then(|e| e.message.dedupe_key()) {
-                queue.keys.remove(&key);
-            }
-        }
-        Ok(old.len() as u64)
+        let count = queue.keys.len();
+        queue
+            .keys
+            .retain(|_, delivered| delivered.is_none_or(|at| at >= before));
+        Ok((count - queue.keys.len()) as u64)
     }
 
     async fn stats(&self) -> Result<QueueStats, InfraError> {
         let queue = lock(&self.queue);
         let mut stats = QueueStats::default();
         for entry in queue.jobs.values() {
-            if entry.pending() {
+            if entry.dead_at.is_some() {
+                stats.dead += 1;
+            } else {
                 stats.backlog += 1;
                 stats.oldest_recorded_at = Some(
                     stats
                         .oldest_recorded_at
                         .map_or(entry.recorded_at, |t| t.min(entry.recorded_at)),
                 );
-            } else if entry.dead_at.is_some() {
-                stats.dead += 1;
             }
         }
         Ok(stats)
     }
 }
 
-/// A claimed run of a periodic job: when it was scheduled, and which job.
-type Tick = (DateTime<Utc>, String);
+/// Each claimed (job, tick), and whether its run finished.
+type Ticks = BTreeMap<(String, DateTime<Utc>), bool>;
 
-/// [`ScheduleLedger`] in memory: one process, so a set is enough.
+/// [`ScheduleLedger`] in memory: one process, so a map is enough.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryScheduleLedger {
-    ticks: Arc<Mutex<BTreeSet<Tick>>>,
+    ticks: Arc<Mutex<Ticks>>,
 }
 
 impl MemoryScheduleLedger {
@@ -257,25 +285,99 @@ impl MemoryScheduleLedger {
     pub fn new() -> Self {
         Self::default()
     }
+
+    fn lock(&self) -> MutexGuard<'_, Ticks> {
+        self.ticks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The latest finished tick of `job` in `ticks`.
+fn last_done(ticks: &Ticks, job: &str) -> Option<DateTime<Utc>> {
+    ticks
+        .iter()
+        .rev()
+        .find(|((name, _), done)| name == job && **done)
+        .map(|((_, tick), _)| *tick)
 }
 
 #[async_trait]
 impl ScheduleLedger for MemoryScheduleLedger {
     async fn claim_tick(&self, job: &str, tick: DateTime<Utc>) -> Result<bool, InfraError> {
-        let mut ticks = self
-            .ticks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(ticks.insert((tick, job.to_owned())))
+        let mut ticks = self.lock();
+        let key = (job.to_owned(), tick);
+        if ticks.contains_key(&key) {
+            return Ok(false);
+        }
+        ticks.insert(key, false);
+        Ok(true)
+    }
+
+    async fn complete_tick(&self, job: &str, tick: DateTime<Utc>) -> Result<(), InfraError> {
+        self.lock().insert((job.to_owned(), tick), true);
+        Ok(())
+    }
+
+    async fn last_completed(&self, job: &str) -> Result<Option<DateTime<Utc>>, InfraError> {
+        Ok(last_done(&self.lock(), job))
     }
 
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
-        let mut ticks = self
-            .ticks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let before_len = ticks.len();
-        ticks.retain(|(tick, _)| *tick >= before);
-        Ok((before_len - ticks.len()) as u64)
+        let mut ticks = self.lock();
+        let jobs: BTreeSet<String> = ticks.keys().map(|(job, _)| job.clone()).collect();
+        let keep: BTreeSet<(String, DateTime<Utc>)> = jobs
+            .into_iter()
+            .filter_map(|job| last_done(&ticks, &job).map(|tick| (job, tick)))
+            .collect();
+        let count = ticks.len();
+        ticks.retain(|key, _| key.1 >= before || keep.contains(key));
+        Ok((count - ticks.len()) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use domain::{
+        event::{TodoChange, TodoEvent},
+        todo::{TodoId, Version},
+        user::UserId,
+    };
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn event() -> OutboxMessage {
+        OutboxMessage::TodoEvent(TodoEvent {
+            id: MessageId::from_uuid(Uuid::now_v7()),
+            occurred_at: Utc::now(),
+            owner: UserId::from_uuid(Uuid::now_v7()),
+            todo_id: TodoId::from_uuid(Uuid::now_v7()),
+            version: Version::INITIAL,
+            change: TodoChange::Created,
+        })
+    }
+
+    #[tokio::test]
+    async fn delivered_events_leave_the_queue_at_once_and_a_claim_walks_only_the_pending() {
+        let shared = SharedQueue::default();
+        let queue = MemoryJobQueue {
+            queue: shared.clone(),
+        };
+        let now = Utc::now();
+        lock(&shared).push((0..1_000).map(|_| event()).collect(), now);
+        let lease = now + chrono::TimeDelta::minutes(1);
+        let jobs = queue.claim(now, lease, 1_000).await.unwrap();
+        let claims: Vec<Claim> = jobs.iter().map(ClaimedJob::claim).collect();
+        queue.complete(&claims, now).await.unwrap();
+
+        let held = lock(&shared);
+        assert_eq!(
+            (held.jobs.len(), held.pending.len(), held.keys.len()),
+            (0, 0, 0),
+            "nothing is kept of a delivered event"
+        );
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use domain::{
     error::InfraError,
     event::{JobKind, MessageId, OutboxMessage},
-    ports::{ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger},
+    ports::{Claim, ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger},
 };
 use driven_records::MessageRecord;
 use sqlx::{PgPool, Row, types::Json};
@@ -59,6 +59,14 @@ fn kind_of(name: &str) -> Result<JobKind, InfraError> {
         .into_iter()
         .find(|kind| kind.as_str() == name)
         .ok_or_else(|| InfraError::internal("read outbox row", format!("unknown kind {name:?}")))
+}
+
+/// `claims` as the two arrays a statement unnests.
+fn columns(claims: &[Claim]) -> (Vec<Uuid>, Vec<i32>) {
+    claims
+        .iter()
+        .map(|c| (c.id.as_uuid(), i32::try_from(c.attempt).unwrap_or(i32::MAX)))
+        .unzip()
 }
 
 fn attempts_of(n: i32) -> u32 {
@@ -118,20 +126,44 @@ impl JobQueue for PgJobQueue {
         Ok(jobs)
     }
 
-    async fn complete(&self, ids: &[MessageId], now: DateTime<Utc>) -> Result<(), InfraError> {
-        if ids.is_empty() {
+    async fn complete(&self, claims: &[Claim], now: DateTime<Utc>) -> Result<(), InfraError> {
+        if claims.is_empty() {
             return Ok(());
         }
-        let ids: Vec<Uuid> = ids.iter().map(MessageId::as_uuid).collect();
+        let (ids, attempts) = columns(claims);
+        // Each (id, attempt) pair as a row; a row whose attempt is no longer the job's
+        // latest matches nothing.
         sqlx::query(
-            "UPDATE outbox SET delivered_at = $2, dead_at = NULL \
-             WHERE id = ANY($1) AND delivered_at IS NULL",
+            "UPDATE outbox o SET delivered_at = $3, dead_at = NULL \
+             FROM unnest($1::uuid[], $2::int[]) AS c(id, attempt) \
+             WHERE o.id = c.id AND o.attempts = c.attempt AND o.delivered_at IS NULL",
         )
         .bind(ids)
+        .bind(attempts)
         .bind(now)
         .execute(&self.pool)
         .await
         .map_err(|e| error::infra("mark job delivered", e))?;
+        Ok(())
+    }
+
+    async fn release(&self, claims: &[Claim], now: DateTime<Utc>) -> Result<(), InfraError> {
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let (ids, attempts) = columns(claims);
+        sqlx::query(
+            "UPDATE outbox o SET available_at = $3 \
+             FROM unnest($1::uuid[], $2::int[]) AS c(id, attempt) \
+             WHERE o.id = c.id AND o.attempts = c.attempt \
+               AND o.delivered_at IS NULL AND o.dead_at IS NULL",
+        )
+        .bind(ids)
+        .bind(attempts)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| error::infra("give back claimed jobs", e))?;
         Ok(())
     }
 
@@ -259,12 +291,41 @@ impl ScheduleLedger for PgScheduleLedger {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn complete_tick(&self, job: &str, tick: DateTime<Utc>) -> Result<(), InfraError> {
+        sqlx::query(
+            "INSERT INTO schedule_ticks (job, tick, completed_at) VALUES ($1, $2, now()) \
+             ON CONFLICT (job, tick) DO UPDATE SET completed_at = now()",
+        )
+        .bind(job)
+        .bind(tick)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| error::infra("mark schedule tick done", e))?;
+        Ok(())
+    }
+
+    async fn last_completed(&self, job: &str) -> Result<Option<DateTime<Utc>>, InfraError> {
+        sqlx::query_scalar(
+            "SELECT max(tick) FROM schedule_ticks WHERE job = $1 AND completed_at IS NOT NULL",
+        )
+        .bind(job)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| error::infra("read the last finished tick", e))
+    }
+
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
-        let done = sqlx::query("DELETE FROM schedule_ticks WHERE tick < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| error::infra("purge schedule ticks", e))?;
+        // Each job's latest finished tick stays, however old: it is where a job that has
+        // not run for a while catches up from.
+        let done = sqlx::query(
+            "DELETE FROM schedule_ticks t WHERE t.tick < $1 AND t.tick IS DISTINCT FROM ( \
+                 SELECT max(tick) FROM schedule_ticks l \
+                 WHERE l.job = t.job AND l.completed_at IS NOT NULL)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| error::infra("purge schedule ticks", e))?;
         Ok(done.rows_affected())
     }
 }

@@ -23,6 +23,7 @@ pub struct RedisEventPublisher {
     conn: ConnectionManager,
     stream: String,
     max_len: usize,
+    longest_call: std::time::Duration,
 }
 
 impl std::fmt::Debug for RedisEventPublisher {
@@ -38,12 +39,20 @@ impl RedisEventPublisher {
     /// The name of the stream under the key prefix.
     pub const STREAM: &'static str = "todo-events";
 
-    /// A publisher to the stream `{key_prefix}todo-events`, trimmed to about `max_len`.
-    pub fn new(conn: ConnectionManager, key_prefix: &str, max_len: usize) -> Self {
+    /// A publisher to the stream `{key_prefix}todo-events`, trimmed to about `max_len`,
+    /// over a connection whose commands end within `longest_call` (its connection and
+    /// response timeouts: see [`RedisSettings::longest_command`](crate::RedisSettings)).
+    pub fn new(
+        conn: ConnectionManager,
+        key_prefix: &str,
+        max_len: usize,
+        longest_call: std::time::Duration,
+    ) -> Self {
         Self {
             conn,
             stream: format!("{key_prefix}{}", Self::STREAM),
             max_len,
+            longest_call,
         }
     }
 
@@ -55,6 +64,10 @@ impl RedisEventPublisher {
 
 #[async_trait]
 impl EventPublisher for RedisEventPublisher {
+    fn longest_call(&self) -> std::time::Duration {
+        self.longest_call
+    }
+
     async fn publish(&self, event: &TodoEvent) -> Result<(), InfraError> {
         self.publish_all(std::slice::from_ref(event)).await
     }

@@ -50,6 +50,14 @@ pub struct RedisSettings {
     pub connection_timeout: Duration,
 }
 
+impl RedisSettings {
+    /// The longest one command can take, success or failure: a reconnect, then the
+    /// response.
+    pub fn longest_command(&self) -> Duration {
+        self.connection_timeout + self.response_timeout
+    }
+}
+
 impl Default for RedisSettings {
     fn default() -> Self {
         Self {

@@ -150,6 +150,22 @@ impl WebhookNotifier {
 
 #[async_trait]
 impl Notifier for WebhookNotifier {
+    /// Every request at its timeout, and the waits between them.
+    fn longest_call(&self) -> Duration {
+        let attempts = self.settings.attempts.max(1);
+        let waits = (1..attempts).fold(Duration::ZERO, |total, n| {
+            total.saturating_add(
+                self.settings
+                    .retry_delay
+                    .saturating_mul(1 << (n - 1).min(31)),
+            )
+        });
+        self.settings
+            .timeout
+            .saturating_mul(attempts)
+            .saturating_add(waits)
+    }
+
     async fn notify(&self, reminder: &Reminder) -> Result<(), InfraError> {
         let body = serde_json::to_vec(&Body {
             reminder: ReminderRecord::from(reminder),

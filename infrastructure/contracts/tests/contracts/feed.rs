@@ -46,7 +46,12 @@ async fn memory() -> Fixture {
 
 async fn redis() -> Fixture {
     let redis = TestRedis::new().await;
-    let publisher = RedisEventPublisher::new(redis.manager().await, redis.key_prefix(), RETAINED);
+    let publisher = RedisEventPublisher::new(
+        redis.manager().await,
+        redis.key_prefix(),
+        RETAINED,
+        std::time::Duration::from_secs(3),
+    );
     let feed = RedisEventFeed::start(
         redis.url(),
         redis.manager().await,

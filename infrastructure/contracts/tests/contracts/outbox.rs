@@ -64,10 +64,13 @@ contract!(adapters: [memory, postgres], checks: [
     a_delivered_job_is_never_claimed_again,
     a_failed_job_comes_back_at_its_retry_time,
     a_failure_from_a_lost_lease_changes_nothing,
+    a_completion_from_a_lost_lease_changes_nothing,
+    a_released_job_is_claimable_at_once,
     a_job_out_of_attempts_is_dead_until_retried,
     purging_deletes_only_old_delivered_jobs,
     stats_count_the_backlog_its_oldest_job_and_the_dead,
     a_tick_is_claimed_by_one_caller_only,
+    a_tick_counts_as_finished_only_when_completed_and_purging_keeps_the_last,
     the_reminder_scan_finds_open_todos_due_in_range_page_by_page,
 ]);
 
@@ -258,7 +261,7 @@ async fn a_delivered_job_is_never_claimed_again(f: &Fixture) {
     let now = now();
     let jobs = claim(f, now, Duration::seconds(1), 10).await;
 
-    f.queue.complete(&[message.id()], now).await.unwrap();
+    f.queue.complete(&[jobs[0].claim()], now).await.unwrap();
     // A late failure report from the same attempt cannot undo the delivery.
     f.queue
         .fail(message.id(), jobs[0].attempt, "late", Some(now), now)
@@ -316,6 +319,64 @@ async fn a_failure_from_a_lost_lease_changes_nothing(f: &Fixture) {
     assert_eq!(f.queue.stats().await.unwrap().backlog, 1);
 }
 
+async fn a_completion_from_a_lost_lease_changes_nothing(f: &Fixture) {
+    let message = event(TodoChange::Updated);
+    commit(f, std::slice::from_ref(&message)).await;
+    let now = now();
+    let first = claim(f, now, Duration::seconds(1), 10).await;
+    let later = now + Duration::seconds(2);
+    let second = claim(f, later, Duration::seconds(1), 10).await;
+
+    // The first claimer, back from a long pause, reports its delivery.
+    f.queue.complete(&[first[0].claim()], later).await.unwrap();
+    assert_eq!(
+        f.queue.stats().await.unwrap().backlog,
+        1,
+        "the job is the second claimer's to report"
+    );
+    let third = claim(f, later + Duration::seconds(1), Duration::seconds(1), 10).await;
+    assert_eq!((third[0].message.id(), third[0].attempt), (message.id(), 3));
+
+    // The latest claim's report counts; the second's no longer does.
+    f.queue.complete(&[second[0].claim()], later).await.unwrap();
+    assert_eq!(f.queue.stats().await.unwrap().backlog, 1);
+    f.queue.complete(&[third[0].claim()], later).await.unwrap();
+    assert_eq!(f.queue.stats().await.unwrap().backlog, 0);
+}
+
+async fn a_released_job_is_claimable_at_once(f: &Fixture) {
+    let (kept, given_back) = (event(TodoChange::Created), event(TodoChange::Created));
+    commit(f, &[kept.clone(), given_back.clone()]).await;
+    let now = now();
+    let jobs = claim(f, now, Duration::minutes(1), 10).await;
+    assert_eq!(jobs.len(), 2);
+
+    f.queue.release(&[jobs[1].claim()], now).await.unwrap();
+
+    let again = claim(f, now, Duration::minutes(1), 10).await;
+    assert_eq!(
+        again
+            .iter()
+            .map(|j| (j.message.id(), j.attempt))
+            .collect::<Vec<_>>(),
+        [(given_back.id(), 2)],
+        "back at once, as a new attempt; the other is still leased"
+    );
+    // A stale claim gives nothing back, and a delivered job stays delivered.
+    f.queue.release(&[jobs[1].claim()], now).await.unwrap();
+    assert!(claim(f, now, Duration::minutes(1), 10).await.is_empty());
+    f.queue.complete(&[jobs[0].claim()], now).await.unwrap();
+    f.queue.release(&[jobs[0].claim()], now).await.unwrap();
+    let later = now + Duration::hours(1);
+    let last = claim(f, later, Duration::minutes(1), 10).await;
+    assert_eq!(
+        last.iter()
+            .map(|j| (j.message.id(), j.attempt))
+            .collect::<Vec<_>>(),
+        [(given_back.id(), 3)]
+    );
+}
+
 async fn a_job_out_of_attempts_is_dead_until_retried(f: &Fixture) {
     let message = event(TodoChange::Created);
     commit(f, std::slice::from_ref(&message)).await;
@@ -363,20 +424,22 @@ async fn a_job_out_of_attempts_is_dead_until_retried(f: &Fixture) {
 }
 
 async fn purging_deletes_only_old_delivered_jobs(f: &Fixture) {
+    // Reminders: what every adapter keeps of a delivered job is at least its key.
+    let todo = TodoId::from_uuid(Uuid::now_v7());
     let (old, recent, pending) = (
-        event(TodoChange::Created),
-        event(TodoChange::Created),
-        event(TodoChange::Created),
+        reminder(todo, "2026-05-01"),
+        reminder(todo, "2026-05-02"),
+        reminder(todo, "2026-05-03"),
     );
     commit(f, &[old.clone(), recent.clone(), pending.clone()]).await;
     let now = now();
-    claim(f, now, Duration::minutes(1), 2).await;
+    let jobs = claim(f, now, Duration::minutes(1), 2).await;
     f.queue
-        .complete(&[old.id()], now - Duration::days(8))
+        .complete(&[jobs[0].claim()], now - Duration::days(8))
         .await
         .unwrap();
     f.queue
-        .complete(&[recent.id()], now - Duration::days(1))
+        .complete(&[jobs[1].claim()], now - Duration::days(1))
         .await
         .unwrap();
 
@@ -398,6 +461,20 @@ async fn purging_deletes_only_old_delivered_jobs(f: &Fixture) {
         f.queue.stats().await.unwrap().backlog,
         1,
         "the pending one stays"
+    );
+    // The old one's key went with it; the recent one's is still taken.
+    let tx = f.unit_of_work.begin().await.unwrap();
+    assert!(
+        tx.outbox()
+            .record(&reminder(todo, "2026-05-01"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.outbox()
+            .record(&reminder(todo, "2026-05-02"))
+            .await
+            .unwrap()
     );
 }
 
@@ -441,6 +518,54 @@ async fn a_tick_is_claimed_by_one_caller_only(f: &Fixture) {
 
     assert_eq!(f.ledger.purge(next).await.unwrap(), 2);
     assert!(!f.ledger.claim_tick("reminders", next).await.unwrap());
+}
+
+async fn a_tick_counts_as_finished_only_when_completed_and_purging_keeps_the_last(f: &Fixture) {
+    let tick = t0();
+    let minute = Duration::minutes(1);
+    assert_eq!(f.ledger.last_completed("reminders").await.unwrap(), None);
+    assert!(f.ledger.claim_tick("reminders", tick).await.unwrap());
+    assert_eq!(
+        f.ledger.last_completed("reminders").await.unwrap(),
+        None,
+        "claimed is not finished"
+    );
+    f.ledger.complete_tick("reminders", tick).await.unwrap();
+    // The next run fails halfway: claimed, never completed.
+    assert!(
+        f.ledger
+            .claim_tick("reminders", tick + minute)
+            .await
+            .unwrap()
+    );
+    f.ledger
+        .complete_tick("housekeeping", tick + minute)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.ledger.last_completed("reminders").await.unwrap(),
+        Some(tick)
+    );
+    assert_eq!(
+        f.ledger.last_completed("housekeeping").await.unwrap(),
+        Some(tick + minute),
+        "each job has its own"
+    );
+
+    // Long after: every old tick goes but each job's last finished one.
+    let much_later = tick + Duration::days(30);
+    assert_eq!(f.ledger.purge(much_later).await.unwrap(), 1);
+    assert_eq!(
+        f.ledger.last_completed("reminders").await.unwrap(),
+        Some(tick)
+    );
+    assert!(!f.ledger.claim_tick("reminders", tick).await.unwrap());
+    assert!(
+        f.ledger
+            .claim_tick("reminders", tick + minute)
+            .await
+            .unwrap()
+    );
 }
 
 async fn the_reminder_scan_finds_open_todos_due_in_range_page_by_page(f: &Fixture) {

@@ -97,9 +97,14 @@ impl FieldViolation {
     }
 }
 
+/// The most field violations an error lists. A request can break far more (a field mask
+/// of two million empty paths, say); past this, the error says only how many more there
+/// were, on every protocol, so its size never follows the request's.
+pub const MAX_FIELD_VIOLATIONS: usize = 20;
+
 /// Collects field violations while a driving adapter parses its input into domain values,
 /// so that a client learns everything wrong with a request at once rather than one field
-/// per attempt.
+/// per attempt: the first [`MAX_FIELD_VIOLATIONS`], and how many more.
 ///
 /// ```
 /// # use application::{FieldViolations, ErrorKind};
@@ -110,19 +115,30 @@ impl FieldViolation {
 /// assert_eq!(error.fields()[0].field, "limit");
 /// ```
 #[derive(Debug, Default)]
-pub struct FieldViolations(Vec<FieldViolation>);
+pub struct FieldViolations {
+    listed: Vec<FieldViolation>,
+    /// Violations past the first [`MAX_FIELD_VIOLATIONS`]: counted, not kept.
+    omitted: usize,
+}
 
 impl FieldViolations {
     /// The parsed value, or `None` after recording why `field` is invalid.
     pub fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
-        result
-            .map_err(|e| self.0.push(FieldViolation::new(field, e)))
-            .ok()
+        result.map_err(|e| self.add(field, e)).ok()
     }
 
     /// Records that `field` is invalid because of `message`.
     pub fn add(&mut self, field: &str, message: impl ToString) {
-        self.0.push(FieldViolation::new(field, message));
+        if self.listed.len() < MAX_FIELD_VIOLATIONS {
+            self.listed.push(FieldViolation::new(field, message));
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty()
     }
 
     /// A todo's tags from the strings a client sent as `field`. The count is checked first,
@@ -148,8 +164,8 @@ impl FieldViolations {
     /// [`ErrorKind::InvalidInput`] when any check failed or `value` is `None`.
     pub fn finish<T>(self, value: Option<T>) -> Result<T, AppError> {
         match value {
-            Some(value) if self.0.is_empty() => Ok(value),
-            _ => Err(AppError::invalid_input(self.0)),
+            Some(value) if self.listed.is_empty() => Ok(value),
+            _ => Err(AppError::invalid_fields(self)),
         }
     }
 }
@@ -165,6 +181,8 @@ struct Inner {
     code: &'static str,
     message: Cow<'static, str>,
     fields: Vec<FieldViolation>,
+    /// Field violations past those listed.
+    omitted_fields: usize,
     current_version: Option<Version>,
     retry_after: Option<Duration>,
     cause: Option<InfraError>,
@@ -177,6 +195,7 @@ impl AppError {
             code,
             message: message.into(),
             fields: Vec::new(),
+            omitted_fields: 0,
             current_version: None,
             retry_after: None,
             cause: None,
@@ -185,12 +204,27 @@ impl AppError {
 
     /// Invalid input, with what is wrong with each field.
     pub fn invalid_input(fields: Vec<FieldViolation>) -> Self {
-        let mut error = Self::new(
-            ErrorKind::InvalidInput,
-            codes::VALIDATION_FAILED,
-            "some values are invalid",
-        );
-        error.0.fields = fields;
+        let mut violations = FieldViolations::default();
+        for field in fields {
+            violations.add(&field.field, field.message);
+        }
+        Self::invalid_fields(violations)
+    }
+
+    /// Invalid input, with what `violations` recorded: the first
+    /// [`MAX_FIELD_VIOLATIONS`] listed, and the message says how many more there were.
+    pub fn invalid_fields(violations: FieldViolations) -> Self {
+        let message: Cow<'static, str> = match violations.omitted {
+            0 => "some values are invalid".into(),
+            more => format!(
+                "some values are invalid: the first {MAX_FIELD_VIOLATIONS} are listed, and \
+                 {more} more are not"
+            )
+            .into(),
+        };
+        let mut error = Self::new(ErrorKind::InvalidInput, codes::VALIDATION_FAILED, message);
+        error.0.fields = violations.listed;
+        error.0.omitted_fields = violations.omitted;
         error
     }
 
@@ -274,6 +308,12 @@ impl AppError {
         &self.0.fields
     }
 
+    /// For invalid input: how many more fields were invalid than [`AppError::fields`]
+    /// lists.
+    pub fn omitted_fields(&self) -> usize {
+        self.0.omitted_fields
+    }
+
     /// For a version mismatch: the version now stored, when known.
     pub fn current_version(&self) -> Option<Version> {
         self.0.current_version
@@ -350,6 +390,35 @@ impl From<InfraError> for AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_collector_lists_the_first_twenty_violations_and_counts_the_rest() {
+        let mut fields = FieldViolations::default();
+        for i in 0..2_000_000 {
+            fields.add("update_mask", format!("path {i}"));
+        }
+        let error = fields.finish(None::<()>).unwrap_err();
+        assert_eq!(error.fields().len(), MAX_FIELD_VIOLATIONS);
+        assert_eq!(error.fields()[19].message, "path 19");
+        assert_eq!(error.omitted_fields(), 1_999_980);
+        assert!(
+            error.message().contains("1999980 more"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn tags_are_counted_as_sent_repeats_included() {
+        let mut raw: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+        let mut fields = FieldViolations::default();
+        assert_eq!(fields.tags("tags", &raw).map(|t| t.len()), Some(20));
+        raw.push(" T0 ".into());
+        let mut fields = FieldViolations::default();
+        assert!(fields.tags("tags", &raw).is_none(), "21 tags, 20 distinct");
+        let error = fields.finish(None::<()>).unwrap_err();
+        assert_eq!(error.fields()[0].field, "tags");
+    }
 
     #[test]
     fn an_unavailable_backend_keeps_its_retry_hint_and_its_cause() {

@@ -27,7 +27,7 @@ pub mod use_cases;
 pub mod users;
 
 pub use actor::Actor;
-pub use error::{AppError, ErrorKind, FieldViolation, FieldViolations};
+pub use error::{AppError, ErrorKind, FieldViolation, FieldViolations, MAX_FIELD_VIOLATIONS};
 pub use use_cases::{Ports, Settings, UseCases};
 
 #[cfg(test)]

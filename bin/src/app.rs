@@ -37,7 +37,6 @@ use driven_system::{
     tokens::RandomTokenGenerator,
 };
 use driven_webhook::{WebhookNotifier, WebhookSettings};
-use secrecy::ExposeSecret;
 
 use crate::config::Config;
 
@@ -133,7 +132,7 @@ impl Application {
                     acquire_timeout: db.acquire_timeout,
                     statement_timeout: db.statement_timeout,
                 };
-                let pool = postgres::connect(db.url.expose_secret(), settings)
+                let pool = postgres::connect(db.url.expose().as_str(), settings)
                     .await
                     .context("cannot connect to Postgres (DATABASE_URL)")?;
                 tracing::info!(max_connections = db.max_connections, "storage: Postgres");
@@ -175,7 +174,7 @@ impl Application {
                     response_timeout: r.timeout,
                     ..RedisSettings::default()
                 };
-                let manager = redis::connect(r.url.expose_secret(), &settings)
+                let manager = redis::connect(r.url.expose().as_str(), &settings)
                     .await
                     .context("cannot connect to Redis (REDIS_URL)")?;
                 tracing::info!(key_prefix = %r.key_prefix, "sessions, todo cache and events: Redis");
@@ -195,7 +194,7 @@ impl Application {
                             entries,
                             "sessions and cached todos: kept in memory, tracked by Redis"
                         );
-                        let tracked = redis::connect_tracked(r.url.expose_secret(), &settings, cache)
+                        let tracked = redis::connect_tracked(r.url.expose().as_str(), &settings, cache)
                             .await
                             .context("cannot connect to Redis with client-side caching (REDIS_URL; REDIS_CLIENT_CACHE_ENTRIES=0 turns it off)")?;
                         backends.redis_tracked = Some(tracked.clone());
@@ -218,8 +217,8 @@ impl Application {
                     )),
                     Arc::new(
                         RedisEventFeed::start(
-                            r.url.expose_secret(),
-                            manager,
+                            r.url.expose().as_str(),
+                            &settings,
                             &r.key_prefix,
                             EVENT_BUS_CAPACITY,
                         )
@@ -260,7 +259,7 @@ impl Application {
                 tracing::info!(url = %webhook.url, "reminders: webhook");
                 Arc::new(
                     WebhookNotifier::new(WebhookSettings {
-                        url: webhook.url.clone(),
+                        url: webhook.url.expose().clone(),
                         secret: webhook.secret.clone(),
                         timeout: webhook.timeout,
                         attempts: webhook.attempts,

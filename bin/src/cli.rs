@@ -15,7 +15,6 @@ use application::{
 use clap::{Parser, Subcommand};
 use domain::user::{DisplayName, Email, Password, Role};
 use driven_postgres::{self as postgres, PoolSettings};
-use secrecy::ExposeSecret;
 
 use crate::{app::Application, config::Config, server::HttpServer, shutdown};
 
@@ -226,7 +225,7 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
         max_connections: 1,
         ..PoolSettings::default()
     };
-    let pool = postgres::connect(db.url.expose_secret(), settings)
+    let pool = postgres::connect(db.url.expose().as_str(), settings)
         .await
         .context("cannot connect to DATABASE_URL")?;
     postgres::migrate(&pool).await?;

@@ -15,6 +15,8 @@ use std::{collections::BTreeMap, fmt, net::SocketAddr, str::FromStr, time::Durat
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::secret_url::SecretUrl;
+
 /// A variable that is set but cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {var}={value:?}: {reason}")]
@@ -50,7 +52,7 @@ impl FromStr for LogFormat {
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
     /// `DATABASE_URL`: the connection URL, including credentials.
-    pub url: SecretString,
+    pub url: SecretUrl,
     /// `DATABASE_MAX_CONNECTIONS` (default 16): the pool size.
     pub max_connections: u32,
     /// `DATABASE_ACQUIRE_TIMEOUT_MS` (default 3000): how long a request waits for a
@@ -64,7 +66,7 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
     /// `REDIS_URL`: the connection URL, possibly with a password.
-    pub url: SecretString,
+    pub url: SecretUrl,
     /// `REDIS_KEY_PREFIX` (default `todo-app:`): prepended to every key.
     pub key_prefix: String,
     /// `REDIS_TIMEOUT_MS` (default 500): how long one command may take.
@@ -199,7 +201,7 @@ pub struct WorkerConfig {
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
     /// `REMINDER_WEBHOOK_URL`: an `http://` URL.
-    pub url: url::Url,
+    pub url: SecretUrl,
     /// `REMINDER_WEBHOOK_SECRET` (required with the URL): the HMAC-SHA256 key.
     pub secret: SecretString,
     /// `REMINDER_WEBHOOK_TIMEOUT_MS` (default 5000): the longest one request may take.
@@ -211,18 +213,15 @@ pub struct WebhookConfig {
 
 /// Reads the worker's settings; `database` says whether `DATABASE_URL` is set.
 fn worker_config(env: &Vars<'_>, database: bool) -> Result<WorkerConfig, ConfigError> {
-    let webhook = match env.string("REMINDER_WEBHOOK_URL") {
+    // A webhook's URL often carries its token (in the path or the query): it is a secret
+    // like the others.
+    let webhook = match env.secret_url(
+        "REMINDER_WEBHOOK_URL",
+        &["http"],
+        " (this build has no TLS client)",
+    )? {
         None => None,
-        Some(raw) => {
-            let url: url::Url = raw
-                .parse()
-                .map_err(|e| env.invalid("REMINDER_WEBHOOK_URL", &format!("{e}")))?;
-            if url.scheme() != "http" {
-                return Err(env.invalid(
-                    "REMINDER_WEBHOOK_URL",
-                    "must start with http:// (this build has no TLS client)",
-                ));
-            }
+        Some(url) => {
             let secret = env
                 .secret("REMINDER_WEBHOOK_SECRET")
                 .filter(|s| !s.expose_secret().is_empty())
@@ -344,7 +343,7 @@ impl Config {
     /// A [`ConfigError`] naming the first variable that does not parse.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Vars { get: &get };
-        let database = match env.secret("DATABASE_URL") {
+        let database = match env.secret_url("DATABASE_URL", &["postgres", "postgresql"], "")? {
             None => None,
             Some(url) => Some(DatabaseConfig {
                 url,
@@ -353,13 +352,12 @@ impl Config {
                 statement_timeout: env.millis("DATABASE_STATEMENT_TIMEOUT_MS", 5_000)?,
             }),
         };
-        if let Some(db) = &database {
-            check_scheme("DATABASE_URL", &db.url, &["postgres", "postgresql"])?;
-            if db.max_connections == 0 {
-                return Err(env.invalid("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
-            }
+        if let Some(db) = &database
+            && db.max_connections == 0
+        {
+            return Err(env.invalid("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
         }
-        let redis = match env.secret("REDIS_URL") {
+        let redis = match env.secret_url("REDIS_URL", &["redis", "rediss"], "")? {
             None => None,
             Some(url) => Some(RedisConfig {
                 url,
@@ -371,14 +369,13 @@ impl Config {
                 client_cache_ttl: env.seconds("REDIS_CLIENT_CACHE_TTL_SECS", 10)?,
             }),
         };
-        if let Some(redis) = &redis {
-            check_scheme("REDIS_URL", &redis.url, &["redis", "rediss"])?;
-            if redis.client_cache_ttl.is_zero() {
-                return Err(env.invalid(
-                    "REDIS_CLIENT_CACHE_TTL_SECS",
-                    "must be at least 1 (set REDIS_CLIENT_CACHE_ENTRIES=0 to turn the cache off)",
-                ));
-            }
+        if let Some(redis) = &redis
+            && redis.client_cache_ttl.is_zero()
+        {
+            return Err(env.invalid(
+                "REDIS_CLIENT_CACHE_TTL_SECS",
+                "must be at least 1 (set REDIS_CLIENT_CACHE_ENTRIES=0 to turn the cache off)",
+            ));
         }
         let session_ttl = env.seconds("SESSION_TTL_SECS", 86_400)?;
         if session_ttl.is_zero() {
@@ -596,7 +593,7 @@ impl Config {
                 out.insert("DATABASE_URL", "(unset: in-memory repositories)".into());
             }
             Some(db) => {
-                out.insert("DATABASE_URL", redact_url(&db.url));
+                out.insert("DATABASE_URL", db.url.to_string());
                 out.insert("DATABASE_MAX_CONNECTIONS", db.max_connections.to_string());
                 out.insert(
                     "DATABASE_ACQUIRE_TIMEOUT_MS",
@@ -613,7 +610,7 @@ impl Config {
                 out.insert("REDIS_URL", "(unset: in-memory sessions and cache)".into());
             }
             Some(redis) => {
-                out.insert("REDIS_URL", redact_url(&redis.url));
+                out.insert("REDIS_URL", redis.url.to_string());
                 out.insert("REDIS_KEY_PREFIX", redis.key_prefix.clone());
                 out.insert("REDIS_TIMEOUT_MS", redis.timeout.as_millis().to_string());
                 out.insert(
@@ -730,6 +727,31 @@ impl Vars<'_> {
         self.string(var).map(SecretString::from)
     }
 
+    /// A URL that may carry credentials, with one of `schemes` (`hint` says why, if it
+    /// needs saying). An error names the variable and never quotes the URL.
+    fn secret_url(
+        &self,
+        var: &'static str,
+        schemes: &[&str],
+        hint: &str,
+    ) -> Result<Option<SecretUrl>, ConfigError> {
+        let Some(raw) = self.string(var) else {
+            return Ok(None);
+        };
+        let invalid = |reason: String| ConfigError {
+            var,
+            value: "(redacted)".into(),
+            reason,
+        };
+        let url = SecretUrl::parse(raw.trim()).map_err(|e| invalid(format!("not a URL ({e})")))?;
+        if !schemes.contains(&url.scheme()) {
+            return Err(invalid(format!(
+                "the scheme must be one of {schemes:?}{hint}"
+            )));
+        }
+        Ok(Some(url))
+    }
+
     fn parse<T: FromStr>(&self, var: &'static str, default: T) -> Result<T, ConfigError>
     where
         T::Err: fmt::Display,
@@ -758,41 +780,6 @@ impl Vars<'_> {
             value: self.string(var).unwrap_or_default(),
             reason: reason.into(),
         }
-    }
-}
-
-/// Checks a URL's scheme without ever putting the URL in the error.
-fn check_scheme(
-    var: &'static str,
-    url: &SecretString,
-    schemes: &[&str],
-) -> Result<(), ConfigError> {
-    let invalid = |reason: String| ConfigError {
-        var,
-        value: "(redacted)".into(),
-        reason,
-    };
-    let parsed =
-        url::Url::parse(url.expose_secret()).map_err(|e| invalid(format!("not a URL ({e})")))?;
-    if schemes.contains(&parsed.scheme()) {
-        Ok(())
-    } else {
-        Err(invalid(format!("the scheme must be one of {schemes:?}")))
-    }
-}
-
-/// The URL with its password replaced, for display.
-fn redact_url(url: &SecretString) -> String {
-    match url::Url::parse(url.expose_secret()) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                // Setting a password only fails for URLs that cannot have one, and this
-                // one has one.
-                let _ = parsed.set_password(Some("REDACTED"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "(unparseable, redacted)".into(),
     }
 }
 
@@ -938,7 +925,10 @@ mod tests {
         assert_eq!(worker.retention, Duration::from_secs(48 * 3600));
         assert_eq!(worker.reminder_window, Duration::from_secs(30 * 60));
         let hook = worker.webhook.as_ref().unwrap();
-        assert_eq!(hook.url.as_str(), "http://hooks.example.org/reminders");
+        assert_eq!(
+            hook.url.expose().as_str(),
+            "http://hooks.example.org/reminders"
+        );
         assert_eq!(hook.timeout, Duration::from_secs(2));
     }
 
@@ -1063,6 +1053,33 @@ mod tests {
             config.describe()["REDIS_URL"],
             "redis://:REDACTED@cache:6379"
         );
+    }
+
+    #[test]
+    fn no_url_with_credentials_is_ever_printed_wherever_they_hide() {
+        let config = config(&[
+            ("DATABASE_URL", "postgres://app@db/todo?password=s3cret"),
+            ("REDIS_URL", "redis://cache:6379/0?password=s3cret"),
+            (
+                "REMINDER_WEBHOOK_URL",
+                "http://hooks.example.org/services/s3cret?token=s3cret",
+            ),
+            ("REMINDER_WEBHOOK_SECRET", "s3cret"),
+        ])
+        .unwrap();
+        let printed = format!("{config:?} {:?}", config.describe());
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert_eq!(
+            config.describe()["REMINDER_WEBHOOK_URL"],
+            "http://hooks.example.org/REDACTED?token=REDACTED"
+        );
+        // Nor in an error about one.
+        let err = super::Config::from_vars(|name| {
+            (name == "REMINDER_WEBHOOK_URL").then(|| "https://hooks.example.org/s3cret".to_owned())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("REMINDER_WEBHOOK_URL"), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]

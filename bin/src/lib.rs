@@ -2,6 +2,7 @@
 //! a running program.
 //!
 //! - [`config`]: typed configuration from the environment.
+//! - [`secret_url`]: a URL with credentials, redacted whenever it is printed.
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`app`]: [`Application::build`], the one place where adapters are chosen and wired.
 //! - [`cli`]: the subcommands (`serve`, `migrate`, `users create`, `seed`, `config`).
@@ -15,6 +16,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod connection;
+pub mod secret_url;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

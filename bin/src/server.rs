@@ -105,7 +105,10 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
     .context("cannot build the gRPC services")?;
     let http = driving_http::with_layers(rest.merge(graphql), &settings, metrics);
     Ok(Routes {
-        router: http.merge(grpc.router),
+        // A gRPC call to a service nobody serves gets a gRPC status, not REST's 404.
+        router: http
+            .merge(grpc.router)
+            .layer(axum::middleware::from_fn(driving_grpc::unknown_services)),
         health: grpc.health,
         worker_metrics,
         closing,

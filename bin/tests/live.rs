@@ -686,6 +686,23 @@ async fn logging_out_ends_the_users_streams_on_every_replica_and_protocol() {
         "{ended}"
     );
     assert_eq!(next_message(&mut socket).await["type"], "complete");
+    // Not only the stream: the socket runs nothing more for the ended session. Its next
+    // operation, whatever it is, closes it with 4403.
+    let mutation = json!({
+        "id": "2",
+        "type": "subscribe",
+        "payload": {"query": "mutation { createTodo(input: {title: \"x\"}) { id } }"}
+    });
+    socket
+        .send(Message::text(mutation.to_string()))
+        .await
+        .unwrap();
+    let closed = next_message(&mut socket).await;
+    assert_eq!(
+        (closed["type"].as_str(), closed["code"].as_u64()),
+        (Some("close"), Some(4403)),
+        "{closed}"
+    );
 
     // The other user's stream is untouched.
     let id = a.todo(&other, "Still watched").await;
@@ -761,6 +778,95 @@ async fn a_hundred_graphql_subscribers_under_a_steady_write_load_miss_no_event()
 
     for ids in futures_util::future::join_all(readers).await {
         assert_eq!(ids.unwrap(), created, "every event, in order");
+    }
+    app.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn resuming_after_ids_that_name_no_event_is_cheap_and_never_slows_logins() {
+    let app = spawn_app_with(LIVE).await;
+    // A stream as long as the default window keeps: 100,000 entries.
+    let stream = format!(
+        "{}{}",
+        app.redis.key_prefix(),
+        driven_redis::RedisEventPublisher::STREAM
+    );
+    let mut redis = app.redis.manager().await;
+    for _ in 0..100 {
+        let mut pipe = redis::pipe();
+        for _ in 0..1_000 {
+            let id = uuid::Uuid::now_v7().to_string();
+            pipe.xadd(
+                &stream,
+                "*",
+                &[
+                    ("event", "todo.created"),
+                    ("event_id", id.as_str()),
+                    ("owner_id", id.as_str()),
+                    ("payload", "{}"),
+                ],
+            )
+            .ignore();
+        }
+        pipe.query_async::<()>(&mut redis).await.unwrap();
+    }
+    let token = app.user("ray@example.org").await;
+
+    // Ids that cannot be events are refused before any search.
+    for after in [
+        "00000000-0000-0000-0000-000000000000",
+        "6f1c8a4e-2b3d-4e5f-8a9b-0c1d2e3f4a5b",
+        "{01890a5d-ac96-774b-bcce-b302099a8057}",
+    ] {
+        let status = watch_after(&app, &token, after).await.unwrap_err();
+        assert_eq!(
+            status.code(),
+            tonic::Code::InvalidArgument,
+            "{after}: {status:?}"
+        );
+    }
+
+    // Eight resumes at once after an id from an hour ago that names no event: each
+    // searches a bounded part of the stream, on a connection of its own...
+    let an_hour_ago = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        (chrono::Utc::now().timestamp() - 3_600) as u64,
+        0,
+    );
+    let unknown = uuid::Uuid::new_v7(an_hour_ago).to_string();
+    let resumes: Vec<_> = (0..8)
+        .map(|_| {
+            let (base, token, unknown) = (app.base.clone(), token.clone(), unknown.clone());
+            tokio::spawn(async move {
+                let mut client = grpc_client(&base).await;
+                client
+                    .watch_todos(authed(api::WatchTodosRequest { after: unknown }, &token))
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .collect();
+    // ...while logins and readiness, which share Redis with them, go on as ever.
+    // (Five logins: the per-email limit allows ten a minute.)
+    for i in 0..20 {
+        if i % 4 == 0 {
+            let (status, _, _) = app
+                .json(
+                    Method::POST,
+                    "/v1/sessions",
+                    None,
+                    &[],
+                    Some(json!({"email": "ray@example.org", "password": "password-123"})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "login {i}");
+        }
+        let (status, _, _) = app.json(Method::GET, "/readyz", None, &[], None).await;
+        assert_eq!(status, StatusCode::OK, "readiness {i}");
+    }
+    for resume in futures_util::future::join_all(resumes).await {
+        let status = resume.unwrap().unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     }
     app.shutdown.cancel();
 }

@@ -79,6 +79,12 @@ enum Op {
         page_size: i32,
         after_last: bool,
     },
+    /// Ann's todos after a cursor exactly as given (REST `cursor`, GraphQL `after`, gRPC
+    /// `page_token`).
+    ListTodosAfter {
+        by: Caller,
+        cursor: &'static str,
+    },
     ListUsers(Caller),
 }
 
@@ -91,6 +97,38 @@ const PASSWORD: &str = "password-123";
 /// The table: the operation, and the outcome: `ok` (with the number of items, for a list), or
 /// the code of the shared error vocabulary.
 const CASES: &[(&str, Op, &str)] = &[
+    (
+        "a cursor in the hyphenated form, past every todo",
+        ListTodosAfter {
+            by: Ann,
+            cursor: "01890a5d-ac96-774b-bcce-b302099a8057",
+        },
+        "ok, 0",
+    ),
+    (
+        "a cursor in braces",
+        ListTodosAfter {
+            by: Ann,
+            cursor: "{01890a5d-ac96-774b-bcce-b302099a8057}",
+        },
+        "validation_failed",
+    ),
+    (
+        "a cursor without hyphens",
+        ListTodosAfter {
+            by: Ann,
+            cursor: "01890a5dac96774bbcceb302099a8057",
+        },
+        "validation_failed",
+    ),
+    (
+        "a cursor as a URN",
+        ListTodosAfter {
+            by: Ann,
+            cursor: "urn:uuid:01890a5d-ac96-774b-bcce-b302099a8057",
+        },
+        "validation_failed",
+    ),
     (
         "an email that is taken",
         Register {
@@ -361,6 +399,16 @@ async fn rest(w: &World, op: Op) -> String {
                 None,
                 None,
             ),
+            ListTodosAfter { by, cursor } => (
+                Method::GET,
+                format!(
+                    "/v1/todos?cursor={}",
+                    cursor.replace('{', "%7B").replace('}', "%7D")
+                ),
+                by,
+                None,
+                None,
+            ),
             ListUsers(by) => (Method::GET, "/v1/users".into(), by, None, None),
         };
     let etag = if_match.map(|v| format!("\"{v}\""));
@@ -430,6 +478,11 @@ async fn graphql(w: &World, op: Op) -> String {
         } => (
             "query($n: Int, $a: String) { todos(first: $n, after: $a) { edges { cursor } } }",
             json!({"n": page_size, "a": after_last.then(|| w.anns_todo.clone())}),
+            by,
+        ),
+        ListTodosAfter { by, cursor } => (
+            "query($a: String) { todos(after: $a) { edges { cursor } } }",
+            json!({"a": cursor}),
             by,
         ),
         ListUsers(by) => ("{ users { edges { cursor } } }", json!({}), by),
@@ -549,6 +602,16 @@ async fn grpc(w: &World, op: Op) -> String {
                 .await
                 .map(|r| Some(r.into_inner().todos.len()))
         }
+        ListTodosAfter { by, cursor } => {
+            let request = api::ListTodosRequest {
+                page_token: cursor.into(),
+                ..Default::default()
+            };
+            todos
+                .list_todos(call(w, by, request))
+                .await
+                .map(|r| Some(r.into_inner().todos.len()))
+        }
         ListUsers(by) => users
             .list_users(call(w, by, api::ListUsersRequest::default()))
             .await
@@ -562,6 +625,65 @@ async fn grpc(w: &World, op: Op) -> String {
             .error_info()
             .map_or_else(|| format!("(no reason: {status:?})"), |i| i.reason.clone()),
     }
+}
+
+/// A version has one text form on the protocols that carry it as text: REST's `If-Match`
+/// and gRPC's `etag` (GraphQL's is an `Int`, which GraphQL itself parses).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_in_another_text_form_is_refused_on_rest_and_grpc_alike() {
+    let app = spawn_app().await;
+    let token = app.user("vic@example.org").await;
+    let id = app.todo(&token, "Versioned").await;
+    let mut todos = TodoServiceClient::new(app.grpc().await);
+    for text in ["+1", "01", " 1", "1.0", "0x1"] {
+        let (status, _, body) = app
+            .json(
+                Method::PATCH,
+                &format!("/v1/todos/{id}"),
+                Some(&token),
+                &[("if-match", &format!("\"{text}\""))],
+                Some(json!({"title": "Renamed"})),
+            )
+            .await;
+        assert_eq!(
+            (status.as_u16(), body["code"].as_str()),
+            (400, Some("malformed_request")),
+            "REST {text:?}"
+        );
+        let request = api::UpdateTodoRequest {
+            todo: Some(api::Todo {
+                name: format!("todos/{id}"),
+                etag: text.into(),
+                title: "Renamed".into(),
+                ..Default::default()
+            }),
+            update_mask: None,
+        };
+        let status = todos
+            .update_todo(authed(request, &token))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "gRPC {text:?}");
+    }
+    // The one form works on both.
+    let request = api::UpdateTodoRequest {
+        todo: Some(api::Todo {
+            name: format!("todos/{id}"),
+            etag: "1".into(),
+            title: "Renamed".into(),
+            ..Default::default()
+        }),
+        update_mask: None,
+    };
+    assert_eq!(
+        todos
+            .update_todo(authed(request, &token))
+            .await
+            .unwrap()
+            .into_inner()
+            .etag,
+        "2"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,15 @@ impl MessageId {
     pub fn as_uuid(&self) -> Uuid {
         self.0
     }
+
+    /// The event id `raw` names as a client sends it back (to resume after it), or `None`
+    /// when it cannot be one: every event id is a UUIDv7 in the hyphenated form. So a nil
+    /// id, a v4 or a cursor in another form is refused at once, before any search.
+    pub fn parse(raw: &str) -> Option<Self> {
+        crate::id::parse_uuid(raw)
+            .filter(|id| id.get_version() == Some(uuid::Version::SortRand))
+            .map(Self)
+    }
 }
 
 impl fmt::Display for MessageId {

@@ -8,6 +8,7 @@
 //! - [`session`]: login sessions, identified by an opaque token that is stored only hashed.
 //! - [`todo`]: the todo aggregate and its value objects.
 //! - [`pagination`]: page sizes and cursors shared by every list.
+//! - [`id`]: the one text form of an id that every protocol accepts.
 //! - [`event`]: domain events, reminders, and the outbox messages that carry them.
 //! - [`error`]: the errors that ports return.
 //! - [`ports`]: the driven ports (repositories, stores, clock, ids, hashing, unit of work).
@@ -17,6 +18,7 @@
 
 pub mod error;
 pub mod event;
+pub mod id;
 pub mod pagination;
 pub mod ports;
 pub mod session;

@@ -177,3 +177,107 @@ async fn a_protobuf_message_nested_past_the_decoders_limit_is_invalid_argument()
     );
     server.assert_alive().await;
 }
+
+#[tokio::test]
+async fn two_million_bad_field_mask_paths_get_twenty_violations_and_a_count() {
+    let server = Server::start(&[]).await;
+    let token = server.user("mask@example.org").await;
+    let mut client = todos_at(server.addr).await;
+    let todo = client
+        .create_todo(authed(
+            api::CreateTodoRequest {
+                todo: Some(api::Todo {
+                    title: "Masked".into(),
+                    ..Default::default()
+                }),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // Two bytes each on the wire: 4 MB, under the 4 MiB message limit.
+    let paths = vec![String::new(); 2_000_000];
+    let status = client
+        .update_todo(authed(
+            api::UpdateTodoRequest {
+                todo: Some(todo),
+                update_mask: Some(prost_types::FieldMask { paths }),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        tonic::Code::InvalidArgument,
+        "{}",
+        status.message()
+    );
+    let details = status.get_error_details();
+    assert_eq!(details.bad_request().unwrap().field_violations.len(), 20);
+    assert_eq!(
+        details.error_info().unwrap().metadata["omitted_fields"],
+        "1999980"
+    );
+    assert!(
+        status.message().contains("1999980 more"),
+        "{}",
+        status.message()
+    );
+    // The whole answer is a few kilobytes, not one entry per path.
+    assert!(
+        status.details().len() < 8 * 1024,
+        "{}",
+        status.details().len()
+    );
+}
+
+#[tokio::test]
+async fn a_grpc_call_to_an_unknown_service_gets_a_grpc_status() {
+    let server = Server::start(&[]).await;
+    let (mut sender, _connection) = h2_connect(server.addr).await;
+    for path in [
+        "/todo.v1.Nope/Get",
+        "/grpc.nope.v9.Nothing/Call",
+        "/nothing",
+    ] {
+        let request = Request::post(format!("{}{path}", server.base))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(Full::new(Bytes::from_static(&[0, 0, 0, 0, 0])))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "{path}: gRPC statuses travel in a 200"
+        );
+        let headers = response.headers().clone();
+        let trailers = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .trailers()
+            .cloned()
+            .unwrap_or_default();
+        let status = tonic::Status::from_header_map(&trailers)
+            .or_else(|| tonic::Status::from_header_map(&headers))
+            .unwrap_or_else(|| panic!("{path}: no grpc-status"));
+        assert_eq!(status.code(), tonic::Code::Unimplemented, "{path}");
+        assert_eq!(
+            status.get_error_details().error_info().unwrap().reason,
+            "unimplemented",
+            "{path}"
+        );
+    }
+    // A plain HTTP request to an unknown path is still REST's 404 problem.
+    let response = server
+        .client
+        .post(format!("{}/todo.v1.Nope/Get", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}

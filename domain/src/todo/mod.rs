@@ -57,6 +57,25 @@ impl Version {
     /// The version of a todo that was just created.
     pub const INITIAL: Version = Version(1);
 
+    /// The text form of a version (an ETag's inside, a gRPC `etag`), as a regular
+    /// expression: plain decimal digits, no sign, no leading zero, at most 18 of them (so
+    /// it fits in an `i64`). What [`Version::parse`] accepts.
+    pub const PATTERN: &'static str = "^[1-9][0-9]{0,17}$";
+
+    /// The version `text` spells in its one text form, [`Version::PATTERN`]. `"+1"`, `"01"`
+    /// and `" 1"` are refused, though a number parser would read them: every protocol
+    /// accepts exactly the same text.
+    pub fn parse(text: &str) -> Result<Self, VersionError> {
+        let well_formed = matches!(text.as_bytes(), [b'1'..=b'9', rest @ ..]
+            if rest.len() <= 17 && rest.iter().all(u8::is_ascii_digit));
+        if !well_formed {
+            return Err(VersionError);
+        }
+        text.parse::<i64>()
+            .map_err(|_| VersionError)
+            .and_then(Self::new)
+    }
+
     /// Accepts a version from storage or from a client.
     pub fn new(n: i64) -> Result<Self, VersionError> {
         if n >= 1 {

@@ -189,3 +189,43 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_version_has_one_text_form() {
+    for (text, parsed) in [
+        ("1", Some(1)),
+        ("42", Some(42)),
+        ("999999999999999999", Some(999_999_999_999_999_999)),
+        ("0", None),
+        ("01", None),
+        ("+1", None),
+        ("-1", None),
+        (" 1", None),
+        ("1 ", None),
+        ("1e3", None),
+        ("1000000000000000000", None),
+        ("", None),
+    ] {
+        assert_eq!(
+            Version::parse(text).ok().map(Version::get),
+            parsed,
+            "{text:?}"
+        );
+    }
+}
+
+proptest! {
+    /// The pattern the documents give for a version accepts exactly what parses.
+    #[test]
+    fn the_version_pattern_agrees_with_the_parser(text in "[+ 0-9-]{0,20}|\\PC{0,4}") {
+        let pattern = regex::Regex::new(Version::PATTERN).unwrap();
+        prop_assert_eq!(pattern.is_match(&text), Version::parse(&text).is_ok());
+    }
+
+    /// Every version prints to a text that parses back to it.
+    #[test]
+    fn every_version_prints_to_its_text_form(n in 1i64..=999_999_999_999_999_999) {
+        let version = Version::new(n).unwrap();
+        prop_assert_eq!(Version::parse(&version.get().to_string()), Ok(version));
+    }
+}

@@ -56,11 +56,15 @@ pub(crate) fn to_graphql(error: &AppError) -> Error {
         })
         .collect();
     let current_version = error.current_version().map(|v| v.get());
+    let omitted = error.omitted_fields();
     let retry_after = error.retry_after().map(|d| d.as_secs_f64().ceil() as u64);
     Error::new(message).extend_with(move |_, extensions| {
         extensions.set("code", code);
         if !fields.is_empty() {
             extensions.set("fields", Value::List(fields.clone()));
+        }
+        if omitted > 0 {
+            extensions.set("omittedFields", omitted);
         }
         if let Some(version) = current_version {
             extensions.set("currentVersion", version);

@@ -16,9 +16,9 @@ use uuid::Uuid;
 /// A todo id from an `ID` argument. Anything that is not a UUID names no todo, so it is
 /// "not found", as on every protocol.
 pub(crate) fn todo_id(id: &ID) -> Result<TodoId, AppError> {
-    Uuid::parse_str(id.as_str())
+    domain::id::parse_uuid(id.as_str())
         .map(TodoId::from_uuid)
-        .map_err(|_| AppError::not_found("no such todo"))
+        .ok_or_else(|| AppError::not_found("no such todo"))
 }
 
 /// The version the client read.
@@ -54,7 +54,7 @@ fn page(
     let cursor = after.and_then(|c| {
         f.check(
             "after",
-            Uuid::parse_str(c).map_err(|_| "must be a cursor from an edge of an earlier page"),
+            domain::id::parse_uuid(c).ok_or("must be a cursor from an edge of an earlier page"),
         )
     });
     (size, cursor)
@@ -131,8 +131,9 @@ pub(crate) struct CreateTodoInput {
     /// A day of the calendar written `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31. `null` is
     /// the same as leaving it out.
     due_date: Option<String>,
-    /// Up to 20 tags, each 1 to 32 of `a-z`, `A-Z`, `0-9` and `-` with ASCII white space
-    /// around, stored trimmed and lowercased; duplicates count once.
+    /// Up to 20 tags as sent, repeats included (21 tags of which 20 differ are too many),
+    /// each 1 to 32 of `a-z`, `A-Z`, `0-9` and `-` with ASCII white space around; stored
+    /// trimmed and lowercased, a repeat kept once.
     #[graphql(default)]
     tags: Vec<String>,
 }

@@ -9,7 +9,6 @@ use application::{
 use async_graphql::{Context, Error, ErrorExtensions, ID, Result, Subscription as GqlSubscription};
 use domain::event::MessageId;
 use futures_util::{Stream, StreamExt};
-use uuid::Uuid;
 
 use crate::{
     auth::{actor, token},
@@ -79,9 +78,7 @@ fn parse_after(after: Option<&str>) -> std::result::Result<Option<MessageId>, Ap
     let mut f = FieldViolations::default();
     let id = f.check(
         "after",
-        Uuid::parse_str(after)
-            .map(MessageId::from_uuid)
-            .map_err(|_| "must be the `eventId` of an event received"),
+        MessageId::parse(after).ok_or("must be the `eventId` of an event received"),
     );
     f.finish(id).map(Some)
 }

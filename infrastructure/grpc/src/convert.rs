@@ -44,7 +44,7 @@ pub(crate) fn parse_todo_name(field: &str, name: &str) -> Result<TodoId, AppErro
         return f.finish(None);
     }
     name.strip_prefix(TODOS)
-        .and_then(|id| Uuid::parse_str(id).ok())
+        .and_then(domain::id::parse_uuid)
         .map(TodoId::from_uuid)
         .ok_or_else(|| AppError::not_found("no such todo"))
 }
@@ -57,9 +57,7 @@ pub(crate) fn parse_after(after: &str) -> Result<Option<MessageId>, AppError> {
     let mut f = FieldViolations::default();
     let id = f.check(
         "after",
-        Uuid::parse_str(after)
-            .map(MessageId::from_uuid)
-            .map_err(|_| "must be the `event_id` of an event received, or empty"),
+        MessageId::parse(after).ok_or("must be the `event_id` of an event received, or empty"),
     );
     f.finish(id).map(Some)
 }
@@ -72,9 +70,7 @@ fn parse_etag(f: &mut FieldViolations, field: &str, etag: &str) -> Option<Versio
     }
     f.check(
         field,
-        etag.parse::<i64>()
-            .map_err(|_| "must be the etag of the todo as read")
-            .and_then(|n| Version::new(n).map_err(|_| "must be the etag of the todo as read")),
+        Version::parse(etag).map_err(|_| "must be the etag of the todo as read"),
     )
 }
 
@@ -95,7 +91,7 @@ fn page(f: &mut FieldViolations, size: i32, token: &str) -> (PageSize, Option<Uu
         .then(|| {
             f.check(
                 "page_token",
-                Uuid::parse_str(token).map_err(|_| "must be a next_page_token of an earlier page"),
+                domain::id::parse_uuid(token).ok_or("must be a next_page_token of an earlier page"),
             )
         })
         .flatten();

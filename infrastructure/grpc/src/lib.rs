@@ -12,6 +12,7 @@
 //! - [`status`]: the mapping to gRPC statuses with `google.rpc` error details.
 //! - `observe`: request ids, spans, the deadline, and metrics, for every call.
 //! - `health`: `grpc.health.v1.Health`, kept in step with readiness.
+//! - [`unknown_services`]: UNIMPLEMENTED for a gRPC call to a service nobody serves.
 //!
 //! [`router`] returns an axum router, so gRPC is served on the same listener as the other
 //! protocols: one port, one set of probes, one shutdown.
@@ -33,12 +34,14 @@ pub mod api {
 
 mod auth;
 mod convert;
+mod fallback;
 mod health;
 mod observe;
 pub mod status;
 mod todos;
 mod users;
 
+pub use fallback::unknown_services;
 pub use health::ReadinessWatch;
 pub use observe::GrpcMetrics;
 pub use todos::TodoApi;

@@ -3,7 +3,9 @@
 //! Every status carries a `google.rpc.ErrorInfo` whose `reason` is the stable code of the
 //! application's vocabulary (the README's table), so clients branch on the same codes over
 //! every protocol. The details some kinds have travel too:
-//! - invalid input: a `google.rpc.BadRequest`, one field violation per invalid field;
+//! - invalid input: a `google.rpc.BadRequest`, one field violation per invalid field, at
+//!   most 20 of them; past that, `omitted_fields` in the ErrorInfo's metadata says how
+//!   many more there were;
 //! - a version mismatch: the current version, as `current_version` in the ErrorInfo's
 //!   metadata;
 //! - an unavailable backend: a `google.rpc.RetryInfo` when the retry delay is known.
@@ -24,6 +26,10 @@ pub const ERROR_DOMAIN: &str = "todo.v1";
 /// The ErrorInfo metadata key that carries the current version of a todo after a version
 /// mismatch.
 pub const CURRENT_VERSION: &str = "current_version";
+
+/// The ErrorInfo metadata key that says how many invalid fields the `BadRequest` does not
+/// list (it lists at most `application::MAX_FIELD_VIOLATIONS`).
+pub const OMITTED_FIELDS: &str = "omitted_fields";
 
 /// Codes of errors that only gRPC has: the call was refused before any use case ran.
 pub mod grpc_codes {
@@ -70,6 +76,12 @@ pub fn to_status(error: &AppError) -> Status {
     let mut metadata = HashMap::new();
     if let Some(version) = error.current_version() {
         metadata.insert(CURRENT_VERSION.to_owned(), version.get().to_string());
+    }
+    if error.omitted_fields() > 0 {
+        metadata.insert(
+            OMITTED_FIELDS.to_owned(),
+            error.omitted_fields().to_string(),
+        );
     }
     let mut details = ErrorDetails::new();
     details.set_error_info(error.code(), ERROR_DOMAIN, metadata);

@@ -25,6 +25,14 @@ const BLOCK: Duration = Duration::from_secs(1);
 /// Entries read per `XRANGE` while finding or replaying.
 const PAGE: usize = 500;
 
+/// The most entries a search for an event to resume after reads: from the moment the event
+/// happened (less [`CLOCK_SKEW`]) on. An event is published moments after it happens, so
+/// it is found in the first page; one that is not within this many entries was trimmed,
+/// never existed, or was published very late (its outbox job waited out a long Redis
+/// outage under a heavy stream), and is refused as not retained: the client re-reads.
+/// Without the bound, an id that names no event walks the whole stream, on every call.
+const MAX_SEARCH: usize = 10 * PAGE;
+
 /// How far before an event's own timestamp the search for it starts: the event id's time
 /// comes from the application's clock, the entry id's from Redis's, and the two may differ
 /// by this much.
@@ -61,15 +69,19 @@ impl Position {
 ///
 /// **Resuming.** [`FeedStart::After`] finds the event's entry in the stream (by its
 /// `event_id` field, starting from the event id's own timestamp, less a minute for clock
-/// skew), replays every entry after it with `XRANGE`, and then joins the live broadcast
-/// where the replay ended, so nothing is seen twice or missed in between. The window is
-/// what the stream keeps: about `EVENT_STREAM_MAX_LEN` entries across all users (the
-/// publisher's `MAXLEN ~`), and only while Redis keeps its data; an older event is
-/// [`SubscribeError::NotRetained`].
+/// skew, and reading at most [`MAX_SEARCH`] entries), replays every entry after it with
+/// `XRANGE`, and then joins the live broadcast where the replay ended, so nothing is seen
+/// twice or missed in between. The window is what the stream keeps: about
+/// `EVENT_STREAM_MAX_LEN` entries across all users (the publisher's `MAXLEN ~`), and only
+/// while Redis keeps its data; an older event is [`SubscribeError::NotRetained`].
+///
+/// Searches and replays run on a connection of their own: a client that asks for many can
+/// slow its own subscriptions, never the sessions, limits and probes that every request
+/// needs.
 #[derive(Clone)]
 pub struct RedisEventFeed {
     sender: broadcast::Sender<(Position, TodoEvent)>,
-    /// For the replays: plain, short commands on the shared connection.
+    /// For the searches and replays: a connection of their own.
     conn: ConnectionManager,
     stream: String,
     _reader: Arc<Reader>,
@@ -95,19 +107,20 @@ impl Drop for Reader {
 
 impl RedisEventFeed {
     /// Starts reading the stream `{key_prefix}todo-events` at `url` from its current end,
-    /// keeping up to `capacity` events for a slow subscriber. Replays for resuming
-    /// subscribers go through `conn`.
+    /// keeping up to `capacity` events for a slow subscriber. Searches and replays for
+    /// resuming subscribers get a connection of their own, with `settings`' timeouts.
     ///
     /// # Errors
     /// Returns [`InfraError`] when the URL is invalid or Redis cannot be reached.
     pub async fn start(
         url: &str,
-        conn: ConnectionManager,
+        settings: &crate::RedisSettings,
         key_prefix: &str,
         capacity: usize,
     ) -> Result<Self, InfraError> {
         let client =
             redis::Client::open(url).map_err(|e| InfraError::internal("parse Redis URL", e))?;
+        let conn = crate::manage(client.clone(), crate::manager_config(settings)).await?;
         let mut reader_conn = connect(&client).await?;
         let stream = format!("{key_prefix}{}", RedisEventPublisher::STREAM);
         // The stream's end now, as an id, rather than "$" at the reader's first read: an
@@ -149,7 +162,7 @@ impl RedisEventFeed {
             })
             .unwrap_or_else(|| "-".to_owned());
         let mut conn = self.conn.clone();
-        loop {
+        for _ in 0..MAX_SEARCH / PAGE {
             let page: StreamRangeReply = conn
                 .xrange_count(&self.stream, &from, "+", PAGE)
                 .await
@@ -164,6 +177,7 @@ impl RedisEventFeed {
                 _ => return Ok(None),
             }
         }
+        Ok(None)
     }
 }
 

@@ -130,7 +130,7 @@ pub async fn connect_tracked(
 }
 
 /// The reconnection policy every connection shares.
-fn manager_config(settings: &RedisSettings) -> ConnectionManagerConfig {
+pub(crate) fn manager_config(settings: &RedisSettings) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_response_timeout(Some(settings.response_timeout))
         .set_connection_timeout(Some(settings.connection_timeout))
@@ -140,7 +140,7 @@ fn manager_config(settings: &RedisSettings) -> ConnectionManagerConfig {
         .set_max_delay(Duration::from_secs(2))
 }
 
-async fn manage(
+pub(crate) async fn manage(
     client: redis::Client,
     config: ConnectionManagerConfig,
 ) -> Result<ConnectionManager, InfraError> {

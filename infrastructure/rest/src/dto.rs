@@ -110,7 +110,8 @@ mod rules {
             .items(tag())
             .max_items(Some(Tags::MAX))
             .description(Some(
-                "Up to 20 tags; duplicates (after trimming and lowercasing) count once",
+                "Up to 20 tags as sent, repeats included; stored trimmed and lowercased, a \
+                 repeat (after trimming and lowercasing) kept once",
             ))
             .build()
     }
@@ -518,11 +519,7 @@ fn parse_limit(f: &mut FieldViolations, raw: Option<String>) -> PageSize {
 }
 
 /// `cursor`: a UUID in its hyphenated form, the one `next_cursor` is written in and the one
-/// `format: uuid` means. (`Uuid::parse_str` would also take braces, `urn:uuid:` and bare hex.)
+/// `format: uuid` means, read as every protocol reads ids (`domain::id::parse_uuid`).
 fn parse_cursor(raw: &str) -> Result<Uuid, &'static str> {
-    const MESSAGE: &str = "must be a next_cursor from an earlier page";
-    if raw.len() != 36 {
-        return Err(MESSAGE);
-    }
-    Uuid::try_parse(raw).map_err(|_| MESSAGE)
+    domain::id::parse_uuid(raw).ok_or("must be a next_cursor from an earlier page")
 }

@@ -15,11 +15,6 @@ use axum::{
 use domain::error::InfraError;
 use driving_http::{FieldError, Problem};
 
-/// The most field errors one problem lists. A request can only hold so many invalid fields
-/// within the body limit, but listing them all would let one request buy a response many
-/// times its own size; past the cap, `detail` says how many more there were.
-pub(crate) const MAX_FIELD_ERRORS: usize = 20;
-
 /// The HTTP status and problem title for each kind of use-case error: the REST column of
 /// the vocabulary table in the README.
 ///
@@ -164,7 +159,9 @@ impl From<AppError> for ApiError {
         if error.kind() != ErrorKind::Internal {
             api = api.detail(error.message());
         }
-        let mut fields: Vec<FieldError> = error
+        // At most `MAX_FIELD_VIOLATIONS`: the collector keeps no more, and its message
+        // (the detail) counts the rest.
+        api.0.errors = error
             .fields()
             .iter()
             .map(|v| FieldError {
@@ -172,14 +169,6 @@ impl From<AppError> for ApiError {
                 message: v.message.clone(),
             })
             .collect();
-        if fields.len() > MAX_FIELD_ERRORS {
-            let more = fields.len() - MAX_FIELD_ERRORS;
-            fields.truncate(MAX_FIELD_ERRORS);
-            api = api.detail(format!(
-                "the first {MAX_FIELD_ERRORS} are listed; {more} more invalid fields are not"
-            ));
-        }
-        api.0.errors = fields;
         api.0.current_version = error.current_version().map(|v| v.get());
         // Whole seconds, rounded up: HTTP has no finer unit, and 0 would invite a stampede.
         api.0.retry_after_secs = error

@@ -12,7 +12,6 @@ use domain::{
     todo::{Tag, TodoId, Version},
 };
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 use crate::{ApiState, error::ApiError};
 
@@ -157,15 +156,10 @@ pub(crate) fn if_match(value: Option<&HeaderValue>) -> Result<Version, ApiError>
         .strip_prefix(b"\"")
         .and_then(|v| v.strip_suffix(b"\""))
         .ok_or_else(malformed)?;
-    let well_formed = matches!(digits, [b'1'..=b'9', rest @ ..] if rest.len() <= 17 && rest.iter().all(u8::is_ascii_digit));
-    if !well_formed {
-        return Err(malformed());
-    }
-    // At most 18 ASCII digits: the text is UTF-8 and the number fits an i64.
+    // Inside the quotes, a version's one text form, as every protocol reads it.
     std::str::from_utf8(digits)
         .ok()
-        .and_then(|v| v.parse::<i64>().ok())
-        .and_then(|v| Version::new(v).ok())
+        .and_then(|v| Version::parse(v).ok())
         .ok_or_else(malformed)
 }
 
@@ -176,9 +170,9 @@ pub(crate) fn etag(version: Version) -> String {
 
 /// A todo id from the path. Anything that is not a UUID names no todo: 404.
 pub(crate) fn todo_id(raw: &str) -> Result<TodoId, ApiError> {
-    Uuid::parse_str(raw)
+    domain::id::parse_uuid(raw)
         .map(TodoId::from_uuid)
-        .map_err(|_| ApiError::not_found())
+        .ok_or_else(ApiError::not_found)
 }
 
 /// A tag from the path: 422 when it is not a valid tag.

@@ -52,22 +52,13 @@ async fn redis() -> Fixture {
         RETAINED,
         std::time::Duration::from_secs(3),
     );
-    let feed = RedisEventFeed::start(
-        redis.url(),
-        redis.manager().await,
-        redis.key_prefix(),
-        CAPACITY,
-    )
-    .await
-    .unwrap();
-    let other = RedisEventFeed::start(
-        redis.url(),
-        redis.manager().await,
-        redis.key_prefix(),
-        CAPACITY,
-    )
-    .await
-    .unwrap();
+    let settings = driven_redis::RedisSettings::default();
+    let feed = RedisEventFeed::start(redis.url(), &settings, redis.key_prefix(), CAPACITY)
+        .await
+        .unwrap();
+    let other = RedisEventFeed::start(redis.url(), &settings, redis.key_prefix(), CAPACITY)
+        .await
+        .unwrap();
     Fixture {
         publisher: Arc::new(publisher),
         feed: Arc::new(feed),

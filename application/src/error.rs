@@ -44,6 +44,9 @@ pub enum ErrorKind {
 pub mod codes {
     /// [`ErrorKind::InvalidInput`](super::ErrorKind::InvalidInput).
     pub const VALIDATION_FAILED: &str = "validation_failed";
+    /// [`ErrorKind::Conflict`](super::ErrorKind::Conflict): an idempotency key sent before
+    /// with a different request.
+    pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
     /// [`ErrorKind::Unauthenticated`](super::ErrorKind::Unauthenticated).
     pub const UNAUTHENTICATED: &str = "unauthenticated";
     /// [`ErrorKind::Forbidden`](super::ErrorKind::Forbidden).

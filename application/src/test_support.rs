@@ -154,6 +154,19 @@ pub(crate) fn unit_of_work_over(
         tx.expect_todos().returning(move || todos.clone());
         let outbox = outbox.clone();
         tx.expect_outbox().returning(move || outbox.clone());
+        // A key is taken unless the test says otherwise: a stored key for "taken" makes
+        // the record a duplicate.
+        tx.expect_idempotency().returning(|| {
+            let mut records = domain::ports::MockIdempotencyRecords::new();
+            records.expect_record().returning(|record| {
+                if record.key.as_str() == "taken" {
+                    Err(RepositoryError::Duplicate("idempotency_key"))
+                } else {
+                    Ok(())
+                }
+            });
+            Arc::new(records)
+        });
         tx.expect_commit().returning(|| Ok(()));
         Ok(Box::new(tx))
     });
@@ -211,6 +224,7 @@ pub(crate) fn todo_ports_recording(
             Arc::new(outbox),
         ))),
         todos,
+        idempotency: Arc::new(domain::ports::MockIdempotencyRecords::new()),
         cache: Arc::new(cache),
         clock: fixed_clock(),
         ids: sequential_ids(),

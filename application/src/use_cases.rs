@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use domain::ports::{
-    Clock, EventFeed, IdGenerator, PasswordHasher, RateLimiter, ReadinessProbe, SessionStore,
-    Ticker, TodoCache, TodoRepository, TokenGenerator, UnitOfWork, UserRepository,
+    Clock, EventFeed, IdGenerator, IdempotencyRecords, PasswordHasher, RateLimiter, ReadinessProbe,
+    SessionStore, Ticker, TodoCache, TodoRepository, TokenGenerator, UnitOfWork, UserRepository,
 };
 
 use crate::{
@@ -34,6 +34,8 @@ pub struct Ports {
     pub todos: Arc<dyn TodoRepository>,
     /// Writes that span repositories.
     pub unit_of_work: Arc<dyn UnitOfWork>,
+    /// The outcomes of writes sent with an idempotency key, read outside transactions.
+    pub idempotency: Arc<dyn IdempotencyRecords>,
     /// Login sessions.
     pub sessions: Arc<dyn SessionStore>,
     /// The todo read cache.
@@ -116,6 +118,7 @@ impl UseCases {
         let todo_ports = TodoPorts {
             todos: ports.todos.clone(),
             unit_of_work: ports.unit_of_work.clone(),
+            idempotency: ports.idempotency.clone(),
             cache: ports.todo_cache.clone(),
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),

@@ -14,16 +14,17 @@ use application::{
     readiness::CheckReadiness,
 };
 use domain::ports::{
-    Clock, EventFeed, EventPublisher, IdGenerator, JobQueue, Notifier, RateLimiter, ReadinessProbe,
-    ScheduleLedger, SessionStore, TodoCache, TodoRepository, UnitOfWork, UserRepository,
+    Clock, EventFeed, EventPublisher, IdGenerator, IdempotencyRecords, JobQueue, Notifier,
+    RateLimiter, ReadinessProbe, ScheduleLedger, SessionStore, TodoCache, TodoRepository,
+    UnitOfWork, UserRepository,
 };
 use driven_memory::{
     MemoryEventBus, MemoryRateLimiter, MemoryScheduleLedger, MemorySessionStore, MemoryStore,
     MemoryTodoCache, NoTodoCache,
 };
 use driven_postgres::{
-    self as postgres, PgJobQueue, PgPool, PgReadiness, PgScheduleLedger, PgTodoRepository,
-    PgUnitOfWork, PgUserRepository, PoolSettings,
+    self as postgres, PgIdempotencyRecords, PgJobQueue, PgPool, PgReadiness, PgScheduleLedger,
+    PgTodoRepository, PgUnitOfWork, PgUserRepository, PoolSettings,
 };
 use driven_redis::{
     self as redis, ClientCacheSettings, ConnectionManager, RedisEventFeed, RedisEventPublisher,
@@ -119,10 +120,11 @@ impl Application {
         let mut probes: Vec<Arc<dyn ReadinessProbe>> = Vec::new();
 
         #[allow(clippy::type_complexity)] // Named once, here, and destructured at once.
-        let (users, todos, unit_of_work, queue, ledger): (
+        let (users, todos, unit_of_work, idempotency, queue, ledger): (
             Arc<dyn UserRepository>,
             Arc<dyn TodoRepository>,
             Arc<dyn UnitOfWork>,
+            Arc<dyn IdempotencyRecords>,
             Arc<dyn JobQueue>,
             Arc<dyn ScheduleLedger>,
         ) = match &config.database {
@@ -142,6 +144,7 @@ impl Application {
                     Arc::new(PgUserRepository::new(pool.clone())),
                     Arc::new(PgTodoRepository::new(pool.clone())),
                     Arc::new(PgUnitOfWork::new(pool.clone())),
+                    Arc::new(PgIdempotencyRecords::new(pool.clone())),
                     Arc::new(PgJobQueue::new(pool.clone())),
                     Arc::new(PgScheduleLedger::new(pool)),
                 )
@@ -153,6 +156,7 @@ impl Application {
                     Arc::new(store.users()),
                     Arc::new(store.todos()),
                     Arc::new(store.unit_of_work()),
+                    Arc::new(store.idempotency()),
                     Arc::new(store.job_queue()),
                     Arc::new(MemoryScheduleLedger::new()),
                 )
@@ -276,6 +280,7 @@ impl Application {
             JobPorts {
                 todos: todos.clone(),
                 unit_of_work: unit_of_work.clone(),
+                idempotency: idempotency.clone(),
                 queue,
                 ledger,
                 publisher,
@@ -291,6 +296,7 @@ impl Application {
             users,
             todos,
             unit_of_work,
+            idempotency,
             sessions,
             todo_cache,
             hasher: Arc::new(Argon2Hasher::new(HashingLimits {
@@ -342,6 +348,7 @@ const EVENT_BUS_CAPACITY: usize = 1024;
 struct JobPorts {
     todos: Arc<dyn TodoRepository>,
     unit_of_work: Arc<dyn UnitOfWork>,
+    idempotency: Arc<dyn IdempotencyRecords>,
     queue: Arc<dyn JobQueue>,
     ledger: Arc<dyn ScheduleLedger>,
     publisher: Arc<dyn EventPublisher>,
@@ -387,7 +394,9 @@ impl Jobs {
             housekeeping: Housekeeping::new(
                 ports.queue.clone(),
                 ports.ledger,
+                ports.idempotency,
                 delta(worker.retention, "OUTBOX_RETENTION_HOURS")?,
+                delta(config.idempotency_key_ttl, "IDEMPOTENCY_KEY_TTL_HOURS")?,
             ),
             list_dead: ListDeadJobs::new(ports.queue.clone()),
             retry_dead: RetryDeadJob::new(ports.queue.clone(), ports.clock),

@@ -296,6 +296,9 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// `CACHE_CAPACITY` (default 10000): the most todos the in-memory cache holds.
     pub cache_capacity: u64,
+    /// `IDEMPOTENCY_KEY_TTL_HOURS` (default 24): how long the outcome of a write sent with
+    /// an idempotency key is kept; a retry later than this writes again.
+    pub idempotency_key_ttl: Duration,
     /// `PASSWORD_HASH_CONCURRENCY` (default: the number of cores): the most password hashes
     /// (19 MiB and ~25 ms of CPU each) running at once.
     pub password_hash_concurrency: usize,
@@ -486,6 +489,10 @@ impl Config {
             return Err(env.invalid("GRPC_HEALTH_INTERVAL_MS", "must be at least 1"));
         }
         let worker = worker_config(&env, database.is_some())?;
+        let idempotency_key_ttl = env.seconds("IDEMPOTENCY_KEY_TTL_HOURS", 24)? * 3600;
+        if idempotency_key_ttl.is_zero() {
+            return Err(env.invalid("IDEMPOTENCY_KEY_TTL_HOURS", "must be at least 1"));
+        }
         let watch_session_check = env.millis("WATCH_SESSION_CHECK_MS", 10_000)?;
         if watch_session_check.is_zero() {
             return Err(env.invalid("WATCH_SESSION_CHECK_MS", "must be at least 1"));
@@ -506,6 +513,7 @@ impl Config {
             session_ttl,
             cache_ttl: env.seconds("CACHE_TTL_SECS", 300)?,
             cache_capacity: env.parse("CACHE_CAPACITY", 10_000u64)?,
+            idempotency_key_ttl,
             password_hash_concurrency,
             password_hash_max_wait: env.millis("PASSWORD_HASH_MAX_WAIT_MS", 1_000)?,
             log_format: env.parse("LOG_FORMAT", LogFormat::Pretty)?,
@@ -696,6 +704,10 @@ impl Config {
         out.insert("CACHE_TTL_SECS", self.cache_ttl.as_secs().to_string());
         out.insert("CACHE_CAPACITY", self.cache_capacity.to_string());
         out.insert(
+            "IDEMPOTENCY_KEY_TTL_HOURS",
+            (self.idempotency_key_ttl.as_secs() / 3600).to_string(),
+        );
+        out.insert(
             "PASSWORD_HASH_CONCURRENCY",
             self.password_hash_concurrency.to_string(),
         );
@@ -860,6 +872,7 @@ mod tests {
             ("SESSION_TTL_SECS", "60"),
             ("CACHE_TTL_SECS", "5"),
             ("CACHE_CAPACITY", "7"),
+            ("IDEMPOTENCY_KEY_TTL_HOURS", "2"),
             ("PASSWORD_HASH_CONCURRENCY", "3"),
             ("PASSWORD_HASH_MAX_WAIT_MS", "0"),
             ("GRAPHQL_MAX_DEPTH", "4"),
@@ -901,6 +914,7 @@ mod tests {
         assert_eq!(config.session_ttl, Duration::from_secs(60));
         assert_eq!(config.cache_ttl, Duration::from_secs(5));
         assert_eq!(config.cache_capacity, 7);
+        assert_eq!(config.idempotency_key_ttl, Duration::from_secs(2 * 3600));
         assert_eq!(config.password_hash_concurrency, 3);
         assert_eq!(config.password_hash_max_wait, Duration::ZERO);
         assert_eq!(config.graphql.max_depth, 4);

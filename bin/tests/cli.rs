@@ -45,6 +45,7 @@ async fn count(db: &TestDatabase, sql: &'static str) -> i64 {
 async fn empty_database() -> TestDatabase {
     let db = TestDatabase::new().await;
     for sql in [
+        "DROP TABLE idempotency_keys",
         "DROP TABLE outbox",
         "DROP TABLE schedule_ticks",
         "DROP TABLE todos",

@@ -706,6 +706,7 @@ async fn a_page_of_20_users_counts_their_todos_in_exactly_one_batched_call() {
         users: Arc::new(store.users()),
         todos: counting.clone(),
         unit_of_work: Arc::new(store.unit_of_work()),
+        idempotency: Arc::new(store.idempotency()),
         sessions: Arc::new(driven_memory::MemorySessionStore::new(Arc::new(
             driven_system::clock::SystemClock,
         ))),

@@ -90,6 +90,7 @@ impl Clients {
                         title: title.into(),
                         ..Default::default()
                     }),
+                    ..Default::default()
                 },
                 token,
             ))
@@ -153,6 +154,7 @@ async fn every_rpc_works_end_to_end() {
                     due_date: "2026-12-24".into(),
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &token,
         ))
@@ -225,6 +227,7 @@ async fn every_rpc_works_end_to_end() {
                 update_mask: Some(FieldMask {
                     paths: vec!["title".into(), "description".into()],
                 }),
+                ..Default::default()
             },
             &token,
         ))
@@ -322,6 +325,7 @@ async fn every_rpc_works_end_to_end() {
             api::DeleteTodoRequest {
                 name: created.name.clone(),
                 etag: untagged.etag.clone(),
+                ..Default::default()
             },
             &token,
         ))
@@ -387,6 +391,7 @@ async fn each_error_maps_to_its_status_with_its_details() {
                         tags: vec!["no spaces".into()],
                         ..Default::default()
                     }),
+                    ..Default::default()
                 },
                 &token,
             ))
@@ -458,6 +463,7 @@ async fn each_error_maps_to_its_status_with_its_details() {
                 api::DeleteTodoRequest {
                     name: todo.name.clone(),
                     etag: "7".into(),
+                    ..Default::default()
                 },
                 &token,
             ))
@@ -533,6 +539,7 @@ async fn another_users_todo_is_not_found_on_every_rpc() {
                         ..Default::default()
                     }),
                     update_mask: None,
+                    ..Default::default()
                 },
                 &bob,
             ))
@@ -545,6 +552,7 @@ async fn another_users_todo_is_not_found_on_every_rpc() {
                 api::DeleteTodoRequest {
                     name: name.clone(),
                     etag: "1".into(),
+                    ..Default::default()
                 },
                 &bob,
             ))
@@ -630,6 +638,7 @@ async fn two_updates_with_one_etag_give_one_ok_and_one_aborted() {
                 update_mask: Some(FieldMask {
                     paths: vec!["title".into()],
                 }),
+                ..Default::default()
             },
             &token,
         );
@@ -791,8 +800,14 @@ async fn bad_input_gets_a_clear_status() {
     );
     // Empty required fields.
     assert_status(
-        t.create_todo(authed(api::CreateTodoRequest { todo: None }, &token))
-            .await,
+        t.create_todo(authed(
+            api::CreateTodoRequest {
+                todo: None,
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await,
         Code::InvalidArgument,
         "validation_failed",
     );
@@ -801,6 +816,7 @@ async fn bad_input_gets_a_clear_status() {
             api::DeleteTodoRequest {
                 name: todo.name.clone(),
                 etag: String::new(),
+                ..Default::default()
             },
             &token,
         ))
@@ -819,6 +835,7 @@ async fn bad_input_gets_a_clear_status() {
                 update_mask: Some(FieldMask {
                     paths: vec!["status".into()],
                 }),
+                ..Default::default()
             },
             &token,
         ))
@@ -863,6 +880,7 @@ async fn bad_input_gets_a_clear_status() {
                     description: "x".repeat(8 * 1024),
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &token,
         ))
@@ -944,6 +962,7 @@ async fn the_clients_deadline_is_honoured_by_the_server() {
             ..Default::default()
         }),
         update_mask: None,
+        ..Default::default()
     };
     // tonic's client would also enforce the deadline itself and race the server, so this
     // call comes from a bare HTTP/2 client that only sends `grpc-timeout`: whatever answers
@@ -1037,6 +1056,7 @@ async fn an_rpc_in_flight_completes_during_graceful_shutdown() {
                 ..Default::default()
             }),
             update_mask: None,
+            ..Default::default()
         },
         &token,
     );

@@ -638,7 +638,7 @@ async fn the_document_states_each_body_field_s_rule_and_every_shared_status() {
     assert_eq!(
         statuses("patch", "/v1/todos/{id}"),
         [
-            "200", "400", "401", "404", "412", "413", "415", "422", "428", "500", "503"
+            "200", "400", "401", "404", "409", "412", "413", "415", "422", "428", "500", "503"
         ]
     );
     assert_eq!(

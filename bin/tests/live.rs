@@ -870,3 +870,55 @@ async fn resuming_after_ids_that_name_no_event_is_cheap_and_never_slows_logins()
     }
     app.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn an_event_published_twice_reaches_each_watcher_once() {
+    let app = spawn_app_with(LIVE).await;
+    let token = app.user("sid@example.org").await;
+    let mut stream = watch(&app, &token).await;
+    let id = app.todo(&token, "Published once").await;
+    let created = next(&mut stream).await;
+    assert_eq!(created.name, format!("todos/{id}"));
+
+    // The worker publishes the same event again, as it may after a crash or a lost lease.
+    let publisher = driven_redis::RedisEventPublisher::new(
+        app.redis.manager().await,
+        app.redis.key_prefix(),
+        1_000,
+        Duration::from_secs(3),
+    );
+    let actor = app
+        .app
+        .use_cases
+        .authenticate
+        .execute(&token)
+        .await
+        .unwrap();
+    let stored = app
+        .app
+        .use_cases
+        .get_todo
+        .execute(&actor, domain::todo::TodoId::from_uuid(id.parse().unwrap()))
+        .await
+        .unwrap();
+    let repeat = domain::event::TodoEvent {
+        id: domain::event::MessageId::parse(&created.event_id).unwrap(),
+        occurred_at: stored.created_at(),
+        owner: stored.owner(),
+        todo_id: stored.id(),
+        version: stored.version(),
+        change: domain::event::TodoChange::Created,
+    };
+    use domain::ports::EventPublisher;
+    publisher.publish(&repeat).await.unwrap();
+    publisher.publish(&repeat).await.unwrap();
+    let later = app.todo(&token, "After the repeats").await;
+
+    let event = next(&mut stream).await;
+    assert_eq!(
+        event.name,
+        format!("todos/{later}"),
+        "the repeats were dropped: the next event is the next one"
+    );
+    app.shutdown.cancel();
+}

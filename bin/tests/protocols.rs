@@ -548,7 +548,14 @@ async fn grpc(w: &World, op: Op) -> String {
                 ..Default::default()
             };
             todos
-                .create_todo(call(w, by, api::CreateTodoRequest { todo: Some(todo) }))
+                .create_todo(call(
+                    w,
+                    by,
+                    api::CreateTodoRequest {
+                        todo: Some(todo),
+                        ..Default::default()
+                    },
+                ))
                 .await
                 .map(|_| None)
         }
@@ -562,6 +569,7 @@ async fn grpc(w: &World, op: Op) -> String {
             let request = api::UpdateTodoRequest {
                 todo: Some(todo),
                 update_mask: None,
+                ..Default::default()
             };
             todos.update_todo(call(w, by, request)).await.map(|_| None)
         }
@@ -569,6 +577,7 @@ async fn grpc(w: &World, op: Op) -> String {
             let request = api::DeleteTodoRequest {
                 name: name(todo),
                 etag: version.to_string(),
+                ..Default::default()
             };
             todos.delete_todo(call(w, by, request)).await.map(|_| None)
         }
@@ -658,6 +667,7 @@ async fn a_version_in_another_text_form_is_refused_on_rest_and_grpc_alike() {
                 ..Default::default()
             }),
             update_mask: None,
+            ..Default::default()
         };
         let status = todos
             .update_todo(authed(request, &token))
@@ -674,6 +684,7 @@ async fn a_version_in_another_text_form_is_refused_on_rest_and_grpc_alike() {
             ..Default::default()
         }),
         update_mask: None,
+        ..Default::default()
     };
     assert_eq!(
         todos

@@ -10,6 +10,7 @@
 //! - [`pagination`]: page sizes and cursors shared by every list.
 //! - [`id`]: the one text form of an id that every protocol accepts.
 //! - [`event`]: domain events, reminders, and the outbox messages that carry them.
+//! - [`idempotency`]: keys for writes a client may retry, and the outcomes kept under them.
 //! - [`error`]: the errors that ports return.
 //! - [`ports`]: the driven ports (repositories, stores, clock, ids, hashing, unit of work).
 //!
@@ -19,6 +20,7 @@
 pub mod error;
 pub mod event;
 pub mod id;
+pub mod idempotency;
 pub mod pagination;
 pub mod ports;
 pub mod session;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::{
     error::InfraError,
-    ports::{JobQueue, ScheduleLedger},
+    ports::{IdempotencyRecords, JobQueue, ScheduleLedger},
 };
 
 /// The name of the housekeeping job in the schedule ledger.
@@ -18,21 +18,27 @@ pub struct HousekeepingReport {
     pub jobs: u64,
     /// Schedule ticks older than the retention.
     pub ticks: u64,
+    /// Idempotency keys older than their time to live.
+    pub keys: u64,
 }
 
-/// Deletes delivered jobs, and claimed schedule ticks, older than the retention. Pending
-/// and dead jobs are kept however old: they are work not yet done.
+/// Deletes delivered jobs, and claimed schedule ticks, older than the retention, and
+/// idempotency keys older than their time to live. Pending and dead jobs are kept however
+/// old: they are work not yet done.
 #[derive(Clone)]
 pub struct Housekeeping {
     queue: Arc<dyn JobQueue>,
     ledger: Arc<dyn ScheduleLedger>,
+    keys: Arc<dyn IdempotencyRecords>,
     retention: TimeDelta,
+    key_ttl: TimeDelta,
 }
 
 impl std::fmt::Debug for Housekeeping {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Housekeeping")
             .field("retention", &self.retention)
+            .field("key_ttl", &self.key_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -42,12 +48,16 @@ impl Housekeeping {
     pub fn new(
         queue: Arc<dyn JobQueue>,
         ledger: Arc<dyn ScheduleLedger>,
+        keys: Arc<dyn IdempotencyRecords>,
         retention: TimeDelta,
+        key_ttl: TimeDelta,
     ) -> Self {
         Self {
             queue,
             ledger,
+            keys,
             retention,
+            key_ttl,
         }
     }
 
@@ -64,13 +74,15 @@ impl Housekeeping {
         let report = HousekeepingReport {
             jobs: self.queue.purge_delivered(before).await?,
             ticks: self.ledger.purge(before).await?,
+            keys: self.keys.purge(tick - self.key_ttl).await?,
         };
         self.ledger.complete_tick(HOUSEKEEPING_JOB, tick).await?;
-        if report.jobs > 0 {
+        if report.jobs > 0 || report.keys > 0 {
             tracing::info!(
                 jobs = report.jobs,
                 ticks = report.ticks,
-                "old delivered jobs deleted"
+                keys = report.keys,
+                "old delivered jobs and idempotency keys deleted"
             );
         }
         Ok(Some(report))
@@ -79,7 +91,7 @@ impl Housekeeping {
 
 #[cfg(test)]
 mod tests {
-    use domain::ports::{MockJobQueue, MockScheduleLedger};
+    use domain::ports::{MockIdempotencyRecords, MockJobQueue, MockScheduleLedger};
 
     use super::*;
     use crate::test_support::T0;
@@ -108,12 +120,31 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(()));
 
-        let report = Housekeeping::new(Arc::new(queue), Arc::new(ledger), TimeDelta::days(7))
-            .run(T0)
-            .await
-            .unwrap();
+        let mut keys = MockIdempotencyRecords::new();
+        keys.expect_purge()
+            .withf(|at| *at == T0 - TimeDelta::hours(24))
+            .times(1)
+            .returning(|_| Ok(5));
 
-        assert_eq!(report, Some(HousekeepingReport { jobs: 12, ticks: 3 }));
+        let report = Housekeeping::new(
+            Arc::new(queue),
+            Arc::new(ledger),
+            Arc::new(keys),
+            TimeDelta::days(7),
+            TimeDelta::hours(24),
+        )
+        .run(T0)
+        .await
+        .unwrap();
+
+        assert_eq!(
+            report,
+            Some(HousekeepingReport {
+                jobs: 12,
+                ticks: 3,
+                keys: 5
+            })
+        );
     }
 
     #[tokio::test]
@@ -123,11 +154,19 @@ mod tests {
         let mut ledger = MockScheduleLedger::new();
         ledger.expect_claim_tick().returning(|_, _| Ok(false));
         ledger.expect_purge().never();
+        let mut keys = MockIdempotencyRecords::new();
+        keys.expect_purge().never();
 
-        let report = Housekeeping::new(Arc::new(queue), Arc::new(ledger), TimeDelta::days(7))
-            .run(T0)
-            .await
-            .unwrap();
+        let report = Housekeeping::new(
+            Arc::new(queue),
+            Arc::new(ledger),
+            Arc::new(keys),
+            TimeDelta::days(7),
+            TimeDelta::hours(24),
+        )
+        .run(T0)
+        .await
+        .unwrap();
 
         assert_eq!(report, None);
     }

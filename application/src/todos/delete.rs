@@ -3,10 +3,14 @@
 use domain::{
     error::{InfraError, RepositoryError},
     event::TodoChange,
+    idempotency::{IdempotencyKey, Outcome},
     todo::{TodoId, Version},
 };
 
-use super::{TodoPorts, Write};
+use super::{
+    Idempotent, KeyReused, TodoPorts, Write,
+    idempotent::{Lookup, Retry},
+};
 use crate::{Actor, AppError};
 
 /// Why a delete failed.
@@ -23,9 +27,21 @@ pub enum DeleteTodoError {
         /// The version stored when the conflict was found.
         current: Version,
     },
+    /// The idempotency key was sent before with another request.
+    #[error(transparent)]
+    KeyReused(#[from] KeyReused),
     /// Storage failed.
     #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+impl From<Lookup> for DeleteTodoError {
+    fn from(error: Lookup) -> Self {
+        match error {
+            Lookup::Reused(e) => e.into(),
+            Lookup::Infra(e) => e.into(),
+        }
+    }
 }
 
 /// Deletes one of the actor's todos.
@@ -49,6 +65,44 @@ impl DeleteTodo {
         id: TodoId,
         expected: Version,
     ) -> Result<(), DeleteTodoError> {
+        self.delete(actor, id, expected, None)
+            .await
+            .map(|deleted| deleted.value)
+    }
+
+    /// Like [`DeleteTodo::execute`], for a client that may send the request again: a
+    /// later request with the same `key` for the same todo and version is answered as the
+    /// first was, rather than "not found" (see [`super::idempotent`]).
+    #[tracing::instrument(name = "delete_todo", skip_all, fields(user_id = %actor.id, todo_id = %id))]
+    pub async fn execute_once(
+        &self,
+        actor: &Actor,
+        id: TodoId,
+        expected: Version,
+        key: IdempotencyKey,
+    ) -> Result<Idempotent<()>, DeleteTodoError> {
+        let retry = Retry::delete(key, id, expected);
+        if let Some(outcome) = self.ports.remembered(actor, &retry).await? {
+            return replayed(outcome);
+        }
+        match self.delete(actor, id, expected, Some(&retry)).await {
+            // The first request may have committed after the look-up above.
+            Err(DeleteTodoError::NotFound | DeleteTodoError::VersionConflict { .. })
+                if let Some(outcome) = self.ports.remembered(actor, &retry).await? =>
+            {
+                replayed(outcome)
+            }
+            other => other,
+        }
+    }
+
+    async fn delete(
+        &self,
+        actor: &Actor,
+        id: TodoId,
+        expected: Version,
+        retry: Option<&Retry>,
+    ) -> Result<Idempotent<()>, DeleteTodoError> {
         // Reading first is what makes someone else's todo "not found" rather than a
         // conflict: the repository does not know owners.
         let todo = self
@@ -66,8 +120,21 @@ impl DeleteTodo {
             todo: &todo,
             expected,
         };
-        match self.ports.write(write, TodoChange::Deleted).await {
+        let remembered = retry.map(|retry| retry.record(&self.ports, actor, Outcome::Deleted));
+        match self
+            .ports
+            .write(write, TodoChange::Deleted, remembered)
+            .await
+        {
             Ok(()) => {}
+            Err(RepositoryError::Duplicate("idempotency_key")) => {
+                return match retry {
+                    Some(retry) => replayed(self.ports.taken(actor, retry).await?),
+                    None => {
+                        Err(InfraError::internal("delete todo", "a key taken without a key").into())
+                    }
+                };
+            }
             Err(RepositoryError::NotFound) => return Err(DeleteTodoError::NotFound),
             Err(RepositoryError::VersionConflict) => {
                 // Lost the race after our read; report the version that won if we can.
@@ -83,7 +150,18 @@ impl DeleteTodo {
         // Invalidated at the version after the deleted one: no copy of any version the todo
         // had may be cached again.
         self.ports.invalidate(id, expected.next()).await;
-        Ok(())
+        Ok(Idempotent::fresh(()))
+    }
+}
+
+/// The answer a deletion under the same key had.
+fn replayed(outcome: Outcome) -> Result<Idempotent<()>, DeleteTodoError> {
+    match outcome {
+        Outcome::Deleted => Ok(Idempotent::replayed(())),
+        // The fingerprint names the operation, so a deletion's key never holds a todo.
+        Outcome::Todo(_) => {
+            Err(InfraError::internal("replay a deletion", "the key holds a todo").into())
+        }
     }
 }
 
@@ -94,6 +172,7 @@ impl From<DeleteTodoError> for AppError {
             DeleteTodoError::VersionConflict { current, .. } => {
                 AppError::version_mismatch(Some(current))
             }
+            DeleteTodoError::KeyReused(e) => e.into(),
             DeleteTodoError::Infra(e) => e.into(),
         }
     }

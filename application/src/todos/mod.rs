@@ -5,6 +5,7 @@ mod count;
 mod create;
 mod delete;
 mod get;
+mod idempotent;
 mod list;
 mod modify;
 mod status;
@@ -16,6 +17,7 @@ pub use count::{CountTodos, CountTodosError};
 pub use create::{CreateTodo, CreateTodoError};
 pub use delete::{DeleteTodo, DeleteTodoError};
 pub use get::{GetTodo, GetTodoError};
+pub use idempotent::{Idempotent, KeyReused};
 pub use list::{ListTodos, ListTodosError, TodoFilter};
 pub use status::{CompleteTodo, ReopenTodo, StatusChangeError};
 pub use tags::{AddTag, AddTagError, RemoveTag, RemoveTagError};
@@ -27,7 +29,10 @@ use std::sync::Arc;
 use domain::{
     error::{InfraError, RepositoryError},
     event::{MessageId, OutboxMessage, TodoChange, TodoEvent},
-    ports::{Clock, IdGenerator, TodoCache, TodoRepository, TodoWrite, UnitOfWork},
+    idempotency::IdempotencyRecord,
+    ports::{
+        Clock, IdGenerator, IdempotencyRecords, TodoCache, TodoRepository, TodoWrite, UnitOfWork,
+    },
     todo::{Todo, TodoId, Version},
 };
 
@@ -40,6 +45,8 @@ pub struct TodoPorts {
     pub todos: Arc<dyn TodoRepository>,
     /// Every write, with the event it causes, in one transaction.
     pub unit_of_work: Arc<dyn UnitOfWork>,
+    /// The outcomes of writes sent with a key, looked up before writing again.
+    pub idempotency: Arc<dyn IdempotencyRecords>,
     /// The read cache, invalidated after every write.
     pub cache: Arc<dyn TodoCache>,
     /// The time.
@@ -65,10 +72,15 @@ impl TodoPorts {
             .filter(|todo| todo.owner() == actor.id))
     }
 
-    /// Makes `write` and records the event of `change`, atomically: both are committed, or
-    /// neither is. The event's version follows from the written todo (see
-    /// [`TodoEvent::of`]).
-    async fn write(&self, write: Write<'_>, change: TodoChange) -> Result<(), RepositoryError> {
+    /// Makes `write` and records the event of `change`, and `remembered` when the client
+    /// sent a key, atomically: all are committed, or none is. The event's version follows
+    /// from the written todo (see [`TodoEvent::of`]).
+    async fn write(
+        &self,
+        write: Write<'_>,
+        change: TodoChange,
+        remembered: Option<IdempotencyRecord>,
+    ) -> Result<(), RepositoryError> {
         let (todo, write) = match write {
             Write::Insert(todo) => (todo, TodoWrite::Insert(todo.clone())),
             Write::Update { todo, expected } => (
@@ -89,7 +101,7 @@ impl TodoPorts {
         let id = MessageId::from_uuid(self.ids.generate());
         let event = TodoEvent::of(id, self.clock.now(), todo, change);
         self.unit_of_work
-            .write_todo(write, OutboxMessage::TodoEvent(event))
+            .write_todo(write, OutboxMessage::TodoEvent(event), remembered)
             .await
     }
 
@@ -157,6 +169,7 @@ mod tests {
         TodoPorts {
             todos,
             unit_of_work: Arc::new(Transactional(unit_of_work)),
+            idempotency: Arc::new(domain::ports::MockIdempotencyRecords::new()),
             cache: Arc::new(MockTodoCache::new()),
             clock: fixed_clock(),
             ids: sequential_ids(),
@@ -176,7 +189,7 @@ mod tests {
             .returning(|_| Err(infra_down()));
 
         let err = ports_with(todos, outbox, 0, || Ok(()))
-            .write(Write::Insert(&todo), TodoChange::Created)
+            .write(Write::Insert(&todo), TodoChange::Created, None)
             .await
             .unwrap_err();
 
@@ -201,6 +214,7 @@ mod tests {
                     expected: Version::INITIAL,
                 },
                 TodoChange::Updated,
+                None,
             )
             .await
             .unwrap_err();
@@ -228,6 +242,7 @@ mod tests {
                     expected: Version::INITIAL,
                 },
                 TodoChange::Deleted,
+                None,
             )
             .await
             .unwrap_err();
@@ -247,7 +262,11 @@ mod tests {
         };
 
         let err = ports
-            .write(Write::Insert(&todo_of(&member())), TodoChange::Created)
+            .write(
+                Write::Insert(&todo_of(&member())),
+                TodoChange::Created,
+                None,
+            )
             .await
             .unwrap_err();
 

@@ -57,7 +57,7 @@ impl TodoPorts {
                 todo: &todo,
                 expected: read_version,
             };
-            match self.write(write, event.clone()).await {
+            match self.write(write, event.clone(), None).await {
                 Ok(()) => {
                     self.invalidate(id, todo.version()).await;
                     return Ok(todo);

@@ -3,10 +3,14 @@
 use domain::{
     error::{InfraError, RepositoryError},
     event::TodoChange,
+    idempotency::{IdempotencyKey, Outcome},
     todo::{Todo, TodoChanges, TodoId, Version},
 };
 
-use super::{TodoPorts, Write};
+use super::{
+    Idempotent, KeyReused, TodoPorts, Write,
+    idempotent::{Lookup, Retry},
+};
 use crate::{Actor, AppError};
 
 /// Why an edit failed.
@@ -23,9 +27,21 @@ pub enum UpdateTodoError {
         /// The version stored when the conflict was found.
         current: Version,
     },
+    /// The idempotency key was sent before with another request.
+    #[error(transparent)]
+    KeyReused(#[from] KeyReused),
     /// Storage failed.
     #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+impl From<Lookup> for UpdateTodoError {
+    fn from(error: Lookup) -> Self {
+        match error {
+            Lookup::Reused(e) => e.into(),
+            Lookup::Infra(e) => e.into(),
+        }
+    }
 }
 
 /// Edits the plain fields of one of the actor's todos.
@@ -53,6 +69,51 @@ impl UpdateTodo {
         expected: Version,
         changes: TodoChanges,
     ) -> Result<Todo, UpdateTodoError> {
+        self.update(actor, id, expected, changes, None)
+            .await
+            .map(|updated| updated.value)
+    }
+
+    /// Like [`UpdateTodo::execute`], for a client that may send the request again: a
+    /// later request with the same `key` and the same input gets the first one's todo
+    /// back, as that edit left it, rather than a version mismatch (see
+    /// [`super::idempotent`]).
+    #[tracing::instrument(name = "update_todo", skip_all, fields(user_id = %actor.id, todo_id = %id, expected = expected.get()))]
+    pub async fn execute_once(
+        &self,
+        actor: &Actor,
+        id: TodoId,
+        expected: Version,
+        changes: TodoChanges,
+        key: IdempotencyKey,
+    ) -> Result<Idempotent<Todo>, UpdateTodoError> {
+        let retry = Retry::update(key, id, expected, &changes);
+        if let Some(outcome) = self.ports.remembered(actor, &retry).await? {
+            return replayed(outcome);
+        }
+        match self
+            .update(actor, id, expected, changes, Some(&retry))
+            .await
+        {
+            // The first request may have committed after the look-up above: then this one
+            // finds the todo changed (or, a deletion's, gone), and the key holds its answer.
+            Err(UpdateTodoError::NotFound | UpdateTodoError::VersionConflict { .. })
+                if let Some(outcome) = self.ports.remembered(actor, &retry).await? =>
+            {
+                replayed(outcome)
+            }
+            other => other,
+        }
+    }
+
+    async fn update(
+        &self,
+        actor: &Actor,
+        id: TodoId,
+        expected: Version,
+        changes: TodoChanges,
+        retry: Option<&Retry>,
+    ) -> Result<Idempotent<Todo>, UpdateTodoError> {
         let mut todo = self
             .ports
             .load_owned(actor, id)
@@ -64,15 +125,40 @@ impl UpdateTodo {
                 current: todo.version(),
             });
         }
-        if !todo.apply(changes, self.ports.clock.now()) {
-            return Ok(todo);
+        let changed = todo.apply(changes, self.ports.clock.now());
+        let remembered =
+            retry.map(|retry| retry.record(&self.ports, actor, Outcome::Todo(todo.clone())));
+        if !changed {
+            // Nothing to write; a client with a key still gets this answer on a retry.
+            return match (retry, remembered) {
+                (Some(retry), Some(record)) => {
+                    let kept = self.ports.remember_only(actor, retry, record).await?;
+                    Ok(Idempotent {
+                        value: replayed(kept.value)?.value,
+                        replayed: kept.replayed,
+                    })
+                }
+                _ => Ok(Idempotent::fresh(todo)),
+            };
         }
         let write = Write::Update {
             todo: &todo,
             expected,
         };
-        match self.ports.write(write, TodoChange::Updated).await {
+        match self
+            .ports
+            .write(write, TodoChange::Updated, remembered)
+            .await
+        {
             Ok(()) => {}
+            Err(RepositoryError::Duplicate("idempotency_key")) => {
+                return match retry {
+                    Some(retry) => replayed(self.ports.taken(actor, retry).await?),
+                    None => {
+                        Err(InfraError::internal("update todo", "a key taken without a key").into())
+                    }
+                };
+            }
             Err(RepositoryError::NotFound) => return Err(UpdateTodoError::NotFound),
             Err(RepositoryError::VersionConflict) => {
                 // Lost the race after our read; report the version that won if we can.
@@ -86,7 +172,18 @@ impl UpdateTodo {
             Err(other) => return Err(InfraError::internal("update todo", other).into()),
         }
         self.ports.invalidate(id, todo.version()).await;
-        Ok(todo)
+        Ok(Idempotent::fresh(todo))
+    }
+}
+
+/// The todo an edit under the same key left.
+fn replayed(outcome: Outcome) -> Result<Idempotent<Todo>, UpdateTodoError> {
+    match outcome {
+        Outcome::Todo(todo) => Ok(Idempotent::replayed(todo)),
+        // The fingerprint names the operation, so an edit's key never holds a deletion.
+        Outcome::Deleted => {
+            Err(InfraError::internal("replay an edit", "the key holds a deletion").into())
+        }
     }
 }
 
@@ -97,6 +194,7 @@ impl From<UpdateTodoError> for AppError {
             UpdateTodoError::VersionConflict { current, .. } => {
                 AppError::version_mismatch(Some(current))
             }
+            UpdateTodoError::KeyReused(e) => e.into(),
             UpdateTodoError::Infra(e) => e.into(),
         }
     }

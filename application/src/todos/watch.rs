@@ -274,11 +274,16 @@ impl WatchTodos {
         let owner_only = move |item: &Result<TodoEvent, FeedError>| {
             ready(item.as_ref().map_or(true, |event| event.owner == owner))
         };
+        let mut seen = Seen::default();
+        let first_time = move |item: &Result<TodoEvent, FeedError>| {
+            ready(item.as_ref().map_or(true, |event| seen.first(event.id)))
+        };
         let events = self
             .feed
             .subscribe(start)
             .await?
             .filter(owner_only)
+            .filter(first_time)
             .map(|item| Step::Event(item.map_err(WatchEnd::from)))
             // A feed that ends (the process is closing) ends the subscription; without
             // this mark, the session checks would keep it open.
@@ -321,6 +326,38 @@ impl WatchTodos {
             }
         });
         Ok(Box::pin(stream))
+    }
+}
+
+/// The event ids a subscription handed out lately, so that it hands out none twice.
+///
+/// Delivery is at least once: a worker that dies between publishing and marking a job
+/// done, or a lease that ends under a slow publish, sends an event again. Such a repeat
+/// follows its first copy within one lease, so a window of the subscriber's own recent
+/// events catches it; a subscriber reading past the window should still drop repeats by
+/// `eventId`, as the documents say. Bounded, so it costs a few kilobytes per subscription.
+#[derive(Debug, Default)]
+struct Seen {
+    order: std::collections::VecDeque<MessageId>,
+    ids: std::collections::HashSet<MessageId>,
+}
+
+impl Seen {
+    /// How many of the subscriber's latest events are remembered.
+    const WINDOW: usize = 128;
+
+    /// Whether `id` is new, remembering it.
+    fn first(&mut self, id: MessageId) -> bool {
+        if !self.ids.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > Self::WINDOW
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.ids.remove(&oldest);
+        }
+        true
     }
 }
 
@@ -436,6 +473,52 @@ mod tests {
             })
             .collect();
         assert_eq!(versions, [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn an_event_published_twice_reaches_the_subscriber_once() {
+        let actor = member();
+        let (first, second) = (event_of(actor.id, 1), event_of(actor.id, 2));
+        let feed = feed_of(
+            FeedStart::Now,
+            vec![
+                Ok(first.clone()),
+                Ok(second.clone()),
+                // The worker published both again (its lease ran out, say).
+                Ok(first.clone()),
+                Ok(second.clone()),
+            ],
+        );
+
+        let seen: Vec<MessageId> = use_case(feed)
+            .execute(watch(&actor, &token(1)))
+            .await
+            .unwrap()
+            .map(|e| e.unwrap().id)
+            .collect()
+            .await;
+
+        assert_eq!(seen, [first.id, second.id]);
+    }
+
+    #[test]
+    fn the_window_of_ids_seen_is_bounded() {
+        let mut seen = Seen::default();
+        let ids: Vec<MessageId> = (0..Seen::WINDOW + 10)
+            .map(|_| MessageId::from_uuid(Uuid::now_v7()))
+            .collect();
+        for id in &ids {
+            assert!(seen.first(*id));
+        }
+        assert_eq!(
+            (seen.order.len(), seen.ids.len()),
+            (Seen::WINDOW, Seen::WINDOW)
+        );
+        assert!(
+            !seen.first(ids[ids.len() - 1]),
+            "a recent repeat is dropped"
+        );
+        assert!(seen.first(ids[0]), "one past the window is not remembered");
     }
 
     #[tokio::test]

@@ -190,6 +190,7 @@ async fn two_million_bad_field_mask_paths_get_twenty_violations_and_a_count() {
                     title: "Masked".into(),
                     ..Default::default()
                 }),
+                ..Default::default()
             },
             &token,
         ))
@@ -203,6 +204,7 @@ async fn two_million_bad_field_mask_paths_get_twenty_violations_and_a_count() {
             api::UpdateTodoRequest {
                 todo: Some(todo),
                 update_mask: Some(prost_types::FieldMask { paths }),
+                ..Default::default()
             },
             &token,
         ))

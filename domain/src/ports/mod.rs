@@ -10,6 +10,7 @@ mod cache;
 mod clock;
 mod delivery;
 mod feed;
+mod idempotency;
 mod ids;
 mod outbox;
 mod password;
@@ -25,6 +26,7 @@ pub use cache::TodoCache;
 pub use clock::{Clock, Ticker, Ticks};
 pub use delivery::{EventPublisher, Notifier};
 pub use feed::{EventFeed, EventStream, FeedError, FeedStart, SubscribeError};
+pub use idempotency::IdempotencyRecords;
 pub use ids::IdGenerator;
 pub use outbox::{Claim, ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger};
 pub use password::PasswordHasher;
@@ -33,15 +35,15 @@ pub use readiness::ReadinessProbe;
 pub use sessions::SessionStore;
 pub use todos::{TodoQuery, TodoRepository};
 pub use tokens::TokenGenerator;
-pub use unit_of_work::{TodoWrite, Transaction, UnitOfWork};
+pub use unit_of_work::{TodoWrite, Transaction, UnitOfWork, write_in};
 pub use users::UserRepository;
 
 #[cfg(feature = "mocks")]
 pub use {
     cache::MockTodoCache, clock::MockClock, clock::MockTicker, delivery::MockEventPublisher,
-    delivery::MockNotifier, feed::MockEventFeed, ids::MockIdGenerator, outbox::MockJobQueue,
-    outbox::MockOutbox, outbox::MockScheduleLedger, password::MockPasswordHasher,
-    rate_limit::MockRateLimiter, readiness::MockReadinessProbe, sessions::MockSessionStore,
-    todos::MockTodoRepository, tokens::MockTokenGenerator, unit_of_work::MockTransaction,
-    unit_of_work::MockUnitOfWork, users::MockUserRepository,
+    delivery::MockNotifier, feed::MockEventFeed, idempotency::MockIdempotencyRecords,
+    ids::MockIdGenerator, outbox::MockJobQueue, outbox::MockOutbox, outbox::MockScheduleLedger,
+    password::MockPasswordHasher, rate_limit::MockRateLimiter, readiness::MockReadinessProbe,
+    sessions::MockSessionStore, todos::MockTodoRepository, tokens::MockTokenGenerator,
+    unit_of_work::MockTransaction, unit_of_work::MockUnitOfWork, users::MockUserRepository,
 };

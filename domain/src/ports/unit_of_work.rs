@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use crate::{
     error::{InfraError, RepositoryError},
     event::OutboxMessage,
-    ports::{Outbox, TodoRepository, UserRepository},
+    idempotency::IdempotencyRecord,
+    ports::{IdempotencyRecords, Outbox, TodoRepository, UserRepository},
     todo::{Todo, TodoId, Version},
 };
 
@@ -50,34 +51,57 @@ pub trait UnitOfWork: Send + Sync {
     /// MUST return [`InfraError`] when storage cannot start one.
     async fn begin(&self) -> Result<Box<dyn Transaction>, InfraError>;
 
-    /// Makes one change to one todo and records `message` in the outbox, atomically: both
-    /// are kept, or neither is. It is what every todo use case writes.
+    /// Makes one change to one todo and records `message` in the outbox, and, for a write
+    /// a client may retry, `remembered` under its key: atomically, all are kept or none
+    /// is. It is what every todo use case writes.
     ///
-    /// The provided body does it in a transaction from [`UnitOfWork::begin`]. An adapter
-    /// that can do the same in fewer round trips overrides it (Postgres: one statement
-    /// instead of `BEGIN`, two `INSERT`s and `COMMIT`); the contract is the same.
+    /// The provided body does it in a transaction from [`UnitOfWork::begin`], with
+    /// [`write_in`]. An adapter that can do the same in fewer round trips overrides it
+    /// (Postgres: one statement instead of `BEGIN`, two `INSERT`s and `COMMIT`); the
+    /// contract is the same.
     ///
     /// # Errors
-    /// MUST return [`RepositoryError::NotFound`] when the todo of an update or a deletion
-    /// does not exist, [`RepositoryError::VersionConflict`] when it is at another version
-    /// than `expected`, and [`RepositoryError::Infra`] when storage fails. In every case
-    /// nothing is written and nothing is recorded.
+    /// MUST return [`RepositoryError::Duplicate`]`("idempotency_key")` when the user already
+    /// has a record under `remembered`'s key (as [`IdempotencyRecords::record`] says),
+    /// [`RepositoryError::NotFound`] when the todo of an update or a deletion does not
+    /// exist, [`RepositoryError::VersionConflict`] when it is at another version than
+    /// `expected`, and [`RepositoryError::Infra`] when storage fails. In every case nothing
+    /// is written and nothing is recorded.
     async fn write_todo(
         &self,
         write: TodoWrite,
         message: OutboxMessage,
+        remembered: Option<IdempotencyRecord>,
     ) -> Result<(), RepositoryError> {
         let tx = self.begin().await?;
-        let todos = tx.todos();
-        match &write {
-            TodoWrite::Insert(todo) => todos.insert(todo).await?,
-            TodoWrite::Update { todo, expected } => todos.update(todo, *expected).await?,
-            TodoWrite::Delete { id, expected } => todos.delete(*id, *expected).await?,
-        }
-        tx.outbox().record(&message).await?;
+        write_in(tx.as_ref(), &write, &message, remembered.as_ref()).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// [`UnitOfWork::write_todo`]'s work inside `tx`, uncommitted: the key first, so that of
+/// concurrent writes under one key all but the first stop before they write anything.
+///
+/// # Errors
+/// As [`UnitOfWork::write_todo`].
+pub async fn write_in(
+    tx: &dyn Transaction,
+    write: &TodoWrite,
+    message: &OutboxMessage,
+    remembered: Option<&IdempotencyRecord>,
+) -> Result<(), RepositoryError> {
+    if let Some(record) = remembered {
+        tx.idempotency().record(record).await?;
+    }
+    let todos = tx.todos();
+    match write {
+        TodoWrite::Insert(todo) => todos.insert(todo).await?,
+        TodoWrite::Update { todo, expected } => todos.update(todo, *expected).await?,
+        TodoWrite::Delete { id, expected } => todos.delete(*id, *expected).await?,
+    }
+    tx.outbox().record(message).await?;
+    Ok(())
 }
 
 /// One open transaction and the repositories bound to it.
@@ -101,6 +125,10 @@ pub trait Transaction: Send + Sync {
 
     /// The outbox of this transaction: what is recorded there is committed with the rest.
     fn outbox(&self) -> Arc<dyn Outbox>;
+
+    /// The idempotency records of this transaction: a record is committed with the write
+    /// it guards.
+    fn idempotency(&self) -> Arc<dyn IdempotencyRecords>;
 
     /// Makes every change of the transaction visible at once.
     ///

@@ -202,8 +202,10 @@ impl From<&HeaderMap> for Accepts {
     }
 }
 
-/// A GraphQL response body with `status`, in the media type the client accepts.
-fn respond(status: StatusCode, response: GraphqlResponse, accepts: Accepts) -> Response {
+/// A GraphQL response body with `status`, in the media type the client accepts, and the
+/// HTTP headers resolvers set (`Idempotent-Replayed`).
+fn respond(status: StatusCode, mut response: GraphqlResponse, accepts: Accepts) -> Response {
+    let headers = std::mem::take(&mut response.http_headers);
     let body = match serde_json::to_vec(&BatchResponse::Single(response)) {
         Ok(body) => body,
         // Serialising a response of plain values cannot fail; answer opaquely if it does.
@@ -215,12 +217,14 @@ fn respond(status: StatusCode, response: GraphqlResponse, accepts: Accepts) -> R
     } else {
         "application/json"
     };
-    (
+    let mut response = (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
         body,
     )
-        .into_response()
+        .into_response();
+    response.headers_mut().extend(headers);
+    response
 }
 
 /// A request refused before execution: one error with `code`, answered with `status` (or

@@ -7,6 +7,7 @@
 use application::{AppError, FieldViolations, todos::TodoFilter, users::Registration};
 use async_graphql::{ID, InputObject, MaybeUndefined};
 use domain::{
+    idempotency::IdempotencyKey,
     pagination::PageSize,
     todo::{Description, DueDate, NewTodo, Tag, Title, TodoChanges, TodoId, TodoStatus, Version},
     user::{DisplayName, Email, Password, UserId},
@@ -26,6 +27,16 @@ pub(crate) fn version(field: &str, raw: i64) -> Result<Version, AppError> {
     let mut f = FieldViolations::default();
     let version = f.check(field, Version::new(raw));
     f.finish(version)
+}
+
+/// An `idempotencyKey` argument, when given.
+pub(crate) fn idempotency_key(raw: Option<&str>) -> Result<Option<IdempotencyKey>, AppError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let mut f = FieldViolations::default();
+    let key = f.check("idempotencyKey", IdempotencyKey::new(raw));
+    f.finish(key).map(Some)
 }
 
 /// A tag argument.

@@ -20,6 +20,14 @@ use crate::{
 #[derive(Debug, Default)]
 pub struct Mutation;
 
+/// Tells an HTTP client that this answer is the replay of an earlier request with the same
+/// idempotency key.
+fn replayed(ctx: &Context<'_>, replayed: bool) {
+    if replayed {
+        ctx.insert_http_header("idempotent-replayed", "true");
+    }
+}
+
 /// The client's address, when the request came over a connection the server accepted.
 fn client_address(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
     ctx.data_opt::<crate::http::ClientAddress>()
@@ -82,35 +90,79 @@ impl Mutation {
     }
 
     /// Creates a todo, open, at version 1.
-    async fn create_todo(&self, ctx: &Context<'_>, input: CreateTodoInput) -> Result<TodoGql> {
+    ///
+    /// `idempotencyKey`: a key of the client's choosing (a UUID, say) for a request it may
+    /// send again. A retry with the same key and the same arguments gets the first answer
+    /// (and the HTTP header `Idempotent-Replayed: true`), and writes nothing more; with
+    /// other arguments, `idempotency_key_reused`. 1 to 255 printable ASCII characters
+    /// without `"` or `\\`, else `validation_failed` on `idempotencyKey`. Keys are the
+    /// caller's alone, and kept for a day (`IDEMPOTENCY_KEY_TTL_HOURS`).
+    async fn create_todo(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTodoInput,
+        idempotency_key: Option<String>,
+    ) -> Result<TodoGql> {
         let use_cases = ctx.data::<Arc<UseCases>>()?;
         let actor = actor(ctx)?;
-        let todo = use_cases
-            .create_todo
-            .execute(actor, input.parse().map_err(report)?)
-            .await
-            .map_err(report)?;
+        let new = input.parse().map_err(report)?;
+        let todo = match inputs::idempotency_key(idempotency_key.as_deref()).map_err(report)? {
+            Some(key) => {
+                let created = use_cases
+                    .create_todo
+                    .execute_once(actor, new, key)
+                    .await
+                    .map_err(report)?;
+                replayed(ctx, created.replayed);
+                created.value
+            }
+            None => use_cases
+                .create_todo
+                .execute(actor, new)
+                .await
+                .map_err(report)?,
+        };
         Ok(TodoGql::from(&todo))
     }
 
     /// Edits title, description and due date, if the todo is still at `expectedVersion`;
     /// otherwise `version_mismatch`, with `extensions.currentVersion`.
+    ///
+    /// `idempotencyKey`: a key of the client's choosing (a UUID, say) for a request it may
+    /// send again. A retry with the same key and the same arguments gets the first answer
+    /// (and the HTTP header `Idempotent-Replayed: true`), and writes nothing more; with
+    /// other arguments, `idempotency_key_reused`. 1 to 255 printable ASCII characters
+    /// without `"` or `\\`, else `validation_failed` on `idempotencyKey`. Keys are the
+    /// caller's alone, and kept for a day (`IDEMPOTENCY_KEY_TTL_HOURS`).
     async fn update_todo(
         &self,
         ctx: &Context<'_>,
         id: ID,
         expected_version: i64,
         input: UpdateTodoInput,
+        idempotency_key: Option<String>,
     ) -> Result<TodoGql> {
         let use_cases = ctx.data::<Arc<UseCases>>()?;
         let actor = actor(ctx)?;
         let id = inputs::todo_id(&id).map_err(report)?;
         let expected = inputs::version("expectedVersion", expected_version).map_err(report)?;
-        let todo = use_cases
-            .update_todo
-            .execute(actor, id, expected, input.parse().map_err(report)?)
-            .await
-            .map_err(report)?;
+        let changes = input.parse().map_err(report)?;
+        let todo = match inputs::idempotency_key(idempotency_key.as_deref()).map_err(report)? {
+            Some(key) => {
+                let updated = use_cases
+                    .update_todo
+                    .execute_once(actor, id, expected, changes, key)
+                    .await
+                    .map_err(report)?;
+                replayed(ctx, updated.replayed);
+                updated.value
+            }
+            None => use_cases
+                .update_todo
+                .execute(actor, id, expected, changes)
+                .await
+                .map_err(report)?,
+        };
         Ok(TodoGql::from(&todo))
     }
 
@@ -169,16 +221,39 @@ impl Mutation {
     }
 
     /// Deletes a todo if it is still at `expectedVersion`. Returns the deleted id.
-    async fn delete_todo(&self, ctx: &Context<'_>, id: ID, expected_version: i64) -> Result<ID> {
+    ///
+    /// `idempotencyKey`: a key of the client's choosing (a UUID, say) for a request it may
+    /// send again. A retry with the same key and the same arguments gets the first answer
+    /// (and the HTTP header `Idempotent-Replayed: true`), and writes nothing more; with
+    /// other arguments, `idempotency_key_reused`. 1 to 255 printable ASCII characters
+    /// without `"` or `\\`, else `validation_failed` on `idempotencyKey`. Keys are the
+    /// caller's alone, and kept for a day (`IDEMPOTENCY_KEY_TTL_HOURS`).
+    async fn delete_todo(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: i64,
+        idempotency_key: Option<String>,
+    ) -> Result<ID> {
         let use_cases = ctx.data::<Arc<UseCases>>()?;
         let actor = actor(ctx)?;
         let todo_id = inputs::todo_id(&id).map_err(report)?;
         let expected = inputs::version("expectedVersion", expected_version).map_err(report)?;
-        use_cases
-            .delete_todo
-            .execute(actor, todo_id, expected)
-            .await
-            .map_err(report)?;
+        match inputs::idempotency_key(idempotency_key.as_deref()).map_err(report)? {
+            Some(key) => {
+                let deleted = use_cases
+                    .delete_todo
+                    .execute_once(actor, todo_id, expected, key)
+                    .await
+                    .map_err(report)?;
+                replayed(ctx, deleted.replayed);
+            }
+            None => use_cases
+                .delete_todo
+                .execute(actor, todo_id, expected)
+                .await
+                .map_err(report)?,
+        }
         Ok(id)
     }
 }

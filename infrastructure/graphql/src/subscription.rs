@@ -27,8 +27,10 @@ impl Subscription {
     /// which carries subscriptions only. The token goes in `connection_init`'s payload as
     /// `{"authorization": "Bearer <token>"}`, and is checked again for every `subscribe`
     /// and at every ping: once the session has ended, the socket closes with 4403.
-    /// Delivery is at least once: a repeat carries the same `eventId`; order by `version`
-    /// within a todo.
+    /// Delivery is at least once: the worker may publish an event again (after a crash,
+    /// say), with the same `eventId`. The stream drops a repeat of any of the last 128
+    /// events it sent; a consumer that must act once per event drops repeats by `eventId`
+    /// too, and orders by `version` within a todo.
     ///
     /// With `after`, the `eventId` of the last event received, the events since that one
     /// come first, then the live ones. It is a `validation_failed` error (on the field

@@ -16,6 +16,7 @@ use application::{AppError, FieldViolations, todos::TodoFilter, users::Registrat
 use chrono::{DateTime, Utc};
 use domain::{
     event::{MessageId, TodoChange, TodoEvent},
+    idempotency::IdempotencyKey,
     pagination::{Page, PageSize},
     todo::{
         Description, DueDate, NewTodo, Tag, Title, Todo, TodoChanges, TodoId, TodoStatus, Version,
@@ -60,6 +61,16 @@ pub(crate) fn parse_after(after: &str) -> Result<Option<MessageId>, AppError> {
         MessageId::parse(after).ok_or("must be the `event_id` of an event received, or empty"),
     );
     f.finish(id).map(Some)
+}
+
+/// The idempotency key a `request_id` holds: `None` for an empty one (AIP-155).
+pub(crate) fn request_id(raw: &str) -> Result<Option<IdempotencyKey>, AppError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let mut f = FieldViolations::default();
+    let key = f.check("request_id", IdempotencyKey::new(raw));
+    f.finish(key).map(Some)
 }
 
 /// The version an etag stands for.

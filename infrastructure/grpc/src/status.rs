@@ -63,7 +63,14 @@ pub fn to_status(error: &AppError) -> Status {
         ErrorKind::VersionMismatch => Code::Aborted,
         // AIP-193: ALREADY_EXISTS for a resource that exists; ABORTED for a concurrency
         // conflict the client may retry.
-        ErrorKind::Conflict if error.code() == codes::EMAIL_TAKEN => Code::AlreadyExists,
+        ErrorKind::Conflict
+            if matches!(
+                error.code(),
+                codes::EMAIL_TAKEN | codes::IDEMPOTENCY_KEY_REUSED
+            ) =>
+        {
+            Code::AlreadyExists
+        }
         ErrorKind::Conflict => Code::Aborted,
         ErrorKind::LimitExceeded => Code::ResourceExhausted,
         ErrorKind::Unavailable => Code::Unavailable,

@@ -18,6 +18,21 @@ use crate::{
     status::{refusal, report},
 };
 
+/// The response metadata that says an answer is the replay of an earlier call with the same
+/// `request_id`.
+const REPLAYED: &str = "idempotent-replayed";
+
+/// Marks `response` as a replay when it is one.
+fn replayed<T>(mut response: Response<T>, replayed: bool) -> Response<T> {
+    if replayed {
+        response.metadata_mut().insert(
+            REPLAYED,
+            tonic::metadata::MetadataValue::from_static("true"),
+        );
+    }
+    response
+}
+
 /// The stream `WatchTodos` answers with.
 type EventStream = Pin<Box<dyn Stream<Item = Result<api::TodoEvent, Status>> + Send>>;
 
@@ -117,14 +132,24 @@ impl TodoService for TodoApi {
         request: Request<api::CreateTodoRequest>,
     ) -> Result<Response<api::Todo>, Status> {
         let caller = caller_of(&request)?;
-        let new = convert::new_todo(request.get_ref().todo.as_ref()).map_err(report)?;
-        let todo = self
-            .use_cases
-            .create_todo
-            .execute(&caller.actor, new)
-            .await
-            .map_err(report)?;
-        Ok(Response::new(convert::todo(&todo)))
+        let body = request.get_ref();
+        let new = convert::new_todo(body.todo.as_ref()).map_err(report)?;
+        let key = convert::request_id(&body.request_id).map_err(report)?;
+        let use_case = &self.use_cases.create_todo;
+        let (todo, replay) = match key {
+            Some(key) => {
+                let created = use_case
+                    .execute_once(&caller.actor, new, key)
+                    .await
+                    .map_err(report)?;
+                (created.value, created.replayed)
+            }
+            None => (
+                use_case.execute(&caller.actor, new).await.map_err(report)?,
+                false,
+            ),
+        };
+        Ok(replayed(Response::new(convert::todo(&todo)), replay))
     }
 
     async fn update_todo(
@@ -135,13 +160,25 @@ impl TodoService for TodoApi {
         let body = request.get_ref();
         let (id, expected, changes) =
             convert::update(body.todo.as_ref(), body.update_mask.as_ref()).map_err(report)?;
-        let todo = self
-            .use_cases
-            .update_todo
-            .execute(&caller.actor, id, expected, changes)
-            .await
-            .map_err(report)?;
-        Ok(Response::new(convert::todo(&todo)))
+        let key = convert::request_id(&body.request_id).map_err(report)?;
+        let use_case = &self.use_cases.update_todo;
+        let (todo, replay) = match key {
+            Some(key) => {
+                let updated = use_case
+                    .execute_once(&caller.actor, id, expected, changes, key)
+                    .await
+                    .map_err(report)?;
+                (updated.value, updated.replayed)
+            }
+            None => (
+                use_case
+                    .execute(&caller.actor, id, expected, changes)
+                    .await
+                    .map_err(report)?,
+                false,
+            ),
+        };
+        Ok(replayed(Response::new(convert::todo(&todo)), replay))
     }
 
     async fn delete_todo(
@@ -152,12 +189,25 @@ impl TodoService for TodoApi {
         let body = request.get_ref();
         let id = convert::parse_todo_name("name", &body.name).map_err(report)?;
         let expected = convert::etag(&body.etag).map_err(report)?;
-        self.use_cases
-            .delete_todo
-            .execute(&caller.actor, id, expected)
-            .await
-            .map_err(report)?;
-        Ok(Response::new(api::DeleteTodoResponse {}))
+        let key = convert::request_id(&body.request_id).map_err(report)?;
+        let use_case = &self.use_cases.delete_todo;
+        let replay = match key {
+            Some(key) => {
+                use_case
+                    .execute_once(&caller.actor, id, expected, key)
+                    .await
+                    .map_err(report)?
+                    .replayed
+            }
+            None => {
+                use_case
+                    .execute(&caller.actor, id, expected)
+                    .await
+                    .map_err(report)?;
+                false
+            }
+        };
+        Ok(replayed(Response::new(api::DeleteTodoResponse {}), replay))
     }
 
     async fn complete_todo(

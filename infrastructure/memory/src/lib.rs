@@ -14,6 +14,7 @@
 
 mod cache;
 mod events;
+mod idempotency;
 mod no_cache;
 mod queue;
 mod rate_limit;
@@ -22,6 +23,7 @@ mod store;
 
 pub use cache::MemoryTodoCache;
 pub use events::MemoryEventBus;
+pub use idempotency::MemoryIdempotencyRecords;
 pub use no_cache::NoTodoCache;
 pub use queue::{MemoryJobQueue, MemoryScheduleLedger};
 pub use rate_limit::MemoryRateLimiter;

@@ -13,13 +13,19 @@ use std::{
 use async_trait::async_trait;
 use domain::{
     error::{InfraError, RepositoryError},
-    ports::{Outbox, TodoQuery, TodoRepository, Transaction, UnitOfWork, UserRepository},
+    ports::{
+        IdempotencyRecords, Outbox, TodoQuery, TodoRepository, Transaction, UnitOfWork,
+        UserRepository,
+    },
     todo::{DueDate, Todo, TodoId, TodoStatus, Version},
     user::{Email, User, UserId},
 };
 use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
-use crate::queue::{MemoryJobQueue, MemoryOutbox, SharedQueue};
+use crate::{
+    idempotency::{MemoryIdempotencyRecords, SharedRecords},
+    queue::{MemoryJobQueue, MemoryOutbox, SharedQueue},
+};
 
 /// Everything the in-memory repositories hold. Cloned whole when a transaction starts.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +45,8 @@ pub struct MemoryStore {
     data: Shared,
     /// The outbox's jobs: outside `Data`, so that a transaction does not copy them.
     queue: SharedQueue,
+    /// The idempotency records, outside `Data` for the same reason.
+    idempotency: SharedRecords,
 }
 
 impl MemoryStore {
@@ -66,6 +74,15 @@ impl MemoryStore {
         MemoryUnitOfWork {
             data: self.data.clone(),
             queue: self.queue.clone(),
+            idempotency: self.idempotency.clone(),
+        }
+    }
+
+    /// The idempotency records of this store, outside any transaction.
+    pub fn idempotency(&self) -> MemoryIdempotencyRecords {
+        MemoryIdempotencyRecords {
+            records: self.idempotency.clone(),
+            staged: None,
         }
     }
 
@@ -248,6 +265,7 @@ impl TodoRepository for MemoryTodoRepository {
 pub struct MemoryUnitOfWork {
     data: Shared,
     queue: SharedQueue,
+    idempotency: SharedRecords,
 }
 
 #[async_trait]
@@ -263,6 +281,10 @@ impl UnitOfWork for MemoryUnitOfWork {
             live,
             staged,
             outbox,
+            idempotency: MemoryIdempotencyRecords {
+                records: self.idempotency.clone(),
+                staged: Some(Arc::default()),
+            },
         }))
     }
 }
@@ -275,6 +297,8 @@ struct MemoryTransaction {
     staged: Shared,
     /// Where the transaction's outbox stages its messages.
     outbox: MemoryOutbox,
+    /// Where the transaction stages its idempotency records.
+    idempotency: MemoryIdempotencyRecords,
 }
 
 impl std::fmt::Debug for MemoryTransaction {
@@ -301,11 +325,16 @@ impl Transaction for MemoryTransaction {
         Arc::new(self.outbox.clone())
     }
 
+    fn idempotency(&self) -> Arc<dyn IdempotencyRecords> {
+        Arc::new(self.idempotency.clone())
+    }
+
     async fn commit(self: Box<Self>) -> Result<(), InfraError> {
         let MemoryTransaction {
             mut live,
             staged,
             outbox,
+            idempotency,
         } = *self;
         let messages = std::mem::take(
             &mut *outbox
@@ -314,6 +343,14 @@ impl Transaction for MemoryTransaction {
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
         *live = staged.read().await.clone();
+        if let Some(records) = &idempotency.staged {
+            let records = std::mem::take(
+                &mut *records
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            MemoryIdempotencyRecords::apply(&idempotency.records, records);
+        }
         // Still under the write lock: the change and its messages appear together.
         outbox
             .queue

@@ -34,6 +34,12 @@ pub(crate) fn write(operation: &'static str, error: sqlx::Error) -> RepositoryEr
             Some("users_email_key") => return RepositoryError::Duplicate("email"),
             Some("users_pkey" | "todos_pkey") => return RepositoryError::Duplicate("id"),
             Some("todos_owner_id_fkey") => return RepositoryError::UnknownReference("owner"),
+            Some("idempotency_keys_pkey") => {
+                return RepositoryError::Duplicate("idempotency_key");
+            }
+            Some("idempotency_keys_user_id_fkey") => {
+                return RepositoryError::UnknownReference("owner");
+            }
             _ => {}
         }
     }

@@ -8,6 +8,7 @@
 
 mod db;
 mod error;
+mod idempotency;
 mod outbox;
 mod readiness;
 mod rows;
@@ -15,6 +16,7 @@ mod todos;
 mod unit_of_work;
 mod users;
 
+pub use idempotency::PgIdempotencyRecords;
 pub use outbox::{PgJobQueue, PgScheduleLedger};
 pub use readiness::PgReadiness;
 /// The pool type, re-exported so the composition root needs no sqlx dependency of its own.

@@ -6,13 +6,17 @@ use async_trait::async_trait;
 use domain::{
     error::{InfraError, RepositoryError},
     event::OutboxMessage,
-    ports::{Outbox, TodoRepository, TodoWrite, Transaction, UnitOfWork, UserRepository},
+    idempotency::IdempotencyRecord,
+    ports::{
+        IdempotencyRecords, Outbox, TodoRepository, TodoWrite, Transaction, UnitOfWork,
+        UserRepository, write_in,
+    },
 };
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 
 use crate::{
-    PgTodoRepository, PgUserRepository,
+    PgIdempotencyRecords, PgTodoRepository, PgUserRepository,
     db::{Db, SharedTx},
     error,
     outbox::PgOutbox,
@@ -50,8 +54,20 @@ impl UnitOfWork for PgUnitOfWork {
         &self,
         write: TodoWrite,
         message: OutboxMessage,
+        remembered: Option<IdempotencyRecord>,
     ) -> Result<(), RepositoryError> {
-        crate::todos::write_with_message(&self.pool, &write, &message).await
+        match remembered {
+            // The common case, in one statement.
+            None => crate::todos::write_with_message(&self.pool, &write, &message).await,
+            // With a key, a transaction: the key's insert must be able to wait for a
+            // concurrent one under the same key and fail before anything is written.
+            Some(record) => {
+                let tx = self.begin().await?;
+                write_in(tx.as_ref(), &write, &message, Some(&record)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
     }
 }
 
@@ -75,6 +91,12 @@ impl Transaction for PgTransaction {
         Arc::new(PgOutbox {
             db: Db::Tx(self.tx.clone()),
         })
+    }
+
+    fn idempotency(&self) -> Arc<dyn IdempotencyRecords> {
+        Arc::new(PgIdempotencyRecords::in_transaction(Db::Tx(
+            self.tx.clone(),
+        )))
     }
 
     async fn commit(self: Box<Self>) -> Result<(), InfraError> {

@@ -10,8 +10,10 @@
 //! entity.
 
 pub mod compact;
+mod idempotency;
 mod messages;
 
+pub use idempotency::OutcomeRecord;
 pub use messages::{MessageRecord, ReminderRecord, TodoEventRecord};
 
 use chrono::{DateTime, NaiveDate, Utc};

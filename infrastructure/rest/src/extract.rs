@@ -8,6 +8,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header, request::Parts},
 };
 use domain::{
+    idempotency::IdempotencyKey,
     session::SessionToken,
     todo::{Tag, TodoId, Version},
 };
@@ -163,6 +164,52 @@ pub(crate) fn if_match(value: Option<&HeaderValue>) -> Result<Version, ApiError>
         .ok_or_else(malformed)
 }
 
+/// `Idempotency-Key`, when the client sent one: the key of a write it may retry (see
+/// `domain::idempotency`). It is read as the IETF draft writes it, a structured-field string
+/// (`"8e03978e-…"`), or bare, as many clients send it; [`IDEMPOTENCY_KEY_PATTERN`] is both.
+/// Anything else, or the header twice, is 400.
+#[derive(Debug)]
+pub(crate) struct IdempotencyKeyHeader(pub(crate) Option<IdempotencyKey>);
+
+/// What `Idempotency-Key` may be: a key, quoted or not. The document publishes it.
+#[cfg(test)]
+pub(crate) const IDEMPOTENCY_KEY_PATTERN: &str = r#"^(?:"[!#-\[\]-~]{1,255}"|[!#-\[\]-~]{1,255})$"#;
+
+/// The name of the header.
+pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        idempotency_key(parts.headers.get_all(IDEMPOTENCY_KEY).iter()).map(Self)
+    }
+}
+
+/// The key in the `Idempotency-Key` values `values`: see [`IdempotencyKeyHeader`].
+pub(crate) fn idempotency_key<'a>(
+    mut values: impl Iterator<Item = &'a HeaderValue>,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let malformed = || {
+        ApiError::malformed(
+            "Idempotency-Key must be one key of 1 to 255 printable ASCII characters \
+             (no `\"` or `\\`), quoted or not",
+        )
+    };
+    if values.next().is_some() {
+        return Err(malformed());
+    }
+    let text = value.to_str().map_err(|_| malformed())?;
+    let key = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(quoted) => quoted,
+        None => text,
+    };
+    IdempotencyKey::new(key).map(Some).map_err(|_| malformed())
+}
+
 /// The ETag for a todo at `version`.
 pub(crate) fn etag(version: Version) -> String {
     format!("\"{}\"", version.get())
@@ -187,6 +234,36 @@ mod tests {
     use super::*;
 
     /// The pattern the document gives for `If-Match` accepts exactly what is parsed.
+    #[test]
+    fn the_idempotency_key_pattern_agrees_with_the_parser() {
+        let pattern = regex::Regex::new(IDEMPOTENCY_KEY_PATTERN).unwrap();
+        let long = "k".repeat(255);
+        let too_long = "k".repeat(256);
+        for value in [
+            "8e03978e-40d5-43e8-bc93-6894a57f9324",
+            "\"8e03978e-40d5-43e8-bc93-6894a57f9324\"",
+            "\"a\"",
+            "a",
+            long.as_str(),
+            too_long.as_str(),
+            "\"\"",
+            "\"a",
+            "a\"",
+            "a b",
+            "a\\b",
+            "",
+            "\"a\"b\"",
+        ] {
+            let header = HeaderValue::from_str(value).unwrap();
+            let parsed = idempotency_key(std::iter::once(&header));
+            assert_eq!(
+                pattern.is_match(value),
+                parsed.is_ok(),
+                "{value:?}: {parsed:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_if_match_pattern_agrees_with_the_parser() {
         let pattern = regex::Regex::new(IF_MATCH_PATTERN).unwrap();
@@ -226,6 +303,30 @@ mod tests {
                 .unwrap();
             let if_match = parameters.iter().find(|p| p["name"] == "If-Match").unwrap();
             assert_eq!(if_match["schema"]["pattern"], IF_MATCH_PATTERN, "{method}");
+        }
+    }
+
+    /// The document's `Idempotency-Key` parameter carries the same pattern, on every route
+    /// that takes it.
+    #[test]
+    fn the_document_gives_the_idempotency_key_pattern() {
+        use utoipa::OpenApi;
+        let doc = serde_json::to_value(crate::ApiDoc::openapi()).unwrap();
+        for (path, method) in [
+            ("/v1/todos", "post"),
+            ("/v1/todos/{id}", "patch"),
+            ("/v1/todos/{id}", "delete"),
+        ] {
+            let parameters = doc["paths"][path][method]["parameters"].as_array().unwrap();
+            let key = parameters
+                .iter()
+                .find(|p| p["name"] == "Idempotency-Key")
+                .unwrap();
+            assert_eq!(
+                key["schema"]["pattern"], IDEMPOTENCY_KEY_PATTERN,
+                "{method} {path}"
+            );
+            assert_eq!(key["required"], false, "{method} {path}");
         }
     }
 }

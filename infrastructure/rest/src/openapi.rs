@@ -63,7 +63,7 @@ impl Modify for BearerAuth {
 ///
 /// | status | when | added to |
 /// |---|---|---|
-/// | 400 `malformed_request` | JSON that does not parse; a path or query that does not decode; an `If-Match` that is not one of our ETags | operations with a body or parameters |
+/// | 400 `malformed_request` | JSON that does not parse; a path or query that does not decode; an `If-Match` that is not one of our ETags; an `Idempotency-Key` that is not a key | operations with a body or parameters |
 /// | 401 `unauthenticated` | no valid bearer token | operations with a security requirement |
 /// | 413 `payload_too_large` | a body over the limit | operations with a body |
 /// | 415 `unsupported_media_type` | a body that is not `application/json` | operations with a body |
@@ -80,7 +80,7 @@ impl SharedResponses {
         (
             "Malformed",
             "400",
-            "`malformed_request`: the JSON does not parse, or a path segment or query does not decode (a parameter given twice, say), or `If-Match` is not one of our ETags",
+            "`malformed_request`: the JSON does not parse, or a path segment or query does not decode (a parameter given twice, say), or `If-Match` is not one of our ETags, or `Idempotency-Key` is not a key",
         ),
         (
             "Unauthenticated",

@@ -242,6 +242,7 @@ async fn write_app(
                 title: format!("fan-out {n}"),
                 ..Todo::default()
             }),
+            ..Default::default()
         });
         request
             .metadata_mut()

@@ -14,6 +14,7 @@ mod support;
 
 mod cache;
 mod feed;
+mod idempotency;
 mod outbox;
 mod rate_limit;
 mod sessions;

@@ -192,6 +192,7 @@ async fn write_todo_keeps_each_change_with_its_event(f: &Fixture) {
         .write_todo(
             TodoWrite::Insert(todo.clone()),
             event_of(&todo, TodoChange::Created),
+            None,
         )
         .await
         .unwrap();
@@ -213,6 +214,7 @@ async fn write_todo_keeps_each_change_with_its_event(f: &Fixture) {
                 expected: todo.version(),
             },
             event_of(&renamed, TodoChange::Updated),
+            None,
         )
         .await
         .unwrap();
@@ -226,6 +228,7 @@ async fn write_todo_keeps_each_change_with_its_event(f: &Fixture) {
                 expected: renamed.version(),
             },
             event_of(&renamed, TodoChange::Deleted),
+            None,
         )
         .await
         .unwrap();
@@ -248,6 +251,7 @@ async fn write_todo_that_loses_its_compare_and_set_keeps_nothing(f: &Fixture) {
                 expected: stale,
             },
             event_of(&todo, TodoChange::Updated),
+            None,
         )
         .await
         .unwrap_err();
@@ -260,6 +264,7 @@ async fn write_todo_that_loses_its_compare_and_set_keeps_nothing(f: &Fixture) {
                 expected: stale,
             },
             event_of(&todo, TodoChange::Deleted),
+            None,
         )
         .await
         .unwrap_err();
@@ -273,6 +278,7 @@ async fn write_todo_that_loses_its_compare_and_set_keeps_nothing(f: &Fixture) {
                 expected: missing.version(),
             },
             event_of(&missing, TodoChange::Deleted),
+            None,
         )
         .await
         .unwrap_err();
@@ -298,6 +304,7 @@ async fn write_todo_whose_insert_fails_records_nothing(f: &Fixture) {
         .write_todo(
             TodoWrite::Insert(todo.clone()),
             event_of(&todo, TodoChange::Created),
+            None,
         )
         .await
         .unwrap_err();
@@ -307,6 +314,7 @@ async fn write_todo_whose_insert_fails_records_nothing(f: &Fixture) {
         .write_todo(
             TodoWrite::Insert(orphan.clone()),
             event_of(&orphan, TodoChange::Created),
+            None,
         )
         .await
         .unwrap_err();

@@ -191,6 +191,16 @@ pub enum OutboxMessage {
 }
 
 impl OutboxMessage {
+    /// What the message is delivered in order with: the todo, for a todo event (its events
+    /// go out in the order they were recorded, so a subscriber sees version 2 before
+    /// version 3); nothing for a reminder.
+    pub fn ordering_key(&self) -> Option<uuid::Uuid> {
+        match self {
+            Self::TodoEvent(event) => Some(event.todo_id.as_uuid()),
+            Self::Reminder(_) => None,
+        }
+    }
+
     /// The message's id.
     pub fn id(&self) -> MessageId {
         match self {

@@ -107,6 +107,10 @@ pub trait JobQueue: Send + Sync {
     ///
     /// MUST hand each job to one claimer only: concurrent claims get disjoint jobs, and a
     /// claimed job is not handed out again before `lease_until`. MUST count the attempt.
+    /// MUST keep the order of each [`OutboxMessage::ordering_key`]: a job is not handed
+    /// out while a job recorded before it with the same key is neither delivered nor dead
+    /// (claimed, waiting for a retry, or in this very claim). So one todo's events go out
+    /// in the order they happened, whatever fails and however many workers there are.
     ///
     /// # Errors
     /// MUST return [`InfraError`] when storage fails; then nothing is claimed.

@@ -12,7 +12,7 @@
 //! walks the pending jobs only, never the delivered or the dead.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard},
 };
 
@@ -135,6 +135,9 @@ impl JobQueue for MemoryJobQueue {
         let mut guard = lock(&self.queue);
         let queue = &mut *guard;
         let mut claimed = Vec::new();
+        // The keys with a pending job seen so far, oldest first: a later job of the same
+        // key waits its turn.
+        let mut waiting = HashSet::new();
         for id in &queue.pending {
             if claimed.len() >= limit as usize {
                 break;
@@ -142,6 +145,10 @@ impl JobQueue for MemoryJobQueue {
             let Some(entry) = queue.jobs.get_mut(id) else {
                 continue;
             };
+            let key = entry.message.ordering_key();
+            if key.is_some_and(|key| !waiting.insert(key)) {
+                continue;
+            }
             if entry.available_at.is_none_or(|at| at <= now) {
                 entry.attempts += 1;
                 entry.available_at = Some(lease_until);

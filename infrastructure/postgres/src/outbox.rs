@@ -85,12 +85,18 @@ impl JobQueue for PgJobQueue {
         // One statement: pick the due rows nobody else is claiming right now (SKIP
         // LOCKED: concurrent workers take disjoint rows instead of waiting on each
         // other), then count the attempt and push the row out of sight until the lease
-        // ends. The row locks last only as long as this statement's transaction.
+        // ends. The row locks last only as long as this statement's transaction. A row
+        // with an earlier pending row of the same todo waits its turn, whoever holds that
+        // one: the check reads it whether it is locked, leased or due.
         let rows = sqlx::query(
             "WITH due AS ( \
-                 SELECT id FROM outbox \
+                 SELECT id FROM outbox o \
                  WHERE delivered_at IS NULL AND dead_at IS NULL \
                    AND (available_at IS NULL OR available_at <= $1) \
+                   AND NOT EXISTS ( \
+                       SELECT 1 FROM outbox e \
+                       WHERE e.ordering_key = o.ordering_key AND e.id < o.id \
+                         AND e.delivered_at IS NULL AND e.dead_at IS NULL) \
                  ORDER BY id LIMIT $3 \
                  FOR UPDATE SKIP LOCKED) \
              UPDATE outbox o SET attempts = o.attempts + 1, available_at = $2 \

@@ -61,6 +61,7 @@ contract!(adapters: [memory, postgres], checks: [
     a_claimed_job_is_hidden_until_its_lease_ends,
     concurrent_claims_get_disjoint_jobs,
     claims_take_the_oldest_first_and_respect_the_limit,
+    one_todos_jobs_are_handed_out_one_at_a_time_in_the_order_recorded,
     a_delivered_job_is_never_claimed_again,
     a_failed_job_comes_back_at_its_retry_time,
     a_failure_from_a_lost_lease_changes_nothing,
@@ -253,6 +254,81 @@ async fn claims_take_the_oldest_first_and_respect_the_limit(f: &Fixture) {
 
     let ids: Vec<MessageId> = jobs.iter().map(|j| j.message.id()).collect();
     assert_eq!(ids, [messages[0].id(), messages[1].id()]);
+}
+
+fn event_of(todo_id: TodoId, change: TodoChange) -> OutboxMessage {
+    OutboxMessage::TodoEvent(TodoEvent {
+        id: MessageId::from_uuid(Uuid::now_v7()),
+        occurred_at: t0(),
+        owner: UserId::from_uuid(Uuid::now_v7()),
+        todo_id,
+        version: domain::todo::Version::INITIAL,
+        change,
+    })
+}
+
+async fn one_todos_jobs_are_handed_out_one_at_a_time_in_the_order_recorded(f: &Fixture) {
+    let todo = TodoId::from_uuid(Uuid::now_v7());
+    let first = event_of(todo, TodoChange::Created);
+    let second = event_of(todo, TodoChange::Updated);
+    let other = event(TodoChange::Created);
+    let third = event_of(todo, TodoChange::Completed);
+    // A reminder of the same todo waits for nothing.
+    let reminder = reminder(todo, "2026-05-01");
+    commit(
+        f,
+        &[
+            first.clone(),
+            second.clone(),
+            other.clone(),
+            third.clone(),
+            reminder.clone(),
+        ],
+    )
+    .await;
+    let ids = |jobs: &[domain::ports::ClaimedJob]| -> Vec<MessageId> {
+        jobs.iter().map(|j| j.message.id()).collect()
+    };
+    let now = now();
+
+    let jobs = claim(f, now, Duration::seconds(5), 10).await;
+    assert_eq!(ids(&jobs), [first.id(), other.id(), reminder.id()]);
+    f.queue
+        .complete(&[jobs[1].claim(), jobs[2].claim()], now)
+        .await
+        .unwrap();
+    // While the first is leased, and then waits for its retry, the rest of its todo waits.
+    assert!(claim(f, now, Duration::seconds(5), 10).await.is_empty());
+    f.queue
+        .fail(
+            first.id(),
+            1,
+            "redis down",
+            Some(now + Duration::seconds(10)),
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(
+        claim(f, now + Duration::seconds(6), Duration::seconds(5), 10)
+            .await
+            .is_empty(),
+        "the second event never overtakes the first"
+    );
+    let retried = claim(f, now + Duration::seconds(10), Duration::seconds(5), 10).await;
+    assert_eq!(ids(&retried), [first.id()]);
+    f.queue.complete(&[retried[0].claim()], now).await.unwrap();
+
+    let later = now + Duration::seconds(20);
+    let next = claim(f, later, Duration::seconds(5), 10).await;
+    assert_eq!(ids(&next), [second.id()]);
+    // A dead job holds nothing up: it waits for a person, the rest goes on.
+    f.queue
+        .fail(second.id(), next[0].attempt, "gave up", None, later)
+        .await
+        .unwrap();
+    let last = claim(f, later, Duration::seconds(5), 10).await;
+    assert_eq!(ids(&last), [third.id()]);
 }
 
 async fn a_delivered_job_is_never_claimed_again(f: &Fixture) {

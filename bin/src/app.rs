@@ -5,7 +5,7 @@
 //! [`Application`]. `main` and the end-to-end tests both call [`Application::build`], so the
 //! tests run exactly the wiring that production runs.
 
-use std::{num::NonZeroUsize, sync::Arc};
+use std::{future::Future, num::NonZeroUsize, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use application::{
@@ -13,6 +13,8 @@ use application::{
     jobs::{DeliverJobs, EnqueueReminders, Housekeeping, ListDeadJobs, RetryDeadJob, RetryPolicy},
     readiness::CheckReadiness,
 };
+use backon::{ExponentialBuilder, Retryable};
+use domain::error::{InfraError, InfraErrorKind};
 use domain::ports::{
     Clock, EventFeed, EventPublisher, IdGenerator, IdempotencyRecords, JobQueue, Notifier,
     RateLimiter, ReadinessProbe, ScheduleLedger, SessionStore, TodoCache, TodoRepository,
@@ -111,10 +113,14 @@ impl Application {
     /// Postgres when `DATABASE_URL` is set, else in memory; Redis when `REDIS_URL` is set,
     /// else in memory. The choice is logged once.
     ///
+    /// A service that does not answer yet is tried again, backing off, for
+    /// `STARTUP_CONNECT_TIMEOUT_SECS` (see [`reach`]).
+    ///
     /// # Errors
     /// When a configured service cannot be reached: failing at start-up is clearer than
     /// failing on the first request.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let patience = config.startup_connect_timeout;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let mut backends = Backends::default();
         let mut probes: Vec<Arc<dyn ReadinessProbe>> = Vec::new();
@@ -134,9 +140,11 @@ impl Application {
                     acquire_timeout: db.acquire_timeout,
                     statement_timeout: db.statement_timeout,
                 };
-                let pool = postgres::connect(db.url.expose().as_str(), settings)
-                    .await
-                    .context("cannot connect to Postgres (DATABASE_URL)")?;
+                let pool = reach("Postgres", patience, || {
+                    postgres::connect(db.url.expose().as_str(), settings)
+                })
+                .await
+                .context("cannot connect to Postgres (DATABASE_URL)")?;
                 tracing::info!(max_connections = db.max_connections, "storage: Postgres");
                 backends.postgres = Some(pool.clone());
                 probes.push(Arc::new(PgReadiness::new(pool.clone())));
@@ -178,9 +186,11 @@ impl Application {
                     response_timeout: r.timeout,
                     ..RedisSettings::default()
                 };
-                let manager = redis::connect(r.url.expose().as_str(), &settings)
-                    .await
-                    .context("cannot connect to Redis (REDIS_URL)")?;
+                let manager = reach("Redis", patience, || {
+                    redis::connect(r.url.expose().as_str(), &settings)
+                })
+                .await
+                .context("cannot connect to Redis (REDIS_URL)")?;
                 tracing::info!(key_prefix = %r.key_prefix, "sessions, todo cache and events: Redis");
                 backends.redis = Some(manager.clone());
                 let rate_manager = manager.clone();
@@ -198,8 +208,10 @@ impl Application {
                             entries,
                             "sessions and cached todos: kept in memory, tracked by Redis"
                         );
-                        let tracked = redis::connect_tracked(r.url.expose().as_str(), &settings, cache)
-                            .await
+                        let tracked = reach("Redis", patience, || {
+                            redis::connect_tracked(r.url.expose().as_str(), &settings, cache)
+                        })
+                        .await
                             .context("cannot connect to Redis with client-side caching (REDIS_URL; REDIS_CLIENT_CACHE_ENTRIES=0 turns it off)")?;
                         backends.redis_tracked = Some(tracked.clone());
                         tracked
@@ -220,12 +232,14 @@ impl Application {
                         settings.longest_command(),
                     )),
                     Arc::new(
-                        RedisEventFeed::start(
-                            r.url.expose().as_str(),
-                            &settings,
-                            &r.key_prefix,
-                            EVENT_BUS_CAPACITY,
-                        )
+                        reach("Redis", patience, || {
+                            RedisEventFeed::start(
+                                r.url.expose().as_str(),
+                                &settings,
+                                &r.key_prefix,
+                                EVENT_BUS_CAPACITY,
+                            )
+                        })
                         .await
                         .context("cannot read the event stream from Redis (REDIS_URL)")?,
                     ),
@@ -431,4 +445,45 @@ impl Application {
 
     /// How long [`Application::close`] waits for the database pool to close.
     pub const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+}
+
+/// Runs `connect` until it succeeds, fails in a way that trying again cannot cure, or
+/// `patience` has run out, backing off (0.2 s, doubling, at most 5 s, with jitter) between
+/// attempts. `what` names the service in the log line each retry writes.
+///
+/// A backing service that is restarting when this process starts (a deploy of both at
+/// once, a failover, a network blip) would otherwise stop start-up, and an orchestrator
+/// would restart the process with ever longer back-off. Only an unavailable service is
+/// waited for ([`InfraErrorKind::Unavailable`]: refused, reset, timed out); a wrong
+/// password or a bad URL fails at once. The last attempt starts before `patience` runs out,
+/// so start-up gives up after at most `patience` and one attempt's own timeout.
+pub(crate) async fn reach<T, F, Fut>(
+    what: &'static str,
+    patience: Duration,
+    connect: F,
+) -> Result<T, InfraError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, InfraError>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(5))
+        .with_jitter()
+        .without_max_times();
+    connect
+        .retry(backoff)
+        .when(|error| {
+            error.kind() == InfraErrorKind::Unavailable && tokio::time::Instant::now() < deadline
+        })
+        .notify(|error, wait| {
+            tracing::warn!(
+                service = what,
+                %error,
+                retry_in_ms = wait.as_millis() as u64,
+                "not reachable yet; trying again"
+            );
+        })
+        .await
 }

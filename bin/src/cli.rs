@@ -16,6 +16,8 @@ use clap::{Parser, Subcommand};
 use domain::user::{DisplayName, Email, Password, Role};
 use driven_postgres::{self as postgres, PoolSettings};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{app::Application, config::Config, server::HttpServer, shutdown};
 
 /// The environment variable `users create` and `seed` read the password from. Passwords
@@ -146,26 +148,42 @@ pub async fn run(command: Command, config: &Config) -> anyhow::Result<()> {
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
-    let app = Application::build(config).await?;
+    let shutdown = shutdown::on_signal();
+    let Some(app) = unless_stopped(&shutdown, Application::build(config)).await? else {
+        return Ok(());
+    };
     let server = HttpServer::bind(&app, config).await?;
     let addr = server.local_addr()?;
     tracing::info!(%addr, docs = %format!("http://{addr}/docs"), "listening");
-    server.run(shutdown::on_signal()).await?;
+    server.run(shutdown).await?;
     app.close().await;
     Ok(())
 }
 
 async fn worker(config: &Config) -> anyhow::Result<()> {
     require_database(config, "worker")?;
-    let app = Application::build(config).await?;
-    crate::worker::run_standalone(
-        app.jobs.clone(),
-        config.worker.clone(),
-        shutdown::on_signal(),
-    )
-    .await?;
+    let shutdown = shutdown::on_signal();
+    let Some(app) = unless_stopped(&shutdown, Application::build(config)).await? else {
+        return Ok(());
+    };
+    crate::worker::run_standalone(app.jobs.clone(), config.worker.clone(), shutdown).await?;
     app.close().await;
     Ok(())
+}
+
+/// `start`, unless SIGINT or SIGTERM comes first: a process told to stop while it is still
+/// waiting for its backing services has nothing to drain, and stops cleanly (`None`).
+async fn unless_stopped<T>(
+    shutdown: &CancellationToken,
+    start: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<Option<T>> {
+    tokio::select! {
+        started = start => started.map(Some),
+        () = shutdown.cancelled() => {
+            tracing::info!("stopped during start-up");
+            Ok(None)
+        }
+    }
 }
 
 async fn jobs(config: &Config, command: JobsCommand) -> anyhow::Result<()> {
@@ -225,9 +243,11 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
         max_connections: 1,
         ..PoolSettings::default()
     };
-    let pool = postgres::connect(db.url.expose().as_str(), settings)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
+    let pool = crate::app::reach("Postgres", config.startup_connect_timeout, || {
+        postgres::connect(db.url.expose().as_str(), settings)
+    })
+    .await
+    .context("cannot connect to DATABASE_URL")?;
     postgres::migrate(&pool).await?;
     pool.close().await;
     println!("migrations are up to date");

@@ -289,6 +289,11 @@ pub struct Config {
     pub database: Option<DatabaseConfig>,
     /// Redis, or `None` for the in-memory session store and cache.
     pub redis: Option<RedisConfig>,
+    /// `STARTUP_CONNECT_TIMEOUT_SECS` (default 30): how long start-up keeps trying to reach
+    /// Postgres and Redis while they do not answer (a database restarting, a network
+    /// blip) before it gives up; 0 tries once. A refusal that retrying cannot cure, such
+    /// as a wrong password, stops start-up at once.
+    pub startup_connect_timeout: Duration,
     /// `SESSION_TTL_SECS` (default 86400): how long a login lasts.
     pub session_ttl: Duration,
     /// `CACHE_TTL_SECS` (default 300): how long a todo stays in the read cache. Also bounds
@@ -510,6 +515,7 @@ impl Config {
             register_limit_per_address: env.parse("REGISTER_LIMIT_PER_ADDRESS", 20u32)?,
             database,
             redis,
+            startup_connect_timeout: env.seconds("STARTUP_CONNECT_TIMEOUT_SECS", 30)?,
             session_ttl,
             cache_ttl: env.seconds("CACHE_TTL_SECS", 300)?,
             cache_capacity: env.parse("CACHE_CAPACITY", 10_000u64)?,
@@ -700,6 +706,10 @@ impl Config {
             "WATCH_SESSION_CHECK_MS",
             self.watch_session_check.as_millis().to_string(),
         );
+        out.insert(
+            "STARTUP_CONNECT_TIMEOUT_SECS",
+            self.startup_connect_timeout.as_secs().to_string(),
+        );
         out.insert("SESSION_TTL_SECS", self.session_ttl.as_secs().to_string());
         out.insert("CACHE_TTL_SECS", self.cache_ttl.as_secs().to_string());
         out.insert("CACHE_CAPACITY", self.cache_capacity.to_string());
@@ -870,6 +880,7 @@ mod tests {
             ("REDIS_CLIENT_CACHE_ENTRIES", "0"),
             ("REDIS_CLIENT_CACHE_TTL_SECS", "9"),
             ("SESSION_TTL_SECS", "60"),
+            ("STARTUP_CONNECT_TIMEOUT_SECS", "11"),
             ("CACHE_TTL_SECS", "5"),
             ("CACHE_CAPACITY", "7"),
             ("IDEMPOTENCY_KEY_TTL_HOURS", "2"),
@@ -912,6 +923,7 @@ mod tests {
         assert_eq!(redis.client_cache_entries, 0);
         assert_eq!(redis.client_cache_ttl, Duration::from_secs(9));
         assert_eq!(config.session_ttl, Duration::from_secs(60));
+        assert_eq!(config.startup_connect_timeout, Duration::from_secs(11));
         assert_eq!(config.cache_ttl, Duration::from_secs(5));
         assert_eq!(config.cache_capacity, 7);
         assert_eq!(config.idempotency_key_ttl, Duration::from_secs(2 * 3600));

@@ -7,7 +7,12 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use test_servers::TestDatabase;
+use test_servers::{TestDatabase, TestRedis};
+
+#[path = "support/proxy.rs"]
+#[allow(dead_code, unreachable_pub)] // Shared with the other test binaries.
+mod proxy;
+use proxy::Proxy;
 
 /// Runs the binary in an empty directory (so no `.env` is picked up) with only `env` set,
 /// feeding `stdin` to it.
@@ -335,6 +340,7 @@ fn an_unreachable_database_fails_with_the_variable_named() {
         &[
             ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
             ("DATABASE_ACQUIRE_TIMEOUT_MS", "500"),
+            ("STARTUP_CONNECT_TIMEOUT_SECS", "0"),
         ],
         "",
     );
@@ -344,6 +350,129 @@ fn an_unreachable_database_fails_with_the_variable_named() {
         text(&output.stderr).contains("DATABASE_URL"),
         "{}",
         text(&output.stderr)
+    );
+}
+
+/// `url` with its host and port replaced by a cut proxy's, and the proxy.
+async fn behind_a_cut_proxy(url: &str) -> (String, Proxy) {
+    let mut url = url::Url::parse(url).unwrap();
+    let target = url.socket_addrs(|| None).unwrap()[0];
+    let proxy = Proxy::start(target).await;
+    proxy.cut();
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(proxy.addr().port())).unwrap();
+    (url.to_string(), proxy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_waits_for_a_database_that_is_not_up_yet() {
+    let db = empty_database().await;
+    let (url, proxy) = behind_a_cut_proxy(db.url()).await;
+    let run = tokio::task::spawn_blocking(move || {
+        backend(
+            &["migrate"],
+            &[
+                ("DATABASE_URL", &url),
+                ("DATABASE_ACQUIRE_TIMEOUT_MS", "300"),
+                ("STARTUP_CONNECT_TIMEOUT_SECS", "60"),
+            ],
+            "",
+        )
+    });
+    // Long enough for a few refused attempts, well inside the patience.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    proxy.restore();
+    let output = run.await.unwrap();
+
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("not reachable yet"), "{stderr}");
+    assert!(count(&db, "SELECT count(*) FROM _sqlx_migrations").await > 0);
+}
+
+#[test]
+fn a_refusal_that_waiting_cannot_cure_stops_start_up_at_once() {
+    // Without TEST_DATABASE_URL this falls back to a container's URL; either way the
+    // server is up and answers that the database does not exist.
+    let db = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(TestDatabase::new());
+    let mut url = url::Url::parse(db.url()).unwrap();
+    url.set_path("no_such_database");
+    let output = backend(
+        &["migrate"],
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("STARTUP_CONNECT_TIMEOUT_SECS", "20"),
+        ],
+        "",
+    );
+
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(!stderr.contains("not reachable yet"), "retried: {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_waits_for_a_redis_that_is_not_up_yet() {
+    let redis = TestRedis::new().await;
+    let (url, proxy) = behind_a_cut_proxy(redis.url()).await;
+    let vars = std::collections::HashMap::from([
+        ("REDIS_URL", url),
+        ("REDIS_KEY_PREFIX", redis.key_prefix().to_owned()),
+        ("STARTUP_CONNECT_TIMEOUT_SECS", "60".to_owned()),
+    ]);
+    let config = backend::Config::from_vars(|name| vars.get(name).cloned()).unwrap();
+    let build = tokio::spawn(async move { backend::Application::build(&config).await });
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert!(!build.is_finished(), "start-up did not wait for Redis");
+    proxy.restore();
+
+    let app = build.await.unwrap().unwrap();
+    assert!(app.backends.redis.is_some());
+}
+
+#[test]
+fn sigterm_while_waiting_for_the_database_stops_cleanly() {
+    use std::io::{BufRead, BufReader};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDatabase::new());
+    let (url, _proxy) = runtime.block_on(behind_a_cut_proxy(db.url()));
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backend"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", &url)
+        .env("DATABASE_ACQUIRE_TIMEOUT_MS", "300")
+        .env("STARTUP_CONNECT_TIMEOUT_SECS", "60")
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let waiting = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("not reachable yet"));
+    assert!(waiting, "serve never said it was waiting for the database");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|line| line.contains("stopped during start-up")),
+        "{rest:?}"
     );
 }
 

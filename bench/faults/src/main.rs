@@ -7,7 +7,10 @@
 //! - the Postgres or the Redis proxy cut (every connection dropped, new ones refused) or
 //!   slowed, for a few seconds;
 //! - a replica or a worker SIGKILLed, and started again;
-//! - a replica SIGTERMed (it must drain and exit 0), and started again.
+//! - a replica SIGTERMed (it must drain and exit 0), and started again;
+//! - a replica's answers lost: the clients reach each replica through a proxy too, which for
+//!   a few seconds drops every answer and the connection with it, after the replica has
+//!   done the work. Only a retry with the same key can tell the client what happened.
 //!
 //! The load is one well-behaved client per user: creates, edits, completes and deletes
 //! over REST, GraphQL and gRPC, each write with an idempotency key, each failure retried
@@ -81,9 +84,10 @@ enum Fault {
     KillReplica,
     KillWorker,
     TermReplica,
+    LoseAnswers,
 }
 
-const FAULTS: [Fault; 7] = [
+const FAULTS: [Fault; 8] = [
     Fault::CutPostgres,
     Fault::SlowPostgres,
     Fault::CutRedis,
@@ -91,6 +95,7 @@ const FAULTS: [Fault; 7] = [
     Fault::KillReplica,
     Fault::KillWorker,
     Fault::TermReplica,
+    Fault::LoseAnswers,
 ];
 
 /// What the faults did, for the report.
@@ -261,7 +266,15 @@ async fn run(
     for process in replicas.iter().chain(&workers) {
         process.start().await?;
     }
-    let bases: Vec<String> = replicas.iter().map(|r| r.base()).collect();
+    // The clients reach each replica through a proxy of its own.
+    let mut fronts = Vec::new();
+    for replica in &replicas {
+        fronts.push(Proxy::start(([127, 0, 0, 1], replica.port).into()).await?);
+    }
+    let bases: Vec<String> = fronts
+        .iter()
+        .map(|front| format!("http://{}", front.addr()))
+        .collect();
 
     // Users, their subscriptions (open before the first write), and their clients.
     let stats = Arc::new(Stats::default());
@@ -312,7 +325,8 @@ async fn run(
         let fault = FAULTS[rng.random_range(0..FAULTS.len())];
         let length = Duration::from_millis(rng.random_range(1_000..4_000));
         let delay = Duration::from_millis(rng.random_range(200..1_500));
-        let replica = replicas[rng.random_range(0..replicas.len())].clone();
+        let which = rng.random_range(0..replicas.len());
+        let (replica, front) = (replicas[which].clone(), fronts[which].clone());
         let worker = workers[rng.random_range(0..workers.len())].clone();
         let (pg, redis) = (pg_proxy.clone(), redis_proxy.clone());
         *faults
@@ -323,12 +337,22 @@ async fn run(
             .or_default() += 1;
         let log = faults.clone();
         in_flight.spawn(async move {
-            inject(fault, length, delay, &pg, &redis, &replica, &worker, &log).await;
+            let target = Target {
+                pg: &pg,
+                redis: &redis,
+                replica: &replica,
+                front: &front,
+                worker: &worker,
+            };
+            inject(fault, length, delay, target, &log).await;
         });
     }
     while in_flight.join_next().await.is_some() {}
     pg_proxy.restore();
     redis_proxy.restore();
+    for front in &fronts {
+        front.restore();
+    }
     for process in replicas.iter().chain(&workers) {
         if !process.running().await {
             process.start().await?;
@@ -435,28 +459,40 @@ async fn run(
         &mut report,
         format!(
             "result: {}",
-            if violations.is_empty() && settled && faults.unclean_exits.is_empty() {
-                "every invariant held".to_owned()
-            } else {
-                format!("{} violations", violations.len())
+            match violations.len() + usize::from(!settled) + faults.unclean_exits.len() {
+                0 => "every invariant held".to_owned(),
+                n => format!("{n} violations"),
             }
         ),
     );
     Ok(report)
 }
 
+/// What one fault may act on: the two backing services' proxies, and the replica (with the
+/// proxy in front of it) and the worker the schedule drew.
+struct Target<'a> {
+    pg: &'a Proxy,
+    redis: &'a Proxy,
+    replica: &'a Process,
+    front: &'a Proxy,
+    worker: &'a Process,
+}
+
 /// Makes `fault` happen, and undoes it after `length`.
-#[allow(clippy::too_many_arguments)]
 async fn inject(
     fault: Fault,
     length: Duration,
     delay: Duration,
-    pg: &Proxy,
-    redis: &Proxy,
-    replica: &Process,
-    worker: &Process,
+    target: Target<'_>,
     log: &Mutex<FaultLog>,
 ) {
+    let Target {
+        pg,
+        redis,
+        replica,
+        front,
+        worker,
+    } = target;
     match fault {
         Fault::CutPostgres | Fault::CutRedis => {
             let proxy = if fault == Fault::CutPostgres {
@@ -484,6 +520,7 @@ async fn inject(
             } else {
                 worker
             };
+            let _turn = process.turn().await;
             process.kill().await;
             tokio::time::sleep(length / 2).await;
             if let Err(error) = process.start().await {
@@ -493,7 +530,13 @@ async fn inject(
                     .push(format!("{} did not restart: {error}", process.name));
             }
         }
+        Fault::LoseAnswers => {
+            front.lose_answers();
+            tokio::time::sleep(length).await;
+            front.restore();
+        }
         Fault::TermReplica => {
+            let _turn = replica.turn().await;
             match replica.terminate().await {
                 Some(status) if status.success() => {}
                 other => log

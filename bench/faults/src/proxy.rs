@@ -1,4 +1,5 @@
-//! A TCP proxy in front of a backing service, which the harness can cut or slow down.
+//! A TCP proxy the harness can cut, slow down, or make lose answers: one in front of each
+//! backing service, and one in front of each replica, between it and the clients.
 
 use std::{
     net::SocketAddr,
@@ -28,6 +29,9 @@ struct State {
     cut: AtomicBool,
     /// Milliseconds each chunk waits before it is forwarded (0: none).
     delay_ms: AtomicU64,
+    /// Losing answers: the first bytes back from the target are dropped, and the
+    /// connection with them, so the client never learns what its request did.
+    losing: AtomicBool,
     open: Mutex<Vec<AbortHandle>>,
 }
 
@@ -54,10 +58,23 @@ impl Proxy {
                     };
                     let (from_client, to_client) = inbound.into_split();
                     let (from_server, to_server) = outbound.into_split();
-                    tokio::join!(
-                        pump(from_client, to_server, state.clone()),
-                        pump(from_server, to_client, state),
-                    );
+                    let up = pump(from_client, to_server, state.clone(), Way::Up);
+                    let down = pump(from_server, to_client, state, Way::Down);
+                    tokio::pin!(up, down);
+                    // Both ways run until both end, unless an answer was lost: then the
+                    // connection ends at once, both halves dropped.
+                    let (mut up_done, mut down_done) = (false, false);
+                    while !(up_done && down_done) {
+                        tokio::select! {
+                            _ = &mut up, if !up_done => up_done = true,
+                            lost = &mut down, if !down_done => {
+                                if lost {
+                                    break;
+                                }
+                                down_done = true;
+                            }
+                        }
+                    }
                 });
                 let mut open = accepting.open.lock().unwrap_or_else(|e| e.into_inner());
                 open.retain(|handle| !handle.is_finished());
@@ -89,32 +106,56 @@ impl Proxy {
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Until [`Proxy::restore`], every connection that gets an answer from the target loses
+    /// it: the answer is dropped and the connection closed. The request itself went
+    /// through, so whatever it wrote is written; the client sees only a broken
+    /// connection, and has to find out by retrying.
+    pub(crate) fn lose_answers(&self) {
+        self.state.losing.store(true, Ordering::SeqCst);
+    }
+
     /// Forwards again, at full speed.
     pub(crate) fn restore(&self) {
         self.state.delay_ms.store(0, Ordering::SeqCst);
         self.state.cut.store(false, Ordering::SeqCst);
+        self.state.losing.store(false, Ordering::SeqCst);
     }
 }
 
+/// Which way a pump copies: up (client to target) or down (target to client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Up,
+    Down,
+}
+
 /// Copies `from` to `to`, each chunk after the current delay; closes `to` when `from` ends.
+/// Going down while answers are being lost, it stops at the first chunk, dropping it: the
+/// caller then drops both halves, which closes the connection both ways. True if it lost
+/// an answer.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     state: Arc<State>,
-) {
+    way: Way,
+) -> bool {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if way == Way::Down && state.losing.load(Ordering::SeqCst) {
+            return true;
+        }
         let delay = state.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         if to.write_all(&buffer[..n]).await.is_err() {
-            return;
+            return false;
         }
     }
     let _ = to.shutdown().await;
+    false
 }

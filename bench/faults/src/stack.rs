@@ -8,7 +8,10 @@ use std::{
 };
 
 use anyhow::Context;
-use tokio::{process::Child, sync::Mutex};
+use tokio::{
+    process::Child,
+    sync::{Mutex, MutexGuard},
+};
 
 /// What a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,10 @@ pub(crate) struct Process {
     env: Vec<(String, String)>,
     log: PathBuf,
     child: Mutex<Option<Child>>,
+    /// Held by the fault acting on this process, so that two faults never act on it at
+    /// once (a SIGTERM to a replica that another fault is still restarting would judge the
+    /// restart, not the drain).
+    turn: Mutex<()>,
 }
 
 impl Process {
@@ -48,12 +55,14 @@ impl Process {
             env,
             log,
             child: Mutex::new(None),
+            turn: Mutex::new(()),
         }
     }
 
-    /// Where a `serve` replica answers.
-    pub(crate) fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+    /// Waits until no other fault acts on this process; this one's turn lasts as long as
+    /// the guard.
+    pub(crate) async fn turn(&self) -> MutexGuard<'_, ()> {
+        self.turn.lock().await
     }
 
     /// Starts the process (again), its output appended to its log, and waits until it

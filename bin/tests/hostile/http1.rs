@@ -135,6 +135,45 @@ async fn fragments_that_expand_exponentially_are_refused_before_anything_walks_t
 }
 
 #[tokio::test]
+async fn a_fan_out_of_fragments_that_selects_no_field_is_refused_on_every_transport() {
+    let server = Server::start(&[("HTTP_REQUEST_TIMEOUT_MS", "2000")]).await;
+    // 800 bytes, no field at all: twelve spreads of the next fragment, eight deep, ending
+    // in a fragment that does not exist. Walking it (as async-graphql's checks do, on the
+    // thread that serves other requests) takes 12^8 steps: seconds, beyond any timeout.
+    let mut query = String::from("query { ...F0 }\n");
+    for i in 0..8 {
+        query.push_str(&format!("fragment F{i} on Query {{ "));
+        for _ in 0..12 {
+            query.push_str(&format!("...F{} ", i + 1));
+        }
+        query.push_str("}\n");
+    }
+    query.push_str("fragment F8 on Query { ...Nope }\n");
+
+    let body = serde_json::to_vec(&serde_json::json!({ "query": query })).unwrap();
+    let (status, answer) = server.post_raw("/graphql", body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(graphql_code(&answer), "query_too_complex", "{answer}");
+
+    let url = reqwest::Url::parse_with_params(
+        &format!("http://{}/graphql", server.addr),
+        [("query", query.as_str())],
+    )
+    .unwrap();
+    let response = server
+        .client
+        .get(url)
+        .header("accept", "application/graphql-response+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(graphql_code(&answer), "query_too_complex", "{answer}");
+    server.assert_alive().await;
+}
+
+#[tokio::test]
 async fn fragments_that_spread_each_other_are_refused_with_introspection_off() {
     let server = Server::start(&[("GRAPHQL_INTROSPECTION", "false")]).await;
     let query = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";

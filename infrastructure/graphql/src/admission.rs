@@ -57,8 +57,8 @@ use crate::error::codes;
 /// levels are a few kilobytes of stack, where a tokio worker has 2 MiB.
 pub const MAX_NESTING: usize = 64;
 
-/// The most field selections a document may expand to once every fragment spread is
-/// replaced by its fragment. A query within the complexity limit (2,500 by default, where a
+/// The most selections (fields, inline fragments and fragment spreads) a document may
+/// expand to once every fragment spread is replaced by its fragment. A query within the complexity limit (2,500 by default, where a
 /// field costs at least 1) expands to far less; the bound is on the work of walking the
 /// document, which happens before the complexity limit can be computed.
 pub const MAX_SELECTIONS: u64 = 10_000;
@@ -191,7 +191,7 @@ impl Admission {
             Err(Expansion::TooLarge) => {
                 return Err(refusal(
                     codes::QUERY_TOO_COMPLEX,
-                    format!("the fragments expand to more than {MAX_SELECTIONS} field selections"),
+                    format!("the fragments expand to more than {MAX_SELECTIONS} selections"),
                 ));
             }
             Err(Expansion::Cycle) => {
@@ -336,19 +336,22 @@ enum Expansion {
     Cycle,
 }
 
-/// How many field selections `document`'s operations make once every fragment spread is
-/// replaced by its fragment. Each fragment's count is worked out once, deepest first,
-/// without recursion.
+/// How many selections `document`'s operations make once every fragment spread is replaced
+/// by its fragment: fields, inline fragments and the spreads themselves, since a walk
+/// steps through each (a fan-out of spreads that ends in an unknown fragment selects no
+/// field, and still costs a walk every step). Each fragment's count is worked out once,
+/// deepest first, without recursion.
 fn expanded_selections(document: &ExecutableDocument, limit: u64) -> Result<u64, Expansion> {
-    // A selection set's own fields and inline fragments, and the fragments it spreads.
+    // A selection set's own selections (fields, inline fragments and spreads, each a step
+    // of every walk, whether or not it ends in a field), and the fragments it spreads.
     fn direct(set: &SelectionSet, spreads: &mut Vec<Name>) -> u64 {
-        let mut fields = 0u64;
+        let mut steps = 0u64;
         let mut pending = vec![set];
         while let Some(set) = pending.pop() {
             for item in &set.items {
+                steps += 1;
                 match &item.node {
                     Selection::Field(field) => {
-                        fields += 1;
                         pending.push(&field.node.selection_set.node);
                     }
                     Selection::InlineFragment(fragment) => {
@@ -360,14 +363,14 @@ fn expanded_selections(document: &ExecutableDocument, limit: u64) -> Result<u64,
                 }
             }
         }
-        fields
+        steps
     }
 
     let mut parts: HashMap<&Name, (u64, Vec<Name>)> = HashMap::new();
     for (name, fragment) in &document.fragments {
         let mut spreads = Vec::new();
-        let fields = direct(&fragment.node.selection_set.node, &mut spreads);
-        parts.insert(name, (fields, spreads));
+        let steps = direct(&fragment.node.selection_set.node, &mut spreads);
+        parts.insert(name, (steps, spreads));
     }
     // Each fragment's total, worked out depth first with an explicit stack: a fragment is
     // "open" from when its spreads are pushed until its total is known, so meeting an open
@@ -380,7 +383,7 @@ fn expanded_selections(document: &ExecutableDocument, limit: u64) -> Result<u64,
             if totals.contains_key(name) {
                 continue;
             }
-            let (fields, spreads) = &parts[name];
+            let (steps, spreads) = &parts[name];
             if !spreads_pushed {
                 if !open.insert(name) {
                     return Err(Expansion::Cycle);
@@ -393,8 +396,8 @@ fn expanded_selections(document: &ExecutableDocument, limit: u64) -> Result<u64,
                 }
                 continue;
             }
-            // An unknown fragment expands to nothing here; validation refuses it.
-            let total = spreads.iter().fold(*fields, |total, spread| {
+            // An unknown fragment adds nothing past its spread; validation refuses it.
+            let total = spreads.iter().fold(*steps, |total, spread| {
                 total.saturating_add(totals.get(spread).copied().unwrap_or(0))
             });
             if total > limit {
@@ -621,12 +624,46 @@ mod tests {
         );
         let small = "query { ...A me { id } } fragment A on Query { me { id ...B } } \
                      fragment B on User { email }";
-        assert_eq!(expanded_selections(&parse(small), MAX_SELECTIONS), Ok(5));
+        // Three in the operation (the spread, `me`, `id`), three in A, one in B.
+        assert_eq!(expanded_selections(&parse(small), MAX_SELECTIONS), Ok(7));
         // A cycle, which validation refuses, is refused here without looping.
         let cycle = "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
         assert_eq!(
             expanded_selections(&parse(cycle), MAX_SELECTIONS),
             Err(Expansion::Cycle)
+        );
+    }
+
+    #[test]
+    fn a_fan_out_that_selects_no_field_is_counted_too() {
+        // Twelve spreads of the next fragment, eight deep, ending in a fragment that does
+        // not exist: no field anywhere, and 12^8 steps for every walk.
+        let mut query = String::from("query { ...F0 }\n");
+        for i in 0..8 {
+            query.push_str(&format!("fragment F{i} on Query {{ "));
+            for _ in 0..12 {
+                query.push_str(&format!("...F{} ", i + 1));
+            }
+            query.push_str("}\n");
+        }
+        query.push_str("fragment F8 on Query { ...Nope }\n");
+        assert_eq!(
+            expanded_selections(&parse(&query), MAX_SELECTIONS),
+            Err(Expansion::TooLarge)
+        );
+        // The same with inline fragments only.
+        let mut query = String::from("query { ...G0 }\n");
+        for i in 0..8 {
+            query.push_str(&format!("fragment G{i} on Query {{ "));
+            for _ in 0..12 {
+                query.push_str(&format!("... on Query {{ ...G{} }} ", i + 1));
+            }
+            query.push_str("}\n");
+        }
+        query.push_str("fragment G8 on Query { ... on Query { __typename } }\n");
+        assert_eq!(
+            expanded_selections(&parse(&query), MAX_SELECTIONS),
+            Err(Expansion::TooLarge)
         );
     }
 

@@ -115,6 +115,10 @@ pub struct HttpConfig {
     /// progress before it is closed. Longer than a load balancer's idle timeout (often
     /// 60 s), so the balancer closes first.
     pub idle_timeout: Duration,
+    /// `HTTP_SEND_TIMEOUT_SECS` (default 30): how long a response with bytes ready may
+    /// wait for its client to take any (a client that stops reading, or shuts its HTTP/2
+    /// window) before the connection is closed.
+    pub send_timeout: Duration,
     /// `HTTP_KEEPALIVE_INTERVAL_SECS` (default 20): how often HTTP/2 connections and
     /// WebSockets are pinged.
     pub keepalive_interval: Duration,
@@ -397,6 +401,7 @@ impl Config {
             max_connections: env.parse("HTTP_MAX_CONNECTIONS", 10_000usize)?,
             header_read_timeout: env.millis("HTTP_HEADER_READ_TIMEOUT_MS", 10_000)?,
             idle_timeout: env.seconds("HTTP_IDLE_TIMEOUT_SECS", 75)?,
+            send_timeout: env.seconds("HTTP_SEND_TIMEOUT_SECS", 30)?,
             keepalive_interval: env.seconds("HTTP_KEEPALIVE_INTERVAL_SECS", 20)?,
             keepalive_timeout: env.seconds("HTTP_KEEPALIVE_TIMEOUT_SECS", 20)?,
             trusted_proxies: env
@@ -437,6 +442,7 @@ impl Config {
                 http.header_read_timeout.is_zero(),
             ),
             ("HTTP_IDLE_TIMEOUT_SECS", http.idle_timeout.is_zero()),
+            ("HTTP_SEND_TIMEOUT_SECS", http.send_timeout.is_zero()),
             (
                 "HTTP_KEEPALIVE_INTERVAL_SECS",
                 http.keepalive_interval.is_zero(),
@@ -551,6 +557,10 @@ impl Config {
         out.insert(
             "HTTP_IDLE_TIMEOUT_SECS",
             self.http.idle_timeout.as_secs().to_string(),
+        );
+        out.insert(
+            "HTTP_SEND_TIMEOUT_SECS",
+            self.http.send_timeout.as_secs().to_string(),
         );
         out.insert(
             "HTTP_KEEPALIVE_INTERVAL_SECS",
@@ -895,6 +905,7 @@ mod tests {
             ("HTTP_MAX_CONNECTIONS", "9"),
             ("HTTP_HEADER_READ_TIMEOUT_MS", "400"),
             ("HTTP_IDLE_TIMEOUT_SECS", "6"),
+            ("HTTP_SEND_TIMEOUT_SECS", "5"),
             ("HTTP_KEEPALIVE_INTERVAL_SECS", "7"),
             ("HTTP_KEEPALIVE_TIMEOUT_SECS", "8"),
             ("GRPC_MAX_MESSAGE_BYTES", "1024"),
@@ -938,6 +949,7 @@ mod tests {
         assert_eq!(config.http.max_connections, 9);
         assert_eq!(config.http.header_read_timeout, Duration::from_millis(400));
         assert_eq!(config.http.idle_timeout, Duration::from_secs(6));
+        assert_eq!(config.http.send_timeout, Duration::from_secs(5));
         assert_eq!(config.http.keepalive_interval, Duration::from_secs(7));
         assert_eq!(config.http.keepalive_timeout, Duration::from_secs(8));
         assert_eq!(config.grpc.max_message_bytes, 1024);

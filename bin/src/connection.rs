@@ -15,14 +15,21 @@
 //!   long is closed gracefully (HTTP/2 sends GOAWAY). It is longer than a load balancer's
 //!   idle timeout (60 s is common), so the balancer, not the server, closes a connection it
 //!   keeps warm, and never sends a request on one the server is closing.
+//! - **Send** (`HTTP_SEND_TIMEOUT_SECS`): a response with bytes ready that the client takes
+//!   none of for this long (its socket full because it does not read, or its HTTP/2 window
+//!   shut) closes the connection at once. Without it, a client could hold any number of
+//!   finished responses in memory, on a busy connection that no other deadline touches.
+//!   The clock runs per response, from when it has something to send (see
+//!   [`TrackedBody`]), and for the socket, from a write it refused.
 //! - **Dead peers** are found by HTTP/2 keep-alive pings, which hyper sends
 //!   (`HTTP_KEEPALIVE_*`; see `server.rs`), and, on a WebSocket, by the GraphQL adapter's
 //!   own pings. A request in progress (a live stream, say) is never idle.
 
 use std::{
+    collections::HashMap,
     pin::Pin,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering},
     },
     task::{Context, Poll},
@@ -50,7 +57,12 @@ pub(crate) struct ConnectionTimeouts {
     pub(crate) header_read: Duration,
     /// How long a connection may have no request in progress.
     pub(crate) idle: Duration,
+    /// How long a response (or the socket) may wait for the client to take a byte.
+    pub(crate) send: Duration,
 }
+
+/// No time: a clock that is not running.
+const NEVER: u64 = u64::MAX;
 
 /// The client preface every HTTP/2 connection opens with (RFC 9113, section 3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -74,8 +86,20 @@ pub(crate) struct Activity {
     /// How many bytes of the HTTP/2 preface have been seen; past its length, the
     /// connection speaks HTTP/2, and `usize::MAX` once it is known not to.
     preface_seen: AtomicUsize,
+    /// Since when the socket has refused a write, in milliseconds since `origin`; [`NEVER`]
+    /// while it takes them.
+    write_blocked_since_ms: AtomicU64,
+    /// The responses that have bytes ready for the client, by id, with since when.
+    waiting: Mutex<Waiting>,
     origin: Instant,
     changed: Notify,
+}
+
+/// The responses of one connection that wait for the client to take their bytes.
+#[derive(Debug, Default)]
+struct Waiting {
+    next_id: u64,
+    since_ms: HashMap<u64, u64>,
 }
 
 impl Activity {
@@ -85,9 +109,82 @@ impl Activity {
             since_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             preface_seen: AtomicUsize::new(0),
+            write_blocked_since_ms: AtomicU64::new(NEVER),
+            waiting: Mutex::new(Waiting::default()),
             origin: Instant::now(),
             changed: Notify::new(),
         })
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.origin + Duration::from_millis(ms)
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        // Nothing panics while holding the lock; a poisoned map is still a valid one.
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new response: its id among the waiting ones.
+    fn response_id(&self) -> u64 {
+        let mut waiting = self.waiting();
+        waiting.next_id += 1;
+        waiting.next_id
+    }
+
+    /// Response `id` has bytes for the client: its send clock starts, unless it runs.
+    fn response_waits(&self, id: u64) {
+        let now = self.now_ms();
+        let first = {
+            let mut waiting = self.waiting();
+            let first = waiting.since_ms.is_empty();
+            waiting.since_ms.entry(id).or_insert(now);
+            first
+        };
+        // A later clock never ends before one that runs already, so only the first one
+        // can move the watchdog's deadline.
+        if first {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Response `id` was asked for more: the client is taking what it had.
+    fn response_taken(&self, id: u64) {
+        self.waiting().since_ms.remove(&id);
+    }
+
+    /// The socket refused a write (or took one).
+    fn write_blocked(&self, blocked: bool) {
+        if blocked {
+            let now = self.now_ms();
+            if self
+                .write_blocked_since_ms
+                .compare_exchange(NEVER, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                self.changed.notify_one();
+            }
+        } else if self.write_blocked_since_ms.load(Ordering::Acquire) != NEVER {
+            self.write_blocked_since_ms.store(NEVER, Ordering::Release);
+        }
+    }
+
+    /// The oldest send clock that runs, if any.
+    fn send_waiting_since(&self) -> Option<Instant> {
+        let blocked = self.write_blocked_since_ms.load(Ordering::Acquire);
+        let oldest = self
+            .waiting()
+            .since_ms
+            .values()
+            .copied()
+            .min()
+            .unwrap_or(NEVER)
+            .min(blocked);
+        (oldest != NEVER).then(|| self.at(oldest))
     }
 
     fn enter(&self, state: u8) {
@@ -137,20 +234,28 @@ impl Activity {
         RequestInFlight(self.clone())
     }
 
-    /// What the watchdog waits for now, and until when: `None` while busy.
+    /// What the watchdog waits for now, and until when: while busy, only a response the
+    /// client takes nothing of.
     fn deadline(&self, timeouts: ConnectionTimeouts) -> Option<(Instant, Expired)> {
+        let send = self
+            .send_waiting_since()
+            .map(|since| (since + timeouts.send, Expired::SendStalled));
         // HTTP/2 starts and finishes requests on different tasks, so the state written
         // last may be "idle" while a request has started since; the count is exact.
         if self.in_flight.load(Ordering::Acquire) > 0 {
-            return None;
+            return send;
         }
-        let since = self.origin + Duration::from_millis(self.since_ms.load(Ordering::Acquire));
-        match self.state.load(Ordering::Acquire) {
+        let since = self.at(self.since_ms.load(Ordering::Acquire));
+        let other = match self.state.load(Ordering::Acquire) {
             AWAITING_FIRST | READING_HEAD => {
                 Some((since + timeouts.header_read, Expired::HeaderRead))
             }
             IDLE => Some((since + timeouts.idle, Expired::Idle)),
             _ => None,
+        };
+        match (send, other) {
+            (Some(send), Some(other)) => Some(if send.0 < other.0 { send } else { other }),
+            (send, other) => send.or(other),
         }
     }
 
@@ -186,6 +291,9 @@ pub(crate) enum Expired {
     HeaderRead,
     /// It had no request in progress for the idle timeout.
     Idle,
+    /// It left a response (or the socket) with bytes ready and took none for the send
+    /// timeout.
+    SendStalled,
 }
 
 /// A request in progress on a connection; dropped when its response has been sent (or
@@ -201,20 +309,33 @@ impl Drop for RequestInFlight {
     }
 }
 
-/// A response body that keeps its request counted as in flight until it is dropped: once
-/// sent in full, or when the client goes away.
+/// A response body that keeps its request counted as in flight until it is dropped (once
+/// sent in full, or when the client goes away), and runs its send clock.
+///
+/// Whose turn it is tells the clock: when the body answers a poll with `Pending`, it is
+/// the body's (a live stream waiting for its next event, say), and nothing waits for the
+/// client. From its creation, and from each frame it hands over, until hyper asks for the
+/// next one, it is the client's: hyper asks only once the client has taken (or made room
+/// for) what it had. An HTTP/2 client that shuts its window, or any client that stops
+/// reading, leaves the clock running until the send timeout ends the connection.
 #[derive(Debug)]
 pub(crate) struct TrackedBody {
     body: Body,
-    _request: RequestInFlight,
+    id: u64,
+    request: RequestInFlight,
 }
 
 impl TrackedBody {
     pub(crate) fn new(body: Body, request: RequestInFlight) -> Self {
-        Self {
-            body,
-            _request: request,
-        }
+        let id = request.0.response_id();
+        request.0.response_waits(id);
+        Self { body, id, request }
+    }
+}
+
+impl Drop for TrackedBody {
+    fn drop(&mut self) {
+        self.request.0.response_taken(self.id);
     }
 }
 
@@ -226,7 +347,13 @@ impl HttpBody for TrackedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        let activity = &self.request.0;
+        activity.response_taken(self.id);
+        if let Poll::Ready(Some(Ok(_))) = &polled {
+            activity.response_waits(self.id);
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -266,17 +393,30 @@ impl<T: AsyncRead + Unpin> AsyncRead for WatchedIo<T> {
     }
 }
 
+impl<T> WatchedIo<T> {
+    /// Tells the activity whether a write went through.
+    fn wrote<R>(&self, polled: Poll<std::io::Result<R>>) -> Poll<std::io::Result<R>> {
+        match &polled {
+            Poll::Pending => self.activity.write_blocked(true),
+            Poll::Ready(_) => self.activity.write_blocked(false),
+        }
+        polled
+    }
+}
+
 impl<T: AsyncWrite + Unpin> AsyncWrite for WatchedIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.wrote(polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        let polled = Pin::new(&mut self.io).poll_flush(cx);
+        self.wrote(polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -288,7 +428,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WatchedIo<T> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.wrote(polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -340,10 +481,10 @@ impl ConnectionMetrics {
         registry.register(
             "http_connections_closed",
             "Connections the server closed for overstaying a timeout, by which one \
-             (header_read, idle)",
+             (header_read, idle, send_stalled)",
             metrics.closed.clone(),
         );
-        for reason in ["header_read", "idle"] {
+        for reason in ["header_read", "idle", "send_stalled"] {
             let _ = metrics.closed.get_or_create(&ClosedLabels { reason });
         }
         metrics
@@ -367,6 +508,7 @@ impl ConnectionMetrics {
         let reason = match expired {
             Expired::HeaderRead => "header_read",
             Expired::Idle => "idle",
+            Expired::SendStalled => "send_stalled",
         };
         self.closed.get_or_create(&ClosedLabels { reason }).inc();
     }
@@ -374,11 +516,14 @@ impl ConnectionMetrics {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     const TIMEOUTS: ConnectionTimeouts = ConnectionTimeouts {
         header_read: Duration::from_secs(10),
         idle: Duration::from_secs(75),
+        send: Duration::from_secs(30),
     };
 
     #[tokio::test(start_paused = true)]
@@ -431,6 +576,61 @@ mod tests {
         let watch_from = Instant::now();
         assert_eq!(activity.watch(TIMEOUTS).await, Expired::Idle);
         assert_eq!(watch_from.elapsed(), TIMEOUTS.idle - Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_response_runs_its_send_clock_while_the_client_owes_it_a_read() {
+        use futures_util::FutureExt;
+        use http_body_util::BodyExt;
+
+        let activity = Activity::new();
+        let (sender, receiver) = tokio::sync::mpsc::channel::<&'static str>(1);
+        let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            let chunk = receiver.recv().await?;
+            Some((Ok::<_, std::io::Error>(chunk), receiver))
+        });
+        let mut body = TrackedBody::new(Body::from_stream(stream), activity.request_started());
+        let made = Instant::now();
+        // Made and not asked for yet: waiting on the client.
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((made + TIMEOUTS.send, Expired::SendStalled))
+        );
+        // Asked for, with nothing to send: waiting on itself, like a quiet live stream.
+        assert!(body.frame().now_or_never().is_none());
+        assert_eq!(activity.deadline(TIMEOUTS), None);
+        tokio::time::advance(Duration::from_secs(600)).await;
+        assert_eq!(activity.deadline(TIMEOUTS), None);
+        // A frame handed over: waiting on the client again, until it is asked for more.
+        sender.send("event").await.unwrap();
+        assert!(body.frame().now_or_never().is_some());
+        let handed = Instant::now();
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((handed + TIMEOUTS.send, Expired::SendStalled))
+        );
+        assert_eq!(activity.watch(TIMEOUTS).await, Expired::SendStalled);
+        assert_eq!(handed.elapsed(), TIMEOUTS.send);
+        // Gone: nothing waits.
+        drop(body);
+        assert_eq!(activity.deadline(TIMEOUTS).unwrap().1, Expired::Idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_that_refuses_writes_runs_the_send_clock_until_it_takes_one() {
+        let activity = Activity::new();
+        let _request = activity.request_started();
+        activity.write_blocked(true);
+        let blocked = Instant::now();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        // Still the first refusal's clock.
+        activity.write_blocked(true);
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((blocked + TIMEOUTS.send, Expired::SendStalled))
+        );
+        activity.write_blocked(false);
+        assert_eq!(activity.deadline(TIMEOUTS), None);
     }
 
     #[test]

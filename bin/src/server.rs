@@ -232,6 +232,7 @@ impl HttpServer {
         let timeouts = ConnectionTimeouts {
             header_read: limits.header_read_timeout,
             idle: limits.idle_timeout,
+            send: limits.send_timeout,
         };
         let mut connections = JoinSet::new();
         let mut builder = Builder::new(TokioExecutor::new());
@@ -354,8 +355,9 @@ impl HttpServer {
 }
 
 /// Serves one connection until it ends: gracefully when the server shuts down or the
-/// connection has been idle too long, at once when it overstays the header timeout (it
-/// has no request in progress then, so nothing is cut short).
+/// connection has been idle too long; at once when it overstays the header timeout (it
+/// has no request in progress then, so nothing is cut short) or the send timeout (its
+/// client has stopped taking what it asked for).
 async fn drive<C>(
     connection: C,
     activity: &Activity,
@@ -392,6 +394,12 @@ async fn drive<C>(
                 match expired {
                     Expired::HeaderRead => {
                         tracing::debug!("closing a connection that sent no request head in time");
+                        return;
+                    }
+                    // Its client takes nothing of what is ready for it: a graceful close
+                    // would wait on the same client.
+                    Expired::SendStalled => {
+                        tracing::debug!("closing a connection whose client takes none of its responses");
                         return;
                     }
                     Expired::Idle => {

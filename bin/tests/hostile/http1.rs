@@ -1,5 +1,6 @@
-//! HTTP/1.1: connections that send nothing, send slowly, or stay idle; more connections
-//! than the cap; bodies and GraphQL documents nested deep enough to overflow a stack.
+//! HTTP/1.1: connections that send nothing, send slowly, stay idle, or stop reading; more
+//! connections than the cap; bodies and GraphQL documents nested deep enough to overflow a
+//! stack.
 
 use std::time::Duration;
 
@@ -306,4 +307,31 @@ async fn past_the_connection_cap_a_new_connection_is_closed_at_once_until_one_en
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(served, "the place of a closed connection came back");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
+    let server = Server::start(&[("HTTP_SEND_TIMEOUT_SECS", "1")]).await;
+    let stalled = r#"http_connections_closed_total{reason="send_stalled"}"#;
+    assert_eq!(server.metric(stalled).await, 0.0);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(server.addr).await.unwrap();
+    // A hundred requests for the OpenAPI document in one go, and not a byte read: far
+    // more than the two sockets' buffers hold, so the server's writes stop.
+    let request = "GET /openapi.json HTTP/1.1\r\nhost: test\r\n\r\n".repeat(100);
+    stream.write_all(request.as_bytes()).await.unwrap();
+
+    server
+        .await_metric(stalled, 1.0, Duration::from_secs(10))
+        .await;
+    // What was sent before can still be read, then the connection ends: it is closed,
+    // not waiting for its reader.
+    let mut answers = Vec::new();
+    let _ = timeout(Duration::from_secs(10), stream.read_to_end(&mut answers))
+        .await
+        .expect("the connection was closed");
+    let text = String::from_utf8_lossy(&answers);
+    assert!(text.matches("HTTP/1.1 200").count() < 100);
+    server.assert_alive().await;
 }

@@ -1,5 +1,5 @@
-//! HTTP/2 and gRPC: idle connections, peers that vanish without a word, and protobuf
-//! messages nested past the decoder's limit.
+//! HTTP/2 and gRPC: idle connections, peers that vanish without a word or shut their
+//! windows, and protobuf messages nested past the decoder's limit.
 
 use std::time::Duration;
 
@@ -282,4 +282,56 @@ async fn a_grpc_call_to_an_unknown_service_gets_a_grpc_status() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn a_client_that_shuts_its_window_holds_its_answers_no_longer_than_the_send_timeout() {
+    let server =
+        Server::start(&[("HTTP_SEND_TIMEOUT_SECS", "2"), ("HTTP_MAX_IN_FLIGHT", "4")]).await;
+    // Every stream's window is 0: the client asks, and takes no byte of any answer.
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, connection) = http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(0)
+        .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let request = Request::get(format!("{}/openapi.json", server.base))
+            .body(Full::default())
+            .unwrap();
+        // The head arrives (headers are not flow-controlled); the body cannot.
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        held.push(response);
+    }
+
+    // The four answers are still in flight until they are sent, so they hold the four
+    // places: whoever asks next is shed, and the memory they hold stays bounded.
+    let shed = server
+        .client
+        .get(format!("{}/openapi.json", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shed.status(), 503);
+
+    // Then the send timeout closes the connection, and the places are free again.
+    let _ = timeout(Duration::from_secs(10), connection)
+        .await
+        .expect("the server closed the connection that took nothing");
+    assert_eq!(
+        server
+            .metric(r#"http_connections_closed_total{reason="send_stalled"}"#)
+            .await,
+        1.0
+    );
+    let served = server
+        .client
+        .get(format!("{}/openapi.json", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
 }

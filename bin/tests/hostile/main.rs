@@ -66,6 +66,35 @@ impl Server {
         assert_eq!(response.status(), StatusCode::OK);
     }
 
+    /// The value of the metric line that starts with `series` (a name and its labels).
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {text}"))
+    }
+
+    /// Waits up to `within` for the metric `series` to reach `value`.
+    pub async fn await_metric(&self, series: &str, value: f64, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let now = self.metric(series).await;
+            if now == value {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{series} is {now}, not {value}, after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Registers `email` and logs in over REST: the bearer token.
     pub async fn user(&self, email: &str) -> String {
         let credentials = json!({"email": email, "password": "password-123"});

@@ -301,7 +301,7 @@ pub(crate) async fn shed_load(
         return next.run(request).await;
     }
     match limit.try_enter() {
-        Some(_held_until_the_response_is_made) => next.run(request).await,
+        Some(permit) => permit.held_by(next.run(request).await),
         None => {
             let mut details = tonic_types::ErrorDetails::with_error_info(
                 "overloaded",

@@ -1,9 +1,15 @@
 //! Limits on one request (how long it may take, how large its body may be) and on all of
 //! them together (how many are in flight).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use axum::{
+    body::{Body, HttpBody},
     extract::{Request, State},
     http::{HeaderValue, header},
     middleware::Next,
@@ -59,6 +65,47 @@ pub struct InFlightLimit {
 #[derive(Debug)]
 pub struct InFlightPermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
+impl InFlightPermit {
+    /// `response`, whose body keeps this place until it has been sent in full (or the
+    /// client has gone). A request is in flight until its answer has left: counting it
+    /// only until the answer is made would let clients that do not read hold any number
+    /// of finished answers in memory, each outside the limit.
+    pub fn held_by(self, response: Response) -> Response {
+        response.map(|body| {
+            Body::new(Holding {
+                body,
+                _permit: self,
+            })
+        })
+    }
+}
+
+/// A response body and the in-flight place it holds.
+struct Holding {
+    body: Body,
+    _permit: InFlightPermit,
+}
+
+impl HttpBody for Holding {
+    type Data = <Body as HttpBody>::Data;
+    type Error = <Body as HttpBody>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 impl InFlightLimit {
     /// At most `max` requests at once; `None` for 0, which means no limit.
     pub fn new(max: usize) -> Option<Self> {
@@ -97,7 +144,7 @@ pub(crate) async fn shed_load(
         return next.run(request).await;
     }
     match limit.try_enter() {
-        Some(_held_until_the_response_is_made) => next.run(request).await,
+        Some(permit) => permit.held_by(next.run(request).await),
         None => {
             let mut response = crate::Problem::overloaded()
                 .detail(format!(

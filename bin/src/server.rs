@@ -236,13 +236,15 @@ impl HttpServer {
         };
         let mut connections = JoinSet::new();
         let mut builder = Builder::new(TokioExecutor::new());
-        // HTTP/2 WebSockets (extended CONNECT), as axum::serve allows them; pings that
-        // close a connection whose peer stopped answering. HTTP/1 gets no timer: hyper's
-        // header timeout would also close idle keep-alive connections, and the watchdog in
+        // HTTP/2 gets pings that close a connection whose peer stopped answering. It does
+        // not offer WebSockets (extended CONNECT, RFC 8441): browsers open WebSockets over
+        // HTTP/1.1 (they never speak cleartext HTTP/2 to this server), and a WebSocket on
+        // an HTTP/2 stream would outlive its request, so the connection's watchdog would
+        // take the connection for idle under it. HTTP/1 gets no timer: hyper's header
+        // timeout would also close idle keep-alive connections, and the watchdog in
         // `connection` times both apart.
         builder
             .http2()
-            .enable_connect_protocol()
             .timer(TokioTimer::new())
             .keep_alive_interval(limits.keepalive_interval)
             .keep_alive_timeout(limits.keepalive_timeout);

@@ -138,6 +138,30 @@ async fn a_todo_lives_and_dies_over_graphql_on_postgres_and_redis() {
         response.json::<Value>().await.unwrap()["data"]["me"]["email"],
         "ann@example.org"
     );
+    // The GraphQL-over-HTTP parameter names: `operationName` picks one of several
+    // operations, and `variables` is JSON.
+    let url = url::Url::parse_with_params(
+        &format!("{}/graphql", app.base),
+        [
+            ("query", "query A { me { id } } query B($s: TodoStatus) { todos(status: $s) { edges { node { id } } } }"),
+            ("operationName", "B"),
+            ("variables", r#"{"s": "DONE"}"#),
+        ],
+    )
+    .unwrap();
+    let response = app
+        .client
+        .get(url)
+        .bearer_auth(&token)
+        .header("accept", "application/graphql-response+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["data"]["todos"]["edges"][0]["node"]["id"],
+        json!(id)
+    );
     let response = get(&format!(
         "mutation {{ deleteTodo(id: \"{id}\", expectedVersion: 4) }}"
     ))
@@ -328,6 +352,10 @@ async fn twenty_kinds_of_malformed_input_get_a_clear_error_and_never_an_internal
         (
             "text/plain",
             post("text/plain", op("{ me { id } }", json!({}))),
+        ),
+        (
+            "a media type that only starts like JSON",
+            post("application/jsonx", op("{ me { id } }", json!({}))),
         ),
         (
             "unknown field",

@@ -312,14 +312,42 @@ async fn graphql_idempotency_keys_make_retries_safe_too() {
     };
     let (replayed, first) = send("Once", "g-1").await;
     assert!(!replayed, "{first}");
+    assert!(first.get("extensions").is_none(), "{first}");
     let (replayed, again) = send("Once", "g-1").await;
     assert!(replayed);
-    assert_eq!(again, first);
+    assert_eq!(again["data"], first["data"]);
+    assert_eq!(
+        again["extensions"]["idempotentReplayed"],
+        json!(["createTodo"])
+    );
     let (_, reused) = send("Other", "g-1").await;
     assert_eq!(
         reused["errors"][0]["extensions"]["code"], "idempotency_key_reused",
         "{reused}"
     );
     assert_eq!(count(&app, &token).await, 1);
+
+    // One document, a replayed write beside a new one: the fields say which is which,
+    // and the header, which speaks for the whole answer, is not sent.
+    let both = "mutation { \
+                a: createTodo(input: {title: \"Once\"}, idempotencyKey: \"g-1\") { id } \
+                b: createTodo(input: {title: \"New\"}, idempotencyKey: \"g-2\") { id } }";
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth(&token)
+        .json(&json!({"query": both}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("idempotent-replayed").is_none());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["a"]["id"], first["data"]["createTodo"]["id"]);
+    assert_eq!(
+        body["extensions"]["idempotentReplayed"],
+        json!(["a"]),
+        "{body}"
+    );
+    assert_eq!(count(&app, &token).await, 2);
     app.shutdown.cancel();
 }

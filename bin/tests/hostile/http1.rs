@@ -175,6 +175,38 @@ async fn a_fan_out_of_fragments_that_selects_no_field_is_refused_on_every_transp
 }
 
 #[tokio::test]
+async fn one_request_makes_at_most_ten_writes() {
+    let server = Server::start(&[]).await;
+    let token = server.user("many@example.org").await;
+    let writes = |n: usize| {
+        let fields: String = (0..n)
+            .map(|i| format!("w{i}: createTodo(input: {{title: \"{i}\"}}) {{ id }} "))
+            .collect();
+        format!("mutation {{ {fields}}}")
+    };
+    let send = |query: String| {
+        server
+            .client
+            .post(format!("{}/graphql", server.base))
+            .bearer_auth(&token)
+            .header("accept", "application/graphql-response+json")
+            .json(&serde_json::json!({ "query": query }))
+            .send()
+    };
+
+    let response = send(writes(11)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(graphql_code(&answer), "query_too_complex", "{answer}");
+
+    let response = send(writes(10)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(answer["data"].as_object().unwrap().len(), 10);
+}
+
+#[tokio::test]
 async fn fragments_that_spread_each_other_are_refused_with_introspection_off() {
     let server = Server::start(&[("GRAPHQL_INTROSPECTION", "false")]).await;
     let query = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";

@@ -335,3 +335,41 @@ async fn a_client_that_shuts_its_window_holds_its_answers_no_longer_than_the_sen
         .unwrap();
     assert_eq!(served.status(), 200);
 }
+
+#[tokio::test]
+async fn http2_does_not_offer_websockets_it_would_refuse() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start(&[]).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    // The client preface and an empty SETTINGS frame.
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    // The server's first frame is its SETTINGS: 9 bytes of header, then 6 per setting.
+    let mut header = [0u8; 9];
+    timeout(Duration::from_secs(5), stream.read_exact(&mut header))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(header[3], 0x4, "a SETTINGS frame");
+    let length =
+        usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+    let mut payload = vec![0u8; length];
+    stream.read_exact(&mut payload).await.unwrap();
+    let settings: Vec<(u16, u32)> = payload
+        .chunks_exact(6)
+        .map(|s| {
+            (
+                u16::from_be_bytes([s[0], s[1]]),
+                u32::from_be_bytes([s[2], s[3], s[4], s[5]]),
+            )
+        })
+        .collect();
+    // SETTINGS_ENABLE_CONNECT_PROTOCOL (0x8) is absent or 0: no client is invited to
+    // open a WebSocket on a stream.
+    assert!(
+        !settings.iter().any(|&(id, value)| id == 0x8 && value != 0),
+        "{settings:?}"
+    );
+}

@@ -20,7 +20,9 @@
 //!    validation) follows each spread again, so a kilobyte of fragments can mean 2^30
 //!    selections to walk. [`MAX_SELECTIONS`]: `query_too_complex`;
 //! 5. a subscription selects exactly one root field, and not an introspection one (the
-//!    GraphQL spec's rule, which async-graphql does not check): `malformed_request`;
+//!    GraphQL spec's rule, which async-graphql does not check): `malformed_request`; a
+//!    mutation at most [`MAX_MUTATION_FIELDS`], since each is a write of its own and the
+//!    whole document is one request to the in-flight limit: `query_too_complex`;
 //! 6. when introspection is off, `__schema` and `__type` are refused
 //!    (`introspection_disabled`) rather than silently answered `null`.
 //!
@@ -56,6 +58,11 @@ use crate::error::codes;
 /// is 15 by default), and async-graphql's parser refuses selection sets past 64 itself; 64
 /// levels are a few kilobytes of stack, where a tokio worker has 2 MiB.
 pub const MAX_NESTING: usize = 64;
+
+/// The most root fields a mutation may select: the most writes one request may make. A
+/// client that has more to change sends more requests, each of which the in-flight limit
+/// and the rate limits see.
+pub const MAX_MUTATION_FIELDS: usize = 10;
 
 /// The most selections (fields, inline fragments and fragment spreads) a document may
 /// expand to once every fragment spread is replaced by its fragment. A query within the complexity limit (2,500 by default, where a
@@ -201,8 +208,23 @@ impl Admission {
                 ));
             }
         }
-        if operation.ty == OperationType::Subscription {
-            check_single_root_field(&document, &operation.selection_set.node)?;
+        match operation.ty {
+            OperationType::Subscription => {
+                check_single_root_field(&document, &operation.selection_set.node)?;
+            }
+            OperationType::Mutation => {
+                let fields = root_fields(&document, &operation.selection_set.node).len();
+                if fields > MAX_MUTATION_FIELDS {
+                    return Err(refusal(
+                        codes::QUERY_TOO_COMPLEX,
+                        format!(
+                            "the mutation makes {fields} changes; the most one request may \
+                             make is {MAX_MUTATION_FIELDS}"
+                        ),
+                    ));
+                }
+            }
+            OperationType::Query => {}
         }
         if !self.introspection && asks_for_introspection(&document) {
             return Err(refusal(

@@ -19,7 +19,7 @@ use axum::{
     Extension,
     body::Bytes,
     extract::{ConnectInfo, RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
@@ -28,6 +28,7 @@ use crate::{
     auth::Caller,
     error::codes,
     loaders::TodoCounts,
+    replays::Replays,
     schema::GraphqlSchema,
 };
 
@@ -52,7 +53,9 @@ pub(crate) async fn post(
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        // The media type, without its parameters (`; charset=utf-8`), exactly.
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
         return refused(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -98,7 +101,7 @@ pub(crate) async fn get(
     RawQuery(query): RawQuery,
 ) -> Response {
     let accepts = Accepts::from(&headers);
-    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
+    let request = match get_request(query.as_deref().unwrap_or("")) {
         Ok(request) => request,
         Err(error) => {
             return refused(
@@ -111,6 +114,36 @@ pub(crate) async fn get(
     };
     let from = client.map(|Extension(ConnectInfo(address))| ClientAddress(address.ip()));
     execute(&state, &headers, request, Transport::Get, accepts, from).await
+}
+
+/// A GET request's parameters, named as GraphQL over HTTP names them: `query`,
+/// `operationName`, and `variables` and `extensions` as JSON.
+fn get_request(query_string: &str) -> Result<Request, String> {
+    #[derive(serde::Deserialize)]
+    struct Params {
+        #[serde(default)]
+        query: String,
+        #[serde(rename = "operationName")]
+        operation_name: Option<String>,
+        variables: Option<String>,
+        extensions: Option<String>,
+    }
+
+    let params: Params = serde_urlencoded::from_str(query_string).map_err(|e| e.to_string())?;
+    let mut request = Request::new(params.query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = params.variables {
+        let variables = serde_json::from_str(&variables)
+            .map_err(|e| format!("`variables` is not a JSON object: {e}"))?;
+        request = request.variables(variables);
+    }
+    if let Some(extensions) = params.extensions {
+        request.extensions = serde_json::from_str(&extensions)
+            .map_err(|e| format!("`extensions` is not a JSON object: {e}"))?;
+    }
+    Ok(request)
 }
 
 /// Runs one operation for the caller `headers` authenticate.
@@ -127,12 +160,17 @@ async fn execute(
         .map(|v| v.to_str().unwrap_or_default());
     let request = with_caller(request, bearer, &state.use_cases).await;
     let admitted = Admitted::default();
-    let mut request = request.data(transport).data(admitted.clone());
+    let replays = Replays::default();
+    let mut request = request
+        .data(transport)
+        .data(admitted.clone())
+        .data(replays.clone());
     if let Some(from) = from {
         request = request.data(from);
     }
 
     let mut response = state.schema.execute(request).await;
+    mark_replays(&mut response, &replays.keys());
     for error in &mut response.errors {
         // An error async-graphql raises itself past the gate carries no code yet.
         let extensions = error.extensions.get_or_insert_with(Default::default);
@@ -157,6 +195,36 @@ async fn execute(
         }
     }
     respond(StatusCode::OK, response, accepts)
+}
+
+/// Says which root fields' answers are replays (see [`Replays`]): all of them by name in
+/// `extensions.idempotentReplayed`, and, when they are every field of the answer, with
+/// the header `Idempotent-Replayed: true` as REST sends it.
+fn mark_replays(response: &mut GraphqlResponse, replayed: &[String]) {
+    if replayed.is_empty() {
+        return;
+    }
+    let every_field = match &response.data {
+        async_graphql::Value::Object(fields) => fields
+            .keys()
+            .all(|key| replayed.iter().any(|r| r == key.as_str())),
+        _ => false,
+    };
+    if every_field {
+        response.http_headers.insert(
+            HeaderName::from_static("idempotent-replayed"),
+            HeaderValue::from_static("true"),
+        );
+    }
+    response.extensions.insert(
+        "idempotentReplayed".to_owned(),
+        async_graphql::Value::List(
+            replayed
+                .iter()
+                .map(|key| async_graphql::Value::String(key.clone()))
+                .collect(),
+        ),
+    );
 }
 
 /// `request` with what its resolvers need to know about the caller: who they are (from
@@ -203,7 +271,7 @@ impl From<&HeaderMap> for Accepts {
 }
 
 /// A GraphQL response body with `status`, in the media type the client accepts, and the
-/// HTTP headers resolvers set (`Idempotent-Replayed`).
+/// HTTP headers the execution set (`Idempotent-Replayed`).
 fn respond(status: StatusCode, mut response: GraphqlResponse, accepts: Accepts) -> Response {
     let headers = std::mem::take(&mut response.http_headers);
     let body = match serde_json::to_vec(&BatchResponse::Single(response)) {

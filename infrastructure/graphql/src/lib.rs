@@ -27,6 +27,7 @@ mod inputs;
 mod loaders;
 mod mutation;
 mod query;
+mod replays;
 pub mod schema;
 pub mod subscription;
 mod types;

@@ -13,18 +13,19 @@ use crate::{
     auth::{actor, token},
     error::report,
     inputs::{self, CreateTodoInput, RegisterInput, UpdateTodoInput},
+    replays::Replays,
     types::{SessionGql, TodoGql, UserGql},
 };
 
-/// What a client can change: the mutation root.
+/// What a client can change: the mutation root. One request selects at most 10 of its
+/// fields (10 writes), else `query_too_complex`.
 #[derive(Debug, Default)]
 pub struct Mutation;
 
-/// Tells an HTTP client that this answer is the replay of an earlier request with the same
-/// idempotency key.
+/// Notes that this field's answer is a replay, when it is.
 fn replayed(ctx: &Context<'_>, replayed: bool) {
-    if replayed {
-        ctx.insert_http_header("idempotent-replayed", "true");
+    if replayed && let Some(replays) = ctx.data_opt::<Replays>() {
+        replays.add(ctx.item.node.response_key().node.to_string());
     }
 }
 
@@ -92,9 +93,11 @@ impl Mutation {
     /// Creates a todo, open, at version 1.
     ///
     /// `idempotencyKey`: a key of the client's choosing (a UUID, say) for a request it may
-    /// send again. A retry with the same key and the same arguments gets the first answer
-    /// (and the HTTP header `Idempotent-Replayed: true`), and writes nothing more; with
-    /// other arguments, `idempotency_key_reused`. 1 to 255 printable ASCII characters
+    /// send again. A retry with the same key and the same arguments gets the first answer,
+    /// and writes nothing more (the field's response key is listed in the response's
+    /// `extensions.idempotentReplayed`; when every field of the response is a replay, the
+    /// HTTP header `Idempotent-Replayed: true` says so too). The same key with other
+    /// arguments: `idempotency_key_reused`. 1 to 255 printable ASCII characters
     /// without `"` or `\\`, else `validation_failed` on `idempotencyKey`. Keys are the
     /// caller's alone, and kept for a day (`IDEMPOTENCY_KEY_TTL_HOURS`).
     async fn create_todo(
@@ -129,9 +132,11 @@ impl Mutation {
     /// otherwise `version_mismatch`, with `extensions.currentVersion`.
     ///
     /// `idempotencyKey`: a key of the client's choosing (a UUID, say) for a request it may
-    /// send again. A retry with the same key and the same arguments gets the first answer
-    /// (and the HTTP header `Idempotent-Replayed: true`), and writes nothing more; with
-    /// other arguments, `idempotency_key_reused`. 1 to 255 printable ASCII characters
+    /// send again. A retry with the same key and the same arguments gets the first answer,
+    /// and writes nothing more (the field's response key is listed in the response's
+    /// `extensions.idempotentReplayed`; when every field of the response is a replay, the
+    /// HTTP header `Idempotent-Replayed: true` says so too). The same key with other
+    /// arguments: `idempotency_key_reused`. 1 to 255 printable ASCII characters
     /// without `"` or `\\`, else `validation_failed` on `idempotencyKey`. Keys are the
     /// caller's alone, and kept for a day (`IDEMPOTENCY_KEY_TTL_HOURS`).
     async fn update_todo(
@@ -223,9 +228,11 @@ impl Mutation {
     /// Deletes a todo if it is still at `expectedVersion`. Returns the deleted id.
     ///
     /// `idempotencyKey`: a key of the client's choosing (a UUID, say) for a request it may
-    /// send again. A retry with the same key and the same arguments gets the first answer
-    /// (and the HTTP header `Idempotent-Replayed: true`), and writes nothing more; with
-    /// other arguments, `idempotency_key_reused`. 1 to 255 printable ASCII characters
+    /// send again. A retry with the same key and the same arguments gets the first answer,
+    /// and writes nothing more (the field's response key is listed in the response's
+    /// `extensions.idempotentReplayed`; when every field of the response is a replay, the
+    /// HTTP header `Idempotent-Replayed: true` says so too). The same key with other
+    /// arguments: `idempotency_key_reused`. 1 to 255 printable ASCII characters
     /// without `"` or `\\`, else `validation_failed` on `idempotencyKey`. Keys are the
     /// caller's alone, and kept for a day (`IDEMPOTENCY_KEY_TTL_HOURS`).
     async fn delete_todo(

@@ -10,10 +10,11 @@
 #   redis floor     bench/grpc-load's `fanout redis`: SUBSCRIBERS clients on a bare Redis
 #                   stream (`XREAD BLOCK`, one connection each) and a writer `XADD`ing at
 #                   RATE a second; from just before the XADD to each reader
-#   app, poll N ms  `fanout app` against `backend serve` with the worker in process
-#                   (WORKER_POLL_INTERVAL_MS=N, for the default 100 and for 10): CreateTodo
-#                   at RATE a second, and each event's delivery to each subscriber timed
-#                   from the moment its CreateTodo returned (after the commit)
+#   app             `fanout app` against `backend serve` with the worker in process, woken
+#                   by each commit (LISTEN/NOTIFY; the poll is only the safety net):
+#                   CreateTodo at RATE a second, and each event's delivery to each
+#                   subscriber timed from the moment its CreateTodo returned (after the
+#                   commit)
 #
 # Figures are medians over the reps; ratios are "app ÷ floor".
 set -euo pipefail
@@ -71,11 +72,9 @@ common=(--subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$DURATION")
 printf 'rep\tbench\tdeliveries\tmissing\tp50_ms\tp99_ms\tmax_ms\n' >"$OUT/results.tsv"
 for rep in $(seq "$REPS"); do
   record "$rep" redis_floor "$("$FANOUT" redis --redis $REDIS_URL "${common[@]}" | grep '^RESULT')"
-  for poll in 100 10; do
-    serve WORKER_POLL_INTERVAL_MS=$poll
-    record "$rep" "app_poll_$poll" "$("$FANOUT" app --url $APP --token "$TOKEN" "${common[@]}" | grep '^RESULT')"
-    stop
-  done
+  serve
+  record "$rep" app "$("$FANOUT" app --url $APP --token "$TOKEN" "${common[@]}" | grep '^RESULT')"
+  stop
 done
 
 python3 - "$OUT/results.tsv" "$SUBSCRIBERS" "$RATE" <<'PY' | tee "$OUT/summary.md"
@@ -85,7 +84,7 @@ med = lambda bench, key: statistics.median(float(r[key]) for r in rows if r["ben
 floor50, floor99 = med("redis_floor", "p50_ms"), med("redis_floor", "p99_ms")
 print(f"| {sys.argv[2]} subscribers, {sys.argv[3]} writes/s | deliveries | missing | p50 ms | p99 ms | p50 ÷ floor | p99 ÷ floor |")
 print("|---|---:|---:|---:|---:|---:|---:|")
-for bench, label in [("redis_floor", "bare Redis stream (the floor)"), ("app_poll_100", "the app, worker polling every 100 ms (default)"), ("app_poll_10", "the app, worker polling every 10 ms")]:
+for bench, label in [("redis_floor", "bare Redis stream (the floor)"), ("app", "the app, its worker woken by each commit")]:
     sel = [r for r in rows if r["bench"] == bench]
     p50, p99 = med(bench, "p50_ms"), med(bench, "p99_ms")
     print(f"| {label} | {med(bench, 'deliveries'):,.0f} | {sum(int(r['missing']) for r in sel)} | {p50:.1f} | {p99:.1f} | {p50 / floor50:.1f} | {p99 / floor99:.1f} |")

@@ -16,8 +16,8 @@ use application::{
 use backon::{ExponentialBuilder, Retryable};
 use domain::error::{InfraError, InfraErrorKind};
 use domain::ports::{
-    Clock, EventFeed, EventPublisher, IdGenerator, IdempotencyRecords, JobQueue, Notifier,
-    RateLimiter, ReadinessProbe, ScheduleLedger, SessionStore, TodoCache, TodoRepository,
+    Clock, EventFeed, EventPublisher, IdGenerator, IdempotencyRecords, JobQueue, JobSignal,
+    Notifier, RateLimiter, ReadinessProbe, ScheduleLedger, SessionStore, TodoCache, TodoRepository,
     UnitOfWork, UserRepository,
 };
 use driven_memory::{
@@ -25,8 +25,8 @@ use driven_memory::{
     MemoryTodoCache, NoTodoCache,
 };
 use driven_postgres::{
-    self as postgres, PgIdempotencyRecords, PgJobQueue, PgPool, PgReadiness, PgScheduleLedger,
-    PgTodoRepository, PgUnitOfWork, PgUserRepository, PoolSettings,
+    self as postgres, PgIdempotencyRecords, PgJobQueue, PgJobSignal, PgPool, PgReadiness,
+    PgScheduleLedger, PgTodoRepository, PgUnitOfWork, PgUserRepository, PoolSettings,
 };
 use driven_redis::{
     self as redis, ClientCacheSettings, ConnectionManager, RedisEventFeed, RedisEventPublisher,
@@ -91,6 +91,8 @@ pub struct Jobs {
     pub retry_dead: RetryDeadJob,
     /// The queue itself, for the backlog metrics.
     pub queue: Arc<dyn JobQueue>,
+    /// What wakes the delivery loop when jobs are recorded.
+    pub signal: Arc<dyn JobSignal>,
     /// The worker's readiness: the same backing services as the API's.
     pub readiness: CheckReadiness,
     /// The in-process event bus, when events are not published to Redis: what a
@@ -126,12 +128,13 @@ impl Application {
         let mut probes: Vec<Arc<dyn ReadinessProbe>> = Vec::new();
 
         #[allow(clippy::type_complexity)] // Named once, here, and destructured at once.
-        let (users, todos, unit_of_work, idempotency, queue, ledger): (
+        let (users, todos, unit_of_work, idempotency, queue, signal, ledger): (
             Arc<dyn UserRepository>,
             Arc<dyn TodoRepository>,
             Arc<dyn UnitOfWork>,
             Arc<dyn IdempotencyRecords>,
             Arc<dyn JobQueue>,
+            Arc<dyn JobSignal>,
             Arc<dyn ScheduleLedger>,
         ) = match &config.database {
             Some(db) => {
@@ -154,6 +157,7 @@ impl Application {
                     Arc::new(PgUnitOfWork::new(pool.clone())),
                     Arc::new(PgIdempotencyRecords::new(pool.clone())),
                     Arc::new(PgJobQueue::new(pool.clone())),
+                    Arc::new(PgJobSignal::new(&pool)),
                     Arc::new(PgScheduleLedger::new(pool)),
                 )
             }
@@ -165,6 +169,7 @@ impl Application {
                     Arc::new(store.todos()),
                     Arc::new(store.unit_of_work()),
                     Arc::new(store.idempotency()),
+                    Arc::new(store.job_queue()),
                     Arc::new(store.job_queue()),
                     Arc::new(MemoryScheduleLedger::new()),
                 )
@@ -296,6 +301,7 @@ impl Application {
                 unit_of_work: unit_of_work.clone(),
                 idempotency: idempotency.clone(),
                 queue,
+                signal,
                 ledger,
                 publisher,
                 notifier,
@@ -364,6 +370,7 @@ struct JobPorts {
     unit_of_work: Arc<dyn UnitOfWork>,
     idempotency: Arc<dyn IdempotencyRecords>,
     queue: Arc<dyn JobQueue>,
+    signal: Arc<dyn JobSignal>,
     ledger: Arc<dyn ScheduleLedger>,
     publisher: Arc<dyn EventPublisher>,
     notifier: Arc<dyn Notifier>,
@@ -415,6 +422,7 @@ impl Jobs {
             list_dead: ListDeadJobs::new(ports.queue.clone()),
             retry_dead: RetryDeadJob::new(ports.queue.clone(), ports.clock),
             queue: ports.queue,
+            signal: ports.signal,
             readiness: CheckReadiness::new(ports.probes),
             event_bus,
         })

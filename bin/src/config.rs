@@ -166,7 +166,8 @@ pub struct WorkerConfig {
     pub in_process: bool,
     /// `WORKER_BATCH_SIZE` (default 32): the most jobs claimed at once.
     pub batch_size: u32,
-    /// `WORKER_POLL_INTERVAL_MS` (default 100): the pause after finding nothing to do.
+    /// `WORKER_POLL_INTERVAL_MS` (default 1000): the longest wait between claims when no
+    /// signal comes; the safety net for a lost signal (see `JobSignal`).
     pub poll_interval: Duration,
     /// `WORKER_LEASE_SECS` (default 60): how long a claimed job stays hidden from other
     /// workers; a job whose worker died is delivered again after that. It must be longer
@@ -246,7 +247,7 @@ fn worker_config(env: &Vars<'_>, database: bool) -> Result<WorkerConfig, ConfigE
     let worker = WorkerConfig {
         in_process: !database || env.parse("WORKER_IN_PROCESS", false)?,
         batch_size: env.parse("WORKER_BATCH_SIZE", 32u32)?,
-        poll_interval: env.millis("WORKER_POLL_INTERVAL_MS", 100)?,
+        poll_interval: env.millis("WORKER_POLL_INTERVAL_MS", 1000)?,
         lease: env.seconds("WORKER_LEASE_SECS", 60)?,
         max_attempts: env.parse("WORKER_MAX_ATTEMPTS", 10u32)?,
         backoff_base: env.millis("WORKER_BACKOFF_BASE_MS", 1_000)?,

@@ -5,8 +5,10 @@
 //! its metrics join the API's `/metrics`. Either way it is three loops over the use cases
 //! in [`Jobs`]:
 //!
-//! - **delivery**: claim a batch, deliver it, repeat; pause `WORKER_POLL_INTERVAL_MS` when
-//!   nothing is due;
+//! - **delivery**: claim a batch, deliver it, repeat; when the batch was not full, wait
+//!   until a commit records jobs (the queue's [`JobSignal`](domain::ports::JobSignal):
+//!   `LISTEN/NOTIFY` on Postgres), or `WORKER_POLL_INTERVAL_MS` at most, the safety net
+//!   for a signal that was lost;
 //! - **schedule**: at the start of every minute, the reminder and housekeeping jobs. The
 //!   tick's identity is the minute itself, so every replica names it the same and the
 //!   schedule ledger lets exactly one of them run it;
@@ -57,8 +59,38 @@ pub struct WorkerMetrics {
     oldest_age: Gauge<f64, AtomicU64>,
     dead: Gauge,
     latency: Histogram,
+    /// Claims made, by what started them and whether they found work.
+    claims: Family<ClaimLabels, Counter>,
     /// When the delivery loop last reached the queue, in Unix milliseconds.
     last_ok_ms: Arc<AtomicI64>,
+}
+
+/// The labels of `job_claims_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClaimLabels {
+    /// `signal` (jobs were recorded), `poll` (the safety net's timer) or `more` (the
+    /// previous claim was full).
+    cause: &'static str,
+    /// `jobs` or `empty`.
+    found: &'static str,
+}
+
+/// Why the delivery loop claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Signal,
+    Poll,
+    More,
+}
+
+impl Cause {
+    fn as_str(self) -> &'static str {
+        match self {
+            Cause::Signal => "signal",
+            Cause::Poll => "poll",
+            Cause::More => "more",
+        }
+    }
 }
 
 impl WorkerMetrics {
@@ -76,6 +108,7 @@ impl WorkerMetrics {
             // A worker that just started counts as having reached the queue: it is not
             // stale until it has failed to for a whole window.
             last_ok_ms: Arc::new(AtomicI64::new(Utc::now().timestamp_millis())),
+            claims: Family::default(),
         };
         registry.register(
             "jobs",
@@ -111,7 +144,30 @@ impl WorkerMetrics {
             "From the commit that recorded a job to its delivery",
             metrics.latency.clone(),
         );
+        registry.register(
+            "job_claims",
+            "Claims on the job queue, by cause (signal: jobs were recorded; poll: the safety \
+             net's timer; more: the previous claim was full) and by whether they found jobs",
+            metrics.claims.clone(),
+        );
+        for cause in [Cause::Signal, Cause::Poll, Cause::More] {
+            for found in ["jobs", "empty"] {
+                let _ = metrics.claims.get_or_create(&ClaimLabels {
+                    cause: cause.as_str(),
+                    found,
+                });
+            }
+        }
         metrics
+    }
+
+    fn claimed(&self, cause: Cause, found: bool) {
+        self.claims
+            .get_or_create(&ClaimLabels {
+                cause: cause.as_str(),
+                found: if found { "jobs" } else { "empty" },
+            })
+            .inc();
     }
 
     fn record(&self, outcome: &JobOutcome) {
@@ -178,6 +234,8 @@ async fn deliver(
     // Asked before each delivery: a stopping worker starts none, and gives the rest of
     // its batch back.
     let keep_going = || !shutdown.is_cancelled();
+    // The first claim takes whatever was recorded while no worker ran.
+    let mut cause = Cause::Poll;
     while !shutdown.is_cancelled() {
         let batch = jobs.deliver.run_once(&keep_going);
         tokio::pin!(batch);
@@ -197,31 +255,38 @@ async fn deliver(
                 }
             }
         };
-        let idle = match result {
+        let full = match result {
             Ok(outcomes) => {
                 metrics
                     .last_ok_ms
                     .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+                metrics.claimed(cause, !outcomes.is_empty());
                 for outcome in &outcomes {
                     metrics.record(outcome);
                 }
-                // A full batch means there may be more: go again at once.
-                outcomes.len() < jobs.deliver.batch() as usize
+                outcomes.len() >= jobs.deliver.batch() as usize
             }
             Err(error) => {
                 tracing::warn!(
                     error = &error as &dyn std::error::Error,
                     "cannot reach the job queue"
                 );
-                true
+                false
             }
         };
-        if idle {
+        cause = if full {
+            // A full batch means there may be more: go again at once.
+            Cause::More
+        } else {
+            // Wait until jobs become claimable: a commit recorded some, or a delivery
+            // freed a job that waited for an earlier one of its todo. The poll is the
+            // safety net for a signal that was lost.
             tokio::select! {
-                () = tokio::time::sleep(settings.poll_interval) => {}
-                () = shutdown.cancelled() => {}
+                () = jobs.signal.recorded() => Cause::Signal,
+                () = tokio::time::sleep(settings.poll_interval) => Cause::Poll,
+                () = shutdown.cancelled() => Cause::Poll,
             }
-        }
+        };
     }
 }
 

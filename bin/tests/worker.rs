@@ -238,11 +238,104 @@ async fn every_change_reaches_the_redis_stream_in_order_with_its_version() {
     app.server.await.unwrap().unwrap();
 }
 
+/// The worker's `job_claims_total` series of `cause`, summed over what they found.
+async fn claims(app: &support::server::TestApp, cause: &str) -> u64 {
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(&format!("job_claims_total{{cause=\"{cause}\"")))
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_commit_wakes_the_worker_at_once_and_a_lost_listener_comes_back() {
+    // A poll of a minute: whatever is delivered within seconds was woken by a signal.
+    let app = spawn_app_with(&[
+        ("WORKER_IN_PROCESS", "true"),
+        ("WORKER_POLL_INTERVAL_MS", "60000"),
+    ])
+    .await;
+    let actor = member(&app.app).await;
+    let todos = &app.app.use_cases;
+    let todo = todos
+        .create_todo
+        .execute(&actor, new_todo("Wake up", None))
+        .await
+        .unwrap();
+    // Changes in quick succession: each waits for the one before it to be delivered,
+    // and that delivery is what wakes the worker for it.
+    todos
+        .complete_todo
+        .execute(&actor, todo.id())
+        .await
+        .unwrap();
+    todos.reopen_todo.execute(&actor, todo.id()).await.unwrap();
+    todos
+        .complete_todo
+        .execute(&actor, todo.id())
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(5), "four events published", || async {
+        stream(&app.redis).await.len() >= 4
+    })
+    .await;
+    let versions: Vec<i64> = stream(&app.redis).await.iter().map(|e| e.2).collect();
+    assert_eq!(versions, [1, 2, 3, 4]);
+
+    // The listening connection dies (a failover, a restart, an operator): the signal
+    // comes back on a new one, and what was committed meanwhile goes out.
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query = 'LISTEN \"outbox_recorded\"'",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(killed, [true], "one listening connection, now gone");
+    todos
+        .create_todo
+        .execute(&actor, new_todo("After the cut", None))
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "the fifth event published",
+        || async { stream(&app.redis).await.len() >= 5 },
+    )
+    .await;
+    let listening: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query = 'LISTEN \"outbox_recorded\"'",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(listening, 1, "listening again");
+    assert_eq!(
+        claims(&app, "poll").await,
+        1,
+        "only the claim at start-up was a poll's"
+    );
+    assert!(claims(&app, "signal").await >= 3);
+    app.shutdown.cancel();
+    app.server.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn the_in_memory_server_delivers_events_in_process() {
+    // A poll of a minute: the commit itself wakes the worker.
     let config = config(&[
         ("HTTP_ADDR", "127.0.0.1:0"),
-        ("WORKER_POLL_INTERVAL_MS", "10"),
+        ("WORKER_POLL_INTERVAL_MS", "60000"),
     ]);
     assert!(config.worker.in_process, "in memory, serve runs the worker");
     let app = Application::build(&config).await.unwrap();

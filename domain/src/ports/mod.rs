@@ -28,7 +28,9 @@ pub use delivery::{EventPublisher, Notifier};
 pub use feed::{EventFeed, EventStream, FeedError, FeedStart, SubscribeError};
 pub use idempotency::IdempotencyRecords;
 pub use ids::IdGenerator;
-pub use outbox::{Claim, ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger};
+pub use outbox::{
+    Claim, ClaimedJob, DeadJob, JobQueue, JobSignal, Outbox, QueueStats, ScheduleLedger,
+};
 pub use password::PasswordHasher;
 pub use rate_limit::{Admission, Quota, RateLimiter};
 pub use readiness::ReadinessProbe;
@@ -42,8 +44,9 @@ pub use users::UserRepository;
 pub use {
     cache::MockTodoCache, clock::MockClock, clock::MockTicker, delivery::MockEventPublisher,
     delivery::MockNotifier, feed::MockEventFeed, idempotency::MockIdempotencyRecords,
-    ids::MockIdGenerator, outbox::MockJobQueue, outbox::MockOutbox, outbox::MockScheduleLedger,
-    password::MockPasswordHasher, rate_limit::MockRateLimiter, readiness::MockReadinessProbe,
-    sessions::MockSessionStore, todos::MockTodoRepository, tokens::MockTokenGenerator,
-    unit_of_work::MockTransaction, unit_of_work::MockUnitOfWork, users::MockUserRepository,
+    ids::MockIdGenerator, outbox::MockJobQueue, outbox::MockJobSignal, outbox::MockOutbox,
+    outbox::MockScheduleLedger, password::MockPasswordHasher, rate_limit::MockRateLimiter,
+    readiness::MockReadinessProbe, sessions::MockSessionStore, todos::MockTodoRepository,
+    tokens::MockTokenGenerator, unit_of_work::MockTransaction, unit_of_work::MockUnitOfWork,
+    users::MockUserRepository,
 };

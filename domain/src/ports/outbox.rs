@@ -187,6 +187,27 @@ pub trait JobQueue: Send + Sync {
     async fn stats(&self) -> Result<QueueStats, InfraError>;
 }
 
+/// Wakes the worker when jobs are recorded, so that a job is claimed when its transaction
+/// commits rather than at the worker's next poll.
+///
+/// A hint, never the source of truth: the queue is. A signal can be lost (a dropped
+/// connection, a restart), so the worker still polls, only rarely; and a signal can come
+/// when there is nothing to claim (another worker got there first), which costs one empty
+/// claim.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait JobSignal: Send + Sync {
+    /// Waits until jobs may have become claimable since the last call returned: recorded
+    /// by a commit, or freed by the delivery (or death) of an earlier job of their
+    /// [`OutboxMessage::ordering_key`] that they waited for.
+    ///
+    /// MUST keep a signal that comes while nobody waits (the worker is delivering): the
+    /// next call then returns at once. Many signals in that time return once, so a burst
+    /// of commits costs one claim, not one each. MAY return when nothing was recorded. An
+    /// adapter that cannot tell MUST never return: the worker's poll then does the work.
+    async fn recorded(&self);
+}
+
 /// Remembers which ticks of which periodic job have run, so that with several workers each
 /// tick runs on one of them only, and which have finished their work, so that a job can
 /// catch up on what a failed or missed tick left undone.

@@ -16,12 +16,14 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
+use tokio::sync::Notify;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
     error::InfraError,
     event::{MessageId, OutboxMessage},
-    ports::{Claim, ClaimedJob, DeadJob, JobQueue, Outbox, QueueStats, ScheduleLedger},
+    ports::{Claim, ClaimedJob, DeadJob, JobQueue, JobSignal, Outbox, QueueStats, ScheduleLedger},
 };
 
 /// One job not yet delivered, and where it stands.
@@ -45,12 +47,19 @@ pub(crate) struct Queue {
     pending: BTreeSet<MessageId>,
     /// Every dedupe key recorded, with when its job was delivered (`None` until then).
     keys: HashMap<String, Option<DateTime<Utc>>>,
+    /// Told of every commit that recorded jobs: what [`MemoryJobQueue`]'s [`JobSignal`]
+    /// waits on.
+    recorded: Arc<Notify>,
 }
 
 impl Queue {
     /// Adds committed messages. Their keys were checked when they were staged, under the
     /// store's write lock, so no other transaction can have used them since.
     pub(crate) fn push(&mut self, messages: Vec<OutboxMessage>, now: DateTime<Utc>) {
+        if !messages.is_empty() {
+            // One permit, kept until the worker waits: a burst of commits wakes it once.
+            self.recorded.notify_one();
+        }
         for message in messages {
             if let Some(key) = message.dedupe_key() {
                 self.keys.insert(key, None);
@@ -67,6 +76,21 @@ impl Queue {
                     last_error: None,
                 },
             );
+        }
+    }
+
+    /// Wakes the worker when a pending job waits on `key`: the job just delivered or dead
+    /// was what held it back.
+    fn released(&self, key: Option<uuid::Uuid>) {
+        let waits = key.is_some_and(|key| {
+            self.pending.iter().any(|id| {
+                self.jobs
+                    .get(id)
+                    .is_some_and(|entry| entry.message.ordering_key() == Some(key))
+            })
+        });
+        if waits {
+            self.recorded.notify_one();
         }
     }
 
@@ -118,10 +142,18 @@ impl Outbox for MemoryOutbox {
     }
 }
 
-/// [`JobQueue`] in memory.
+/// [`JobQueue`] in memory, and its [`JobSignal`].
 #[derive(Debug, Clone)]
 pub struct MemoryJobQueue {
     pub(crate) queue: SharedQueue,
+}
+
+#[async_trait]
+impl JobSignal for MemoryJobQueue {
+    async fn recorded(&self) {
+        let recorded = lock(&self.queue).recorded.clone();
+        recorded.notified().await;
+    }
 }
 
 #[async_trait]
@@ -169,12 +201,11 @@ impl JobQueue for MemoryJobQueue {
                 continue;
             }
             queue.pending.remove(&claim.id);
-            if let Some(key) = queue
-                .jobs
-                .remove(&claim.id)
-                .and_then(|entry| entry.message.dedupe_key())
-            {
-                queue.keys.insert(key, Some(now));
+            if let Some(entry) = queue.jobs.remove(&claim.id) {
+                if let Some(key) = entry.message.dedupe_key() {
+                    queue.keys.insert(key, Some(now));
+                }
+                queue.released(entry.message.ordering_key());
             }
         }
         Ok(())
@@ -207,7 +238,9 @@ impl JobQueue for MemoryJobQueue {
             Some(at) => entry.available_at = Some(at),
             None => {
                 entry.dead_at = Some(now);
+                let key = entry.message.ordering_key();
                 queue.pending.remove(&id);
+                queue.released(key);
             }
         }
         Ok(())
@@ -386,5 +419,47 @@ mod tests {
             (0, 0, 0),
             "nothing is kept of a delivered event"
         );
+    }
+
+    /// Whether `recorded()` returns within a moment.
+    async fn signalled(queue: &MemoryJobQueue) -> bool {
+        tokio::time::timeout(std::time::Duration::from_millis(50), queue.recorded())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn commits_made_while_the_worker_is_busy_wake_it_once_and_only_then() {
+        let shared = SharedQueue::default();
+        let queue = MemoryJobQueue {
+            queue: shared.clone(),
+        };
+        assert!(!signalled(&queue).await, "nothing recorded yet");
+
+        // Three commits while nobody waits: kept, as one wake-up.
+        for _ in 0..3 {
+            lock(&shared).push(vec![event()], Utc::now());
+        }
+        assert!(signalled(&queue).await, "a commit made while busy is kept");
+        assert!(
+            !signalled(&queue).await,
+            "a burst of commits wakes the worker once"
+        );
+
+        // A commit that recorded nothing wakes nobody.
+        lock(&shared).push(Vec::new(), Utc::now());
+        assert!(!signalled(&queue).await);
+
+        // A commit while the worker waits wakes it.
+        let waiting = tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.recorded().await }
+        });
+        tokio::task::yield_now().await;
+        lock(&shared).push(vec![event()], Utc::now());
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

@@ -12,6 +12,7 @@ mod idempotency;
 mod outbox;
 mod readiness;
 mod rows;
+mod signal;
 mod todos;
 mod unit_of_work;
 mod users;
@@ -19,6 +20,7 @@ mod users;
 pub use idempotency::PgIdempotencyRecords;
 pub use outbox::{PgJobQueue, PgScheduleLedger};
 pub use readiness::PgReadiness;
+pub use signal::PgJobSignal;
 /// The pool type, re-exported so the composition root needs no sqlx dependency of its own.
 pub use sqlx::PgPool;
 pub use todos::PgTodoRepository;

@@ -7,13 +7,13 @@ use std::{collections::BTreeSet, sync::Arc};
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     event::{JobKind, MessageId, OutboxMessage, Reminder, TodoChange, TodoEvent},
-    ports::{JobQueue, ScheduleLedger, TodoRepository, UnitOfWork, UserRepository},
+    ports::{JobQueue, JobSignal, ScheduleLedger, TodoRepository, UnitOfWork, UserRepository},
     todo::{DueDate, Title, Todo, TodoId},
     user::UserId,
 };
 use driven_memory::{MemoryScheduleLedger, MemoryStore};
 use driven_postgres::{
-    PgJobQueue, PgScheduleLedger, PgTodoRepository, PgUnitOfWork, PgUserRepository,
+    PgJobQueue, PgJobSignal, PgScheduleLedger, PgTodoRepository, PgUnitOfWork, PgUserRepository,
 };
 use test_servers::TestDatabase;
 use uuid::Uuid;
@@ -23,6 +23,7 @@ use crate::support::*;
 pub struct Fixture {
     unit_of_work: Arc<dyn UnitOfWork>,
     queue: Arc<dyn JobQueue>,
+    signal: Arc<dyn JobSignal>,
     ledger: Arc<dyn ScheduleLedger>,
     users: Arc<dyn UserRepository>,
     todos: Arc<dyn TodoRepository>,
@@ -34,6 +35,7 @@ async fn memory() -> Fixture {
     Fixture {
         unit_of_work: Arc::new(store.unit_of_work()),
         queue: Arc::new(store.job_queue()),
+        signal: Arc::new(store.job_queue()),
         ledger: Arc::new(MemoryScheduleLedger::new()),
         users: Arc::new(store.users()),
         todos: Arc::new(store.todos()),
@@ -47,6 +49,7 @@ async fn postgres() -> Fixture {
     Fixture {
         unit_of_work: Arc::new(PgUnitOfWork::new(pool.clone())),
         queue: Arc::new(PgJobQueue::new(pool.clone())),
+        signal: Arc::new(PgJobSignal::new(&pool)),
         ledger: Arc::new(PgScheduleLedger::new(pool.clone())),
         users: Arc::new(PgUserRepository::new(pool.clone())),
         todos: Arc::new(PgTodoRepository::new(pool)),
@@ -73,6 +76,8 @@ contract!(adapters: [memory, postgres], checks: [
     a_tick_is_claimed_by_one_caller_only,
     a_tick_counts_as_finished_only_when_completed_and_purging_keeps_the_last,
     the_reminder_scan_finds_open_todos_due_in_range_page_by_page,
+    a_commit_that_records_jobs_signals_once_however_many_it_made,
+    delivering_a_job_that_a_later_one_waits_for_signals,
 ]);
 
 fn now() -> DateTime<Utc> {
@@ -693,4 +698,74 @@ async fn the_reminder_scan_finds_open_todos_due_in_range_page_by_page(f: &Fixtur
     let found: Vec<TodoId> = page1.iter().chain(&page2).map(Todo::id).collect();
     assert_eq!(found, wanted.iter().map(Todo::id).collect::<Vec<_>>());
     assert_eq!(page1[0], wanted[0]);
+}
+
+/// Whether the signal comes within `within`.
+async fn signalled(f: &Fixture, within: std::time::Duration) -> bool {
+    tokio::time::timeout(within, f.signal.recorded())
+        .await
+        .is_ok()
+}
+
+/// Takes the signals that may come unasked (an adapter MAY signal when nothing was
+/// recorded, as Postgres's does once it starts listening), until a second passes without
+/// one.
+async fn settle(f: &Fixture) {
+    while signalled(f, std::time::Duration::from_secs(1)).await {}
+}
+
+const AT_ONCE: std::time::Duration = std::time::Duration::from_secs(5);
+const QUIET: std::time::Duration = std::time::Duration::from_millis(300);
+
+async fn a_commit_that_records_jobs_signals_once_however_many_it_made(f: &Fixture) {
+    settle(f).await;
+    for _ in 0..3 {
+        commit(f, &[event(TodoChange::Created), event(TodoChange::Created)]).await;
+    }
+    assert!(
+        signalled(f, AT_ONCE).await,
+        "commits made while nobody waited"
+    );
+    assert!(!signalled(f, QUIET).await, "three commits, one wake-up");
+
+    let tx = f.unit_of_work.begin().await.unwrap();
+    assert!(
+        tx.outbox()
+            .record(&event(TodoChange::Created))
+            .await
+            .unwrap()
+    );
+    drop(tx);
+    assert!(!signalled(f, QUIET).await, "a transaction that rolled back");
+
+    let waiting = signalled(f, AT_ONCE);
+    let committing = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        commit(f, &[event(TodoChange::Created)]).await;
+    };
+    let (woken, ()) = tokio::join!(waiting, committing);
+    assert!(woken, "a commit while the worker waits");
+}
+
+async fn delivering_a_job_that_a_later_one_waits_for_signals(f: &Fixture) {
+    let todo_id = TodoId::from_uuid(Uuid::now_v7());
+    commit(
+        f,
+        &[
+            event_of(todo_id, TodoChange::Created),
+            event_of(todo_id, TodoChange::Completed),
+        ],
+    )
+    .await;
+    settle(f).await;
+    let first = claim_all(f).await;
+    assert_eq!(first.len(), 1, "the second waits for the first");
+    assert!(!signalled(f, QUIET).await, "a claim frees nothing");
+
+    f.queue.complete(&[first[0].claim()], now()).await.unwrap();
+    assert!(
+        signalled(f, AT_ONCE).await,
+        "the delivery freed the job that waited for it"
+    );
+    assert_eq!(claim_all(f).await.len(), 1);
 }

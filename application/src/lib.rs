@@ -20,6 +20,7 @@
 pub mod actor;
 pub mod error;
 pub mod jobs;
+pub mod links;
 pub mod readiness;
 pub mod seed;
 pub mod todos;

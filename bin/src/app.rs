@@ -11,6 +11,7 @@ use anyhow::Context;
 use application::{
     Ports, Settings, UseCases,
     jobs::{DeliverJobs, EnqueueReminders, Housekeeping, ListDeadJobs, RetryDeadJob, RetryPolicy},
+    links::SpanLinks,
     readiness::CheckReadiness,
 };
 use backon::{ExponentialBuilder, Retryable};
@@ -346,7 +347,13 @@ impl Application {
                 .context("SESSION_TTL_SECS is too large")?,
         };
         Ok(Self {
-            use_cases: Arc::new(UseCases::new(ports, settings)),
+            use_cases: Arc::new({
+                let mut use_cases = UseCases::new(ports, settings);
+                use_cases.watch_todos = use_cases
+                    .watch_todos
+                    .with_span_links(Arc::new(OpenTelemetryLinks));
+                use_cases
+            }),
             jobs: Arc::new(jobs),
             backends,
         })
@@ -358,6 +365,15 @@ fn per_minute(limit: u32) -> domain::ports::Quota {
     domain::ports::Quota {
         limit,
         window: std::time::Duration::from_secs(60),
+    }
+}
+
+/// [`SpanLinks`] by OpenTelemetry span links; a no-op when no traces are exported.
+struct OpenTelemetryLinks;
+
+impl SpanLinks for OpenTelemetryLinks {
+    fn link(&self, span: &tracing::Span, trace_parent: &str) {
+        trace_context::link(span, trace_parent);
     }
 }
 
@@ -403,7 +419,8 @@ impl Jobs {
                 worker.lease,
                 worker.batch_size,
             )
-            .context("WORKER_LEASE_SECS is too short for the deliveries")?,
+            .context("WORKER_LEASE_SECS is too short for the deliveries")?
+            .with_span_links(Arc::new(OpenTelemetryLinks)),
             reminders: EnqueueReminders::new(
                 ports.todos,
                 ports.unit_of_work,

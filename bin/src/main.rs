@@ -15,8 +15,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     load_dotenv()?;
     let config = Config::from_env()?;
-    telemetry::init(config.log_format, &config.log_filter)?;
-    backend::cli::run(cli.command, &config).await
+    let telemetry = telemetry::init(config.log_format, &config.log_filter)?;
+    let result = backend::cli::run(cli.command, &config).await;
+    telemetry.shutdown().await;
+    result
 }
 
 /// Loads `.env` from the working directory or its parents, for local development. Real

@@ -52,6 +52,7 @@ async fn empty_database() -> TestDatabase {
     for sql in [
         "DROP TABLE idempotency_keys",
         "DROP TABLE outbox",
+        "DROP FUNCTION outbox_notify_recorded, outbox_notify_released",
         "DROP TABLE schedule_ticks",
         "DROP TABLE todos",
         "DROP TABLE users",

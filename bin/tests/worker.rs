@@ -369,7 +369,8 @@ async fn the_in_memory_server_delivers_events_in_process() {
             .await
             .expect("an event within 5 s")
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .event;
         assert_eq!(
             (
                 event.change.name(),

@@ -2,6 +2,10 @@
 
 use std::{sync::Arc, time::Duration};
 
+use tracing::{Instrument, Span};
+
+use crate::links::SpanLinks;
+
 use chrono::{DateTime, Utc};
 use domain::{
     error::InfraError,
@@ -133,6 +137,7 @@ pub struct DeliverJobs {
     policy: RetryPolicy,
     lease: chrono::TimeDelta,
     batch: u32,
+    links: Option<Arc<dyn SpanLinks>>,
 }
 
 impl std::fmt::Debug for DeliverJobs {
@@ -174,12 +179,32 @@ impl DeliverJobs {
             policy,
             lease: chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX),
             batch: batch.max(1),
+            links: None,
         })
     }
 
     /// How many jobs one call claims at most.
     pub fn batch(&self) -> u32 {
         self.batch
+    }
+
+    /// Links each delivery's span to the spans that recorded its jobs, with `links`.
+    #[must_use]
+    pub fn with_span_links(mut self, links: Arc<dyn SpanLinks>) -> Self {
+        self.links = Some(links);
+        self
+    }
+
+    /// Links `span` to the change that recorded each of `jobs`, where one was traced.
+    fn link<'a>(&self, span: &Span, jobs: impl IntoIterator<Item = &'a ClaimedJob>) {
+        if let Some(links) = &self.links {
+            for parent in jobs
+                .into_iter()
+                .filter_map(|job| job.trace_parent.as_deref())
+            {
+                links.link(span, parent);
+            }
+        }
     }
 
     /// Whether a delivery that may take `longest` can start now under a lease that ends
@@ -232,9 +257,12 @@ impl DeliverJobs {
         if !events.is_empty() {
             if self.may_start(lease_end, self.publisher.longest_call(), keep_going) {
                 let batch: Vec<_> = events.iter().map(|(_, event)| event.clone()).collect();
-                let result = self
-                    .publisher
-                    .publish_all(&batch)
+                let span = tracing::info_span!("publish_events", events = batch.len());
+                self.link(&span, events.iter().map(|(job, _)| job));
+                // The call is made inside the span, so that the port's own span is its
+                // child.
+                let result = async { self.publisher.publish_all(&batch).await }
+                    .instrument(span)
                     .await
                     .map_err(|e| describe(&e));
                 let jobs: Vec<_> = events.into_iter().map(|(job, _)| job).collect();
@@ -248,9 +276,10 @@ impl DeliverJobs {
                 unstarted.push(job.claim());
                 continue;
             }
-            let result = self
-                .notifier
-                .notify(&reminder)
+            let span = tracing::info_span!("send_reminder", job_id = %job.message.id());
+            self.link(&span, [&job]);
+            let result = async { self.notifier.notify(&reminder).await }
+                .instrument(span)
                 .await
                 .map_err(|e| describe(&e));
             self.report(std::slice::from_ref(&job), result, &mut outcomes)
@@ -367,6 +396,7 @@ mod tests {
             message,
             attempt,
             recorded_at: T0 - chrono::TimeDelta::seconds(2),
+            trace_parent: None,
         }
     }
 

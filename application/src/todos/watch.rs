@@ -11,13 +11,13 @@ use std::{
 use domain::{
     error::InfraError,
     event::{MessageId, TodoEvent},
-    ports::{EventFeed, FeedError, FeedStart, SubscribeError, Ticker},
+    ports::{EventFeed, FeedError, FeedStart, PublishedEvent, SubscribeError, Ticker},
     session::SessionToken,
     user::UserId,
 };
 use futures_util::{Stream, StreamExt};
 
-use crate::{Actor, AppError, FieldViolation, error::codes, users::Authenticate};
+use crate::{Actor, AppError, FieldViolation, error::codes, links::SpanLinks, users::Authenticate};
 
 /// How many live subscriptions are allowed at once, and how often each checks its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,6 +212,7 @@ pub struct WatchTodos {
     authenticate: Authenticate,
     limits: WatchLimits,
     open: Arc<Mutex<Open>>,
+    links: Option<Arc<dyn SpanLinks>>,
 }
 
 impl std::fmt::Debug for WatchTodos {
@@ -220,6 +221,21 @@ impl std::fmt::Debug for WatchTodos {
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
+}
+
+/// Hands `published` to one subscriber: a span marks the moment, linked to the publish
+/// (and, through it, to the change's request) when the publish was traced.
+fn delivered(links: Option<&dyn SpanLinks>, published: PublishedEvent) -> TodoEvent {
+    let span = tracing::info_span!(
+        "deliver_event",
+        event_id = %published.event.id,
+        todo_id = %published.event.todo_id,
+        user_id = %published.event.owner,
+    );
+    if let (Some(links), Some(parent)) = (links, &published.trace_parent) {
+        links.link(&span, parent);
+    }
+    published.event
 }
 
 impl WatchTodos {
@@ -236,7 +252,15 @@ impl WatchTodos {
             authenticate,
             limits,
             open: Arc::default(),
+            links: None,
         }
+    }
+
+    /// Links each delivery's span to the span of the event's publish, with `links`.
+    #[must_use]
+    pub fn with_span_links(mut self, links: Arc<dyn SpanLinks>) -> Self {
+        self.links = Some(links);
+        self
     }
 
     /// Takes a place for `user`, or says which limit is reached.
@@ -271,20 +295,26 @@ impl WatchTodos {
         let owner = watch.actor.id;
         let slot = self.take_slot(owner)?;
         let start = watch.after.map_or(FeedStart::Now, FeedStart::After);
-        let owner_only = move |item: &Result<TodoEvent, FeedError>| {
-            ready(item.as_ref().map_or(true, |event| event.owner == owner))
+        let owner_only = move |item: &Result<PublishedEvent, FeedError>| {
+            ready(item.as_ref().map_or(true, |p| p.event.owner == owner))
         };
         let mut seen = Seen::default();
-        let first_time = move |item: &Result<TodoEvent, FeedError>| {
-            ready(item.as_ref().map_or(true, |event| seen.first(event.id)))
+        let first_time = move |item: &Result<PublishedEvent, FeedError>| {
+            ready(item.as_ref().map_or(true, |p| seen.first(p.event.id)))
         };
+        let links = self.links.clone();
         let events = self
             .feed
             .subscribe(start)
             .await?
             .filter(owner_only)
             .filter(first_time)
-            .map(|item| Step::Event(item.map_err(WatchEnd::from)))
+            .map(move |item| {
+                Step::Event(
+                    item.map(|published| delivered(links.as_deref(), published))
+                        .map_err(WatchEnd::from),
+                )
+            })
             // A feed that ends (the process is closing) ends the subscription; without
             // this mark, the session checks would keep it open.
             .chain(futures_util::stream::iter([Step::End]));
@@ -397,13 +427,20 @@ mod tests {
         }
     }
 
+    /// `items` as a feed hands them out.
+    fn published(
+        items: Vec<Result<TodoEvent, FeedError>>,
+    ) -> impl Iterator<Item = Result<PublishedEvent, FeedError>> {
+        items.into_iter().map(|item| item.map(PublishedEvent::from))
+    }
+
     /// A feed that expects one subscription from `start` and hands out `items`.
     fn feed_of(start: FeedStart, items: Vec<Result<TodoEvent, FeedError>>) -> Arc<MockEventFeed> {
         let mut feed = MockEventFeed::new();
         feed.expect_subscribe()
             .withf(move |s| *s == start)
             .times(1)
-            .return_once(move |_| Ok(Box::pin(futures_util::stream::iter(items))));
+            .return_once(move |_| Ok(Box::pin(futures_util::stream::iter(published(items)))));
         Arc::new(feed)
     }
 
@@ -574,7 +611,7 @@ mod tests {
         // A live feed goes on after a lag; the subscription must not wait for it.
         feed.expect_subscribe().return_once(move |_| {
             Ok(Box::pin(
-                futures_util::stream::iter(items).chain(futures_util::stream::pending()),
+                futures_util::stream::iter(published(items)).chain(futures_util::stream::pending()),
             ))
         });
 
@@ -649,7 +686,7 @@ mod tests {
             Ok(Box::pin(futures_util::stream::once(async move {
                 tokio::task::yield_now().await;
                 tokio::task::yield_now().await;
-                Ok(sent)
+                Ok(sent.into())
             })))
         });
         let mut ticker = MockTicker::new();

@@ -24,8 +24,27 @@ pub enum FeedError {
     Interrupted,
 }
 
+/// An event as a feed hands it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedEvent {
+    /// The event.
+    pub event: TodoEvent,
+    /// The trace context of its publish (a W3C `traceparent`), when one was traced: what a
+    /// subscriber's delivery links to. Opaque here.
+    pub trace_parent: Option<String>,
+}
+
+impl From<TodoEvent> for PublishedEvent {
+    fn from(event: TodoEvent) -> Self {
+        Self {
+            event,
+            trace_parent: None,
+        }
+    }
+}
+
 /// Every todo event, as it is published, in publishing order.
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<TodoEvent, FeedError>> + Send>>;
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<PublishedEvent, FeedError>> + Send>>;
 
 /// Where a subscription starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -25,7 +25,7 @@ mod users;
 pub use cache::TodoCache;
 pub use clock::{Clock, Ticker, Ticks};
 pub use delivery::{EventPublisher, Notifier};
-pub use feed::{EventFeed, EventStream, FeedError, FeedStart, SubscribeError};
+pub use feed::{EventFeed, EventStream, FeedError, FeedStart, PublishedEvent, SubscribeError};
 pub use idempotency::IdempotencyRecords;
 pub use ids::IdGenerator;
 pub use outbox::{

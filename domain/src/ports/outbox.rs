@@ -58,6 +58,9 @@ pub struct ClaimedJob {
     pub attempt: u32,
     /// When the message was recorded (committed with its change).
     pub recorded_at: DateTime<Utc>,
+    /// The trace context of the change that recorded it (a W3C `traceparent`), when a
+    /// trace was being recorded: what the delivery's span links to. Opaque here.
+    pub trace_parent: Option<String>,
 }
 
 impl ClaimedJob {

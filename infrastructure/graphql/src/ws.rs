@@ -48,6 +48,7 @@ use serde::Deserialize;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_stream::StreamMap;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     GraphqlSchema,
@@ -193,6 +194,9 @@ struct Socket {
     authorization: Option<String>,
     /// Whether `connection_init` arrived (a second one is refused).
     initialised: bool,
+    /// The caller's W3C trace context from `connection_init` (`traceparent`, and
+    /// `tracestate` if any): each subscription's span continues it.
+    trace: Option<(String, Option<String>)>,
     /// The running operations, by the client's id.
     operations: StreamMap<String, std::pin::Pin<Box<dyn Stream<Item = OperationItem> + Send>>>,
 }
@@ -204,6 +208,7 @@ impl Socket {
             from,
             authorization: None,
             initialised: false,
+            trace: None,
             operations: StreamMap::new(),
         }
     }
@@ -302,6 +307,15 @@ impl Socket {
                     .map(str::to_owned);
                 authenticate(&self.state.use_cases, authorization.as_deref()).await?;
                 self.authorization = authorization;
+                let text = |key: &str| {
+                    payload
+                        .as_ref()
+                        .and_then(|p| p.get(key))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                };
+                self.trace = text(trace_context::TRACEPARENT)
+                    .map(|parent| (parent, text(trace_context::TRACESTATE)));
                 Ok(vec![message(None, "connection_ack", None::<()>)])
             }
             ClientMessage::Ping {} => Ok(vec![message(None, "pong", None::<()>)]),
@@ -343,7 +357,19 @@ impl Socket {
                 format!("Subscriber for {id} already exists"),
             ));
         }
-        let caller = authenticate(&self.state.use_cases, self.authorization.as_deref()).await?;
+        // The subscription's start, in the caller's trace when `connection_init` named one.
+        let span = tracing::info_span!(
+            "subscribe",
+            otel.name = "graphql subscribe",
+            otel.kind = "server",
+            operation_id = %id,
+        );
+        if let Some((parent, state)) = &self.trace {
+            trace_context::continue_from(&span, parent, state.as_deref());
+        }
+        let caller = authenticate(&self.state.use_cases, self.authorization.as_deref())
+            .instrument(span)
+            .await?;
         let admitted = Admitted::default();
         let mut request = Request::new(payload.query)
             .variables(Variables::from_json(

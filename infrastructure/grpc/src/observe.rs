@@ -112,10 +112,15 @@ pub(crate) async fn observe(
     let (service, method) = labels(request.uri().path(), &observer.methods);
     let span = tracing::info_span!(
         "rpc",
+        otel.name = %format_args!("{service}/{method}"),
+        otel.kind = "server",
+        rpc.system = "grpc",
         rpc.service = %service,
         rpc.method = %method,
         request_id = %request_id
     );
+    // A caller that sends `traceparent` metadata gets its trace continued here.
+    trace_context::continue_from_headers(&span, request.headers());
     let timeout =
         deadline(request.headers()).map_or(observer.max_timeout, |d| d.min(observer.max_timeout));
 

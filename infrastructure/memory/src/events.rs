@@ -9,14 +9,17 @@ use async_trait::async_trait;
 use domain::{
     error::InfraError,
     event::TodoEvent,
-    ports::{EventFeed, EventPublisher, EventStream, FeedError, FeedStart, SubscribeError},
+    ports::{
+        EventFeed, EventPublisher, EventStream, FeedError, FeedStart, PublishedEvent,
+        SubscribeError,
+    },
 };
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
 /// A feed over a broadcast receiver: what both in-process and Redis-fed subscribers read.
 /// A receiver that lagged says by how much and goes on; a closed channel ends the stream.
-fn live(receiver: broadcast::Receiver<TodoEvent>) -> EventStream {
+fn live(receiver: broadcast::Receiver<PublishedEvent>) -> EventStream {
     Box::pin(futures_util::stream::unfold(
         receiver,
         |mut receiver| async move {
@@ -43,14 +46,14 @@ fn live(receiver: broadcast::Receiver<TodoEvent>) -> EventStream {
 /// nothing older: that is its resume window.
 #[derive(Debug, Clone)]
 pub struct MemoryEventBus {
-    sender: broadcast::Sender<TodoEvent>,
+    sender: broadcast::Sender<PublishedEvent>,
     recent: Arc<Mutex<Recent>>,
 }
 
 /// The newest events, oldest first.
 #[derive(Debug)]
 struct Recent {
-    events: VecDeque<TodoEvent>,
+    events: VecDeque<PublishedEvent>,
     retained: usize,
 }
 
@@ -79,16 +82,20 @@ impl EventPublisher for MemoryEventBus {
     async fn publish(&self, event: &TodoEvent) -> Result<(), InfraError> {
         // Kept and sent under one lock, so a subscriber that resumes (which reads the
         // kept events and subscribes under the same lock) sees each event exactly once.
+        let published = PublishedEvent {
+            event: event.clone(),
+            trace_parent: trace_context::current(),
+        };
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         if recent.retained > 0 {
             if recent.events.len() == recent.retained {
                 recent.events.pop_front();
             }
-            recent.events.push_back(event.clone());
+            recent.events.push_back(published.clone());
         }
         // An error only means nobody listens right now, which is not a failure: a
         // broadcast has no one to deliver to later either.
-        let _ = self.sender.send(event.clone());
+        let _ = self.sender.send(published);
         Ok(())
     }
 }
@@ -103,7 +110,7 @@ impl EventFeed for MemoryEventBus {
                 let seen = recent
                     .events
                     .iter()
-                    .position(|event| event.id == id)
+                    .position(|published| published.event.id == id)
                     .ok_or(SubscribeError::NotRetained(id))?;
                 let missed: Vec<_> = recent.events.iter().skip(seen + 1).cloned().collect();
                 let receiver = self.sender.subscribe();

@@ -31,6 +31,7 @@ use domain::{
 struct Entry {
     message: OutboxMessage,
     recorded_at: DateTime<Utc>,
+    trace_parent: Option<String>,
     attempts: u32,
     /// Not claimable before this; `None` means at once.
     available_at: Option<DateTime<Utc>>,
@@ -53,14 +54,15 @@ pub(crate) struct Queue {
 }
 
 impl Queue {
-    /// Adds committed messages. Their keys were checked when they were staged, under the
-    /// store's write lock, so no other transaction can have used them since.
-    pub(crate) fn push(&mut self, messages: Vec<OutboxMessage>, now: DateTime<Utc>) {
+    /// Adds committed messages, each with the trace context it was recorded in. Their keys
+    /// were checked when they were staged, under the store's write lock, so no other
+    /// transaction can have used them since.
+    pub(crate) fn push(&mut self, messages: Vec<Staged>, now: DateTime<Utc>) {
         if !messages.is_empty() {
             // One permit, kept until the worker waits: a burst of commits wakes it once.
             self.recorded.notify_one();
         }
-        for message in messages {
+        for (message, trace_parent) in messages {
             if let Some(key) = message.dedupe_key() {
                 self.keys.insert(key, None);
             }
@@ -70,6 +72,7 @@ impl Queue {
                 Entry {
                     message,
                     recorded_at: now,
+                    trace_parent,
                     attempts: 0,
                     available_at: None,
                     dead_at: None,
@@ -105,6 +108,10 @@ impl Queue {
     }
 }
 
+/// A message recorded in a transaction not yet committed, with the trace context it was
+/// recorded in.
+pub(crate) type Staged = (OutboxMessage, Option<String>);
+
 /// The queue shared by a store's outboxes and its job queue.
 pub(crate) type SharedQueue = Arc<Mutex<Queue>>;
 
@@ -120,7 +127,7 @@ fn lock(queue: &SharedQueue) -> MutexGuard<'_, Queue> {
 #[derive(Debug, Clone)]
 pub(crate) struct MemoryOutbox {
     pub(crate) queue: SharedQueue,
-    pub(crate) staged: Arc<Mutex<Vec<OutboxMessage>>>,
+    pub(crate) staged: Arc<Mutex<Vec<Staged>>>,
 }
 
 #[async_trait]
@@ -132,12 +139,14 @@ impl Outbox for MemoryOutbox {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(key) = message.dedupe_key() {
             let taken = lock(&self.queue).keys.contains_key(&key)
-                || staged.iter().any(|m| m.dedupe_key().as_ref() == Some(&key));
+                || staged
+                    .iter()
+                    .any(|(m, _)| m.dedupe_key().as_ref() == Some(&key));
             if taken {
                 return Ok(false);
             }
         }
-        staged.push(message.clone());
+        staged.push((message.clone(), trace_context::current()));
         Ok(true)
     }
 }
@@ -188,6 +197,7 @@ impl JobQueue for MemoryJobQueue {
                     message: entry.message.clone(),
                     attempt: entry.attempts,
                     recorded_at: entry.recorded_at,
+                    trace_parent: entry.trace_parent.clone(),
                 });
             }
         }
@@ -407,7 +417,7 @@ mod tests {
             queue: shared.clone(),
         };
         let now = Utc::now();
-        lock(&shared).push((0..1_000).map(|_| event()).collect(), now);
+        lock(&shared).push((0..1_000).map(|_| (event(), None)).collect(), now);
         let lease = now + chrono::TimeDelta::minutes(1);
         let jobs = queue.claim(now, lease, 1_000).await.unwrap();
         let claims: Vec<Claim> = jobs.iter().map(ClaimedJob::claim).collect();
@@ -438,7 +448,7 @@ mod tests {
 
         // Three commits while nobody waits: kept, as one wake-up.
         for _ in 0..3 {
-            lock(&shared).push(vec![event()], Utc::now());
+            lock(&shared).push(vec![(event(), None)], Utc::now());
         }
         assert!(signalled(&queue).await, "a commit made while busy is kept");
         assert!(
@@ -456,7 +466,7 @@ mod tests {
             async move { queue.recorded().await }
         });
         tokio::task::yield_now().await;
-        lock(&shared).push(vec![event()], Utc::now());
+        lock(&shared).push(vec![(event(), None)], Utc::now());
         tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
             .await
             .unwrap()

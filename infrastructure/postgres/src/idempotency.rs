@@ -32,6 +32,7 @@ impl PgIdempotencyRecords {
 
 #[async_trait]
 impl IdempotencyRecords for PgIdempotencyRecords {
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.idempotency.record", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn record(&self, record: &IdempotencyRecord) -> Result<(), RepositoryError> {
         let mut conn = self.db.conn().await?;
         // A plain insert: under a key a concurrent transaction holds, Postgres makes it
@@ -51,6 +52,7 @@ impl IdempotencyRecords for PgIdempotencyRecords {
         Ok(())
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.idempotency.find", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn find(
         &self,
         user: UserId,
@@ -82,6 +84,7 @@ impl IdempotencyRecords for PgIdempotencyRecords {
         }))
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.idempotency.purge", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
         let mut conn = self.db.conn().await?;
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE recorded_at < $1")

@@ -22,18 +22,20 @@ pub(crate) struct PgOutbox {
 
 #[async_trait]
 impl Outbox for PgOutbox {
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.outbox.record", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn record(&self, message: &OutboxMessage) -> Result<bool, InfraError> {
         let mut conn = self.db.conn().await?;
         // `ON CONFLICT` on the dedupe key only: two messages with the same id would be a
         // broken id generator, and that must fail loudly, not vanish.
         let inserted = sqlx::query(
-            "INSERT INTO outbox (id, kind, dedupe_key, payload) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (dedupe_key) DO NOTHING",
+            "INSERT INTO outbox (id, kind, dedupe_key, payload, trace_parent) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
         )
         .bind(message.id().as_uuid())
         .bind(message.kind().as_str())
         .bind(message.dedupe_key())
         .bind(Json(MessageRecord::from(message)))
+        .bind(trace_context::current())
         .execute(&mut *conn)
         .await
         .map_err(|e| error::infra("record outbox message", e))?;
@@ -76,6 +78,7 @@ fn attempts_of(n: i32) -> u32 {
 
 #[async_trait]
 impl JobQueue for PgJobQueue {
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.jobs.claim", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn claim(
         &self,
         now: DateTime<Utc>,
@@ -101,7 +104,7 @@ impl JobQueue for PgJobQueue {
                  FOR UPDATE SKIP LOCKED) \
              UPDATE outbox o SET attempts = o.attempts + 1, available_at = $2 \
              FROM due WHERE o.id = due.id \
-             RETURNING o.id, o.payload, o.attempts, o.recorded_at",
+             RETURNING o.id, o.payload, o.attempts, o.recorded_at, o.trace_parent",
         )
         .bind(now)
         .bind(lease_until)
@@ -124,6 +127,9 @@ impl JobQueue for PgJobQueue {
                     recorded_at: row
                         .try_get("recorded_at")
                         .map_err(|e| error::infra("read outbox row", e))?,
+                    trace_parent: row
+                        .try_get("trace_parent")
+                        .map_err(|e| error::infra("read outbox row", e))?,
                 })
             })
             .collect::<Result<Vec<_>, InfraError>>()?;
@@ -132,6 +138,7 @@ impl JobQueue for PgJobQueue {
         Ok(jobs)
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.jobs.complete", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn complete(&self, claims: &[Claim], now: DateTime<Utc>) -> Result<(), InfraError> {
         if claims.is_empty() {
             return Ok(());
@@ -153,6 +160,7 @@ impl JobQueue for PgJobQueue {
         Ok(())
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.jobs.release", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn release(&self, claims: &[Claim], now: DateTime<Utc>) -> Result<(), InfraError> {
         if claims.is_empty() {
             return Ok(());
@@ -173,6 +181,7 @@ impl JobQueue for PgJobQueue {
         Ok(())
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.jobs.fail", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn fail(
         &self,
         id: MessageId,
@@ -199,6 +208,7 @@ impl JobQueue for PgJobQueue {
         Ok(())
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.jobs.dead", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn dead(&self, limit: u32) -> Result<Vec<DeadJob>, InfraError> {
         let rows = sqlx::query(
             "SELECT id, kind, attempts, last_error, recorded_at, dead_at FROM outbox \
@@ -225,6 +235,7 @@ impl JobQueue for PgJobQueue {
             .collect()
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.jobs.retry", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn retry(&self, id: MessageId, now: DateTime<Utc>) -> Result<bool, InfraError> {
         let done = sqlx::query(
             "UPDATE outbox SET dead_at = NULL, attempts = 0, available_at = $2 \
@@ -238,6 +249,7 @@ impl JobQueue for PgJobQueue {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.jobs.purge_delivered", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn purge_delivered(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
         let done = sqlx::query("DELETE FROM outbox WHERE delivered_at < $1")
             .bind(before)
@@ -247,6 +259,7 @@ impl JobQueue for PgJobQueue {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.jobs.stats", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn stats(&self) -> Result<QueueStats, InfraError> {
         // Both counts use the partial indexes; neither scans delivered rows.
         let row = sqlx::query(
@@ -285,6 +298,7 @@ impl PgScheduleLedger {
 
 #[async_trait]
 impl ScheduleLedger for PgScheduleLedger {
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.schedule.claim_tick", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn claim_tick(&self, job: &str, tick: DateTime<Utc>) -> Result<bool, InfraError> {
         let done = sqlx::query(
             "INSERT INTO schedule_ticks (job, tick) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -297,6 +311,7 @@ impl ScheduleLedger for PgScheduleLedger {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.schedule.complete_tick", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn complete_tick(&self, job: &str, tick: DateTime<Utc>) -> Result<(), InfraError> {
         sqlx::query(
             "INSERT INTO schedule_ticks (job, tick, completed_at) VALUES ($1, $2, now()) \
@@ -310,6 +325,7 @@ impl ScheduleLedger for PgScheduleLedger {
         Ok(())
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.schedule.last_completed", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn last_completed(&self, job: &str) -> Result<Option<DateTime<Utc>>, InfraError> {
         sqlx::query_scalar(
             "SELECT max(tick) FROM schedule_ticks WHERE job = $1 AND completed_at IS NOT NULL",
@@ -320,6 +336,7 @@ impl ScheduleLedger for PgScheduleLedger {
         .map_err(|e| error::infra("read the last finished tick", e))
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.schedule.purge", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, InfraError> {
         // Each job's latest finished tick stays, however old: it is where a job that has
         // not run for a while catches up from.

@@ -53,13 +53,18 @@ impl PgTodoRepository {
     }
 }
 
-/// `INSERT INTO outbox` of the message bound to `$1`..`$4`, for each row the CTE `written`
-/// returns (none when the todo change touched no row), as [`crate::outbox`] records it.
+/// `INSERT INTO outbox` of the message bound to `$1`..`$4` and the trace context bound to
+/// `$trace` (the statement's last parameter), for each row the CTE `written` returns (none
+/// when the todo change touched no row), as [`crate::outbox`] records it.
 macro_rules! record_if_written {
-    () => {
-        "recorded AS (INSERT INTO outbox (id, kind, dedupe_key, payload) \
-         SELECT $1, $2, $3, $4 FROM written ON CONFLICT (dedupe_key) DO NOTHING) \
-         SELECT EXISTS (SELECT 1 FROM written)"
+    ($trace:literal) => {
+        concat!(
+            "recorded AS (INSERT INTO outbox (id, kind, dedupe_key, payload, trace_parent) \
+             SELECT $1, $2, $3, $4, ",
+            $trace,
+            " FROM written ON CONFLICT (dedupe_key) DO NOTHING) \
+             SELECT EXISTS (SELECT 1 FROM written)"
+        )
     };
 }
 
@@ -86,7 +91,7 @@ pub(crate) async fn write_with_message(
                 "WITH written AS (INSERT INTO todos (",
                 columns!(),
                 ") VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING 1), ",
-                record_if_written!()
+                record_if_written!("$15")
             ));
             (
                 todo.id(),
@@ -100,7 +105,8 @@ pub(crate) async fn write_with_message(
                     .bind(r.completed_at)
                     .bind(r.version)
                     .bind(r.created_at)
-                    .bind(r.updated_at),
+                    .bind(r.updated_at)
+                    .bind(trace_context::current()),
             )
         }
         TodoWrite::Update { todo, expected } => {
@@ -109,7 +115,7 @@ pub(crate) async fn write_with_message(
                 "WITH written AS (UPDATE todos SET title = $7, description = $8, tags = $9, \
                  due_date = $10, completed_at = $11, version = $12, updated_at = $13 \
                  WHERE id = $5 AND version = $6 RETURNING 1), ",
-                record_if_written!()
+                record_if_written!("$14")
             ));
             (
                 todo.id(),
@@ -122,19 +128,21 @@ pub(crate) async fn write_with_message(
                     .bind(r.due_date)
                     .bind(r.completed_at)
                     .bind(r.version)
-                    .bind(r.updated_at),
+                    .bind(r.updated_at)
+                    .bind(trace_context::current()),
             )
         }
         TodoWrite::Delete { id, expected } => {
             let query = sqlx::query_scalar::<_, bool>(concat!(
                 "WITH written AS (DELETE FROM todos WHERE id = $5 AND version = $6 RETURNING 1), ",
-                record_if_written!()
+                record_if_written!("$7")
             ));
             (
                 *id,
                 bind_message(query, message)
                     .bind(id.as_uuid())
-                    .bind(expected.get()),
+                    .bind(expected.get())
+                    .bind(trace_context::current()),
             )
         }
     };
@@ -162,6 +170,7 @@ fn bind_message<'q>(query: ScalarQuery<'q>, message: &OutboxMessage) -> ScalarQu
 
 #[async_trait]
 impl TodoRepository for PgTodoRepository {
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.todos.insert", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn insert(&self, todo: &Todo) -> Result<(), RepositoryError> {
         let r = TodoRecord::from(todo);
         let mut conn = self.db.conn().await?;
@@ -186,6 +195,7 @@ impl TodoRepository for PgTodoRepository {
         Ok(())
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.todos.get", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn get(&self, id: TodoId) -> Result<Option<Todo>, InfraError> {
         let mut conn = self.db.conn().await?;
         sqlx::query_as::<_, TodoRow>(concat!("SELECT ", columns!(), " FROM todos WHERE id = $1"))
@@ -197,6 +207,7 @@ impl TodoRepository for PgTodoRepository {
             .transpose()
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.todos.update", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn update(&self, todo: &Todo, expected: Version) -> Result<(), RepositoryError> {
         let r = TodoRecord::from(todo);
         let mut conn = self.db.conn().await?;
@@ -227,6 +238,7 @@ impl TodoRepository for PgTodoRepository {
         }
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.todos.delete", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn delete(&self, id: TodoId, expected: Version) -> Result<(), RepositoryError> {
         let mut conn = self.db.conn().await?;
         let deleted = sqlx::query("DELETE FROM todos WHERE id = $1 AND version = $2")
@@ -242,6 +254,7 @@ impl TodoRepository for PgTodoRepository {
         }
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.todos.list", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn list(&self, query: &TodoQuery) -> Result<Vec<Todo>, InfraError> {
         // Only the filters that are set go into the SQL, so each combination gets a plan
         // that uses the matching index (see the todos migration).
@@ -278,6 +291,7 @@ impl TodoRepository for PgTodoRepository {
             .collect()
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.todos.open_due_between", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn open_due_between(
         &self,
         first: DueDate,
@@ -307,6 +321,7 @@ impl TodoRepository for PgTodoRepository {
             .collect()
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.todos.count_by_owner", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn count_by_owner(
         &self,
         owners: &[UserId],

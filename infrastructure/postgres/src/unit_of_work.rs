@@ -39,6 +39,7 @@ impl PgUnitOfWork {
 
 #[async_trait]
 impl UnitOfWork for PgUnitOfWork {
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.transaction.begin", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn begin(&self) -> Result<Box<dyn Transaction>, InfraError> {
         let tx = self
             .pool
@@ -50,6 +51,7 @@ impl UnitOfWork for PgUnitOfWork {
         }))
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.transaction.write_todo", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn write_todo(
         &self,
         write: TodoWrite,
@@ -99,6 +101,7 @@ impl Transaction for PgTransaction {
         )))
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.transaction.commit", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn commit(self: Box<Self>) -> Result<(), InfraError> {
         // Taking the transaction out leaves `None`, so a repository still holding the
         // shared handle gets a clear error instead of writing outside the transaction.

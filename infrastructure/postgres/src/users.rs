@@ -41,6 +41,7 @@ impl PgUserRepository {
 
 #[async_trait]
 impl UserRepository for PgUserRepository {
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.users.insert", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn insert(&self, user: &User) -> Result<(), RepositoryError> {
         let mut conn = self.db.conn().await?;
         sqlx::query(
@@ -59,6 +60,7 @@ impl UserRepository for PgUserRepository {
         Ok(())
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.users.get", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn get(&self, id: UserId) -> Result<Option<User>, InfraError> {
         let mut conn = self.db.conn().await?;
         sqlx::query_as::<_, UserRow>(concat!("SELECT ", columns!(), " FROM users WHERE id = $1"))
@@ -70,6 +72,7 @@ impl UserRepository for PgUserRepository {
             .transpose()
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.users.find_by_email", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, InfraError> {
         let mut conn = self.db.conn().await?;
         sqlx::query_as::<_, UserRow>(concat!(
@@ -85,6 +88,7 @@ impl UserRepository for PgUserRepository {
         .transpose()
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.users.list", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn list(&self, before: Option<UserId>, limit: u32) -> Result<Vec<User>, InfraError> {
         let mut conn = self.db.conn().await?;
         // Two fixed statements rather than `$1 IS NULL OR id < $1`, so each gets a plan

@@ -97,6 +97,7 @@ impl std::fmt::Debug for RedisTodoCache {
 
 #[async_trait]
 impl TodoCache for RedisTodoCache {
+    #[tracing::instrument(target = "ports", level = "debug", name = "redis.todo_cache.get", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn get(&self, id: TodoId) -> Result<Option<Todo>, InfraError> {
         let mut conn = self.redis.clone();
         let value: Option<Vec<u8>> = cacheable("HGET")
@@ -114,6 +115,7 @@ impl TodoCache for RedisTodoCache {
         }
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "redis.todo_cache.put", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn put(&self, todo: &Todo) -> Result<(), InfraError> {
         let value = compact::encode_todo(todo);
         let mut conn = self.redis.clone();
@@ -127,6 +129,7 @@ impl TodoCache for RedisTodoCache {
         settle(&mut conn, "cache todo").await
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "redis.todo_cache.invalidate", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn invalidate(&self, id: TodoId, written: Version) -> Result<(), InfraError> {
         let mut conn = self.redis.clone();
         INVALIDATE

@@ -68,30 +68,40 @@ impl EventPublisher for RedisEventPublisher {
         self.longest_call
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "redis.events.publish", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn publish(&self, event: &TodoEvent) -> Result<(), InfraError> {
         self.publish_all(std::slice::from_ref(event)).await
     }
 
     /// One pipeline of `XADD`s: one round trip for the whole batch, and Redis applies them
     /// in order.
+    #[tracing::instrument(target = "ports", level = "debug", name = "redis.events.publish_all", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn publish_all(&self, events: &[TodoEvent]) -> Result<(), InfraError> {
         if events.is_empty() {
             return Ok(());
         }
+        // The publish's trace context rides in each entry, so that a subscriber's delivery
+        // can link back to it (and through it to the request that made the change).
+        let trace_parent = trace_context::current();
         let mut pipe = redis::pipe();
         for event in events {
             let payload = serde_json::to_string(&TodoEventRecord::from(event))
                 .map_err(|e| InfraError::internal("encode todo event", e))?;
+            let (event_id, owner_id) = (event.id.to_string(), event.owner.to_string());
+            let mut fields = vec![
+                ("event", event.change.name()),
+                ("event_id", event_id.as_str()),
+                ("owner_id", owner_id.as_str()),
+                ("payload", payload.as_str()),
+            ];
+            if let Some(parent) = &trace_parent {
+                fields.push((trace_context::TRACEPARENT, parent.as_str()));
+            }
             pipe.xadd_maxlen(
                 &self.stream,
                 StreamMaxlen::Approx(self.max_len),
                 "*",
-                &[
-                    ("event", event.change.name()),
-                    ("event_id", event.id.to_string().as_str()),
-                    ("owner_id", event.owner.to_string().as_str()),
-                    ("payload", payload.as_str()),
-                ],
+                &fields,
             )
             .ignore();
         }

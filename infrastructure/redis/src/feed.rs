@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use domain::{
     error::InfraError,
     event::{MessageId, TodoEvent},
-    ports::{EventFeed, EventStream, FeedError, FeedStart, SubscribeError},
+    ports::{EventFeed, EventStream, FeedError, FeedStart, PublishedEvent, SubscribeError},
 };
 use driven_records::TodoEventRecord;
 use redis::{
@@ -80,7 +80,7 @@ impl Position {
 /// needs.
 #[derive(Clone)]
 pub struct RedisEventFeed {
-    sender: broadcast::Sender<(Position, TodoEvent)>,
+    sender: broadcast::Sender<(Position, PublishedEvent)>,
     /// For the searches and replays: a connection of their own.
     conn: ConnectionManager,
     stream: String,
@@ -198,7 +198,7 @@ async fn read(
     mut conn: redis::aio::MultiplexedConnection,
     stream: String,
     mut last: String,
-    sender: broadcast::Sender<(Position, TodoEvent)>,
+    sender: broadcast::Sender<(Position, PublishedEvent)>,
 ) {
     let options = StreamReadOptions::default()
         .block(BLOCK.as_millis() as usize)
@@ -238,17 +238,22 @@ async fn read(
 fn event_id_of(entry: &StreamId) -> Option<String> {
     entry
         .get::<String>("event_id")
-        .or_else(|| decode(entry).map(|event| event.id.to_string()))
+        .or_else(|| decode(entry).map(|published| published.event.id.to_string()))
 }
 
-fn decode(entry: &StreamId) -> Option<TodoEvent> {
+/// The event an entry holds, with the trace context of its publish when it has one.
+fn decode(entry: &StreamId) -> Option<PublishedEvent> {
     let payload: String = entry.get("payload")?;
     let record: TodoEventRecord = serde_json::from_str(&payload).ok()?;
-    TodoEvent::try_from(record).ok()
+    Some(PublishedEvent {
+        event: TodoEvent::try_from(record).ok()?,
+        trace_parent: entry.get(trace_context::TRACEPARENT),
+    })
 }
 
 #[async_trait]
 impl EventFeed for RedisEventFeed {
+    #[tracing::instrument(target = "ports", level = "debug", name = "redis.events.subscribe", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn subscribe(&self, start: FeedStart) -> Result<EventStream, SubscribeError> {
         // Subscribed before the replay is read, so the two overlap rather than leave a gap;
         // the overlap is dropped by position.
@@ -280,17 +285,17 @@ impl EventFeed for RedisEventFeed {
 struct Subscription {
     conn: ConnectionManager,
     stream: String,
-    receiver: broadcast::Receiver<(Position, TodoEvent)>,
+    receiver: broadcast::Receiver<(Position, PublishedEvent)>,
     /// The last position handed out (or resumed after); live events up to it are repeats.
     after: Option<Position>,
     /// Read by the replay, not yet handed out.
-    replayed: VecDeque<(Position, TodoEvent)>,
+    replayed: VecDeque<(Position, PublishedEvent)>,
     /// Whether the replay has more to read.
     replaying: bool,
 }
 
 impl Subscription {
-    async fn next(mut self) -> Option<(Result<TodoEvent, FeedError>, Self)> {
+    async fn next(mut self) -> Option<(Result<PublishedEvent, FeedError>, Self)> {
         loop {
             if let Some((position, event)) = self.replayed.pop_front() {
                 self.after = Some(position);

@@ -68,6 +68,7 @@ impl RedisRateLimiter {
 
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
+    #[tracing::instrument(target = "ports", level = "debug", name = "redis.rate_limit.admit", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn admit(&self, key: &str, quota: Quota) -> Result<Admission, InfraError> {
         let window = quota.window.as_micros().max(1);
         let interval = quota.interval().as_micros().max(1);

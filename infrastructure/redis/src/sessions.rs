@@ -119,6 +119,7 @@ impl std::fmt::Debug for RedisSessionStore {
 
 #[async_trait]
 impl SessionStore for RedisSessionStore {
+    #[tracing::instrument(target = "ports", level = "debug", name = "redis.sessions.create", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn create(&self, session: &Session) -> Result<(), InfraError> {
         let now = self.clock.now();
         let ttl_ms = (session.expires_at - now).num_milliseconds();
@@ -144,6 +145,7 @@ impl SessionStore for RedisSessionStore {
         settle(&mut conn, "store session").await
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "redis.sessions.get", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn get(&self, token_hash: &SessionTokenHash) -> Result<Option<Session>, InfraError> {
         let session = self.read(token_hash).await?;
         // Redis expires keys with millisecond precision on its own clock; this keeps the
@@ -151,6 +153,7 @@ impl SessionStore for RedisSessionStore {
         Ok(session.filter(|s| !s.is_expired(self.clock.now())))
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "redis.sessions.delete", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn delete(&self, token_hash: &SessionTokenHash) -> Result<(), InfraError> {
         // The session names its user, whose index must lose it too. Logging out is rare
         // enough that the extra read costs nothing that matters.
@@ -173,6 +176,7 @@ impl SessionStore for RedisSessionStore {
         settle(&mut conn, "delete session").await
     }
 
+    #[tracing::instrument(target = "ports", level = "debug", name = "redis.sessions.delete_all_of_user", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     async fn delete_all_of_user(&self, user: UserId) -> Result<(), InfraError> {
         let mut conn = self.redis.clone();
         let ended: u64 = DELETE_ALL_OF_USER

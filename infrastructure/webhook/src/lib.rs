@@ -110,12 +110,17 @@ impl WebhookNotifier {
     }
 
     /// One request. `Err(retry)` says whether a quick retry may help.
+    #[tracing::instrument(target = "ports", level = "debug", name = "webhook.reminder.send", skip_all, fields(otel.kind = "client"))]
     async fn send(&self, id: &str, body: &[u8]) -> Result<(), (bool, InfraError)> {
         let timestamp = chrono::Utc::now().timestamp();
         let signature = signature(self.settings.secret.expose_secret(), timestamp, body);
+        // The receiver can continue the trace: `traceparent` names this call's span.
+        let mut trace = reqwest::header::HeaderMap::new();
+        trace_context::inject_headers(&mut trace);
         let response = self
             .client
             .post(self.settings.url.clone())
+            .headers(trace)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("x-reminder-id", id)
             .header("x-webhook-timestamp", timestamp.to_string())

@@ -94,6 +94,7 @@ async fn next(stream: &mut EventStream) -> Result<TodoEvent, FeedError> {
         .await
         .expect("an item within 5 s")
         .expect("the feed goes on")
+        .map(|published| published.event)
 }
 
 async fn every_subscriber_gets_every_event_in_order(f: &Fixture) {

@@ -100,6 +100,9 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<Telemetry> {
             // context, which a future that moves between Tokio's threads does not keep.
             .with_context_activation(false)
     });
+    if otel.is_some() {
+        trace_context::enable();
+    }
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     match format {
         LogFormat::Pretty => registry

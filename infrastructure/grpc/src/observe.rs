@@ -110,17 +110,28 @@ pub(crate) async fn observe(
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     let (service, method) = labels(request.uri().path(), &observer.methods);
-    let span = tracing::info_span!(
-        "rpc",
-        otel.name = %format_args!("{service}/{method}"),
-        otel.kind = "server",
-        rpc.system = "grpc",
-        rpc.service = %service,
-        rpc.method = %method,
-        request_id = %request_id
-    );
-    // A caller that sends `traceparent` metadata gets its trace continued here.
-    trace_context::continue_from_headers(&span, request.headers());
+    // The span's name in a trace view, and its kind, only when traces are exported.
+    let span = if trace_context::exporting() {
+        let span = tracing::info_span!(
+            "rpc",
+            otel.name = %format_args!("{service}/{method}"),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            request_id = %request_id
+        );
+        // A caller that sends `traceparent` metadata gets its trace continued here.
+        trace_context::continue_from_headers(&span, request.headers());
+        span
+    } else {
+        tracing::info_span!(
+            "rpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            request_id = %request_id
+        )
+    };
     let timeout =
         deadline(request.headers()).map_or(observer.max_timeout, |d| d.min(observer.max_timeout));
 

@@ -123,17 +123,23 @@ pub(crate) async fn observe(
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = method_label(request.method()).to_owned();
-    let span = tracing::info_span!(
-        "request",
-        otel.name = %format_args!("{method} {route}"),
-        otel.kind = "server",
-        %method,
-        %route,
-        request_id = %request_id,
-        http.response.status_code = tracing::field::Empty,
-    );
-    // A caller that sends `traceparent` gets its trace continued here.
-    trace_context::continue_from_headers(&span, request.headers());
+    // The span's name in a trace view, and its kind, only when traces are exported: the
+    // log lines, which also carry the span's fields, do not need them.
+    let span = if trace_context::exporting() {
+        let span = tracing::info_span!(
+            "request",
+            otel.name = %format_args!("{method} {route}"),
+            otel.kind = "server",
+            %method,
+            %route,
+            request_id = %request_id,
+        );
+        // A caller that sends `traceparent` gets its trace continued here.
+        trace_context::continue_from_headers(&span, request.headers());
+        span
+    } else {
+        tracing::info_span!("request", %method, %route, request_id = %request_id)
+    };
 
     let response = REQUEST_ID
         .scope(request_id, next.run(request))
@@ -142,7 +148,6 @@ pub(crate) async fn observe(
 
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    span.record("http.response.status_code", status);
     span.in_scope(|| {
         tracing::info!(
             status,

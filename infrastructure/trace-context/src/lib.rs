@@ -14,7 +14,10 @@
 //! happen much later, after retries, in another process, and a trace that waited an hour for
 //! its last span would be useless to read.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use opentelemetry::{
     Context,
@@ -30,6 +33,23 @@ pub const TRACEPARENT: &str = "traceparent";
 /// The header (and map key) of the W3C trace context's vendor state.
 pub const TRACESTATE: &str = "tracestate";
 
+/// Whether spans are exported: set once, at start-up, by whoever installs the
+/// OpenTelemetry layer.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Says that an OpenTelemetry layer is installed and spans are exported. Until this is
+/// called, every function here returns at once, and [`exporting`] is `false`: a process
+/// that exports nothing pays nothing for traces.
+pub fn enable() {
+    EXPORTING.store(true, Ordering::Relaxed);
+}
+
+/// Whether spans are exported. Adapters ask before doing work only a trace needs, such as
+/// formatting a span name for the trace view.
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
 /// The remote context `get` describes, if it holds a valid one.
 fn extract(get: &dyn Extractor) -> Option<Context> {
     let cx = TraceContextPropagator::new().extract(get);
@@ -41,6 +61,9 @@ fn extract(get: &dyn Extractor) -> Option<Context> {
 /// parent. Headers that do not parse are ignored, as the W3C recommendation asks: the span
 /// starts a trace of its own.
 pub fn continue_from_headers(span: &Span, headers: &http::HeaderMap) {
+    if !exporting() {
+        return;
+    }
     if let Some(cx) = extract(&Headers(headers)) {
         let _ = span.set_parent(cx);
     }
@@ -49,6 +72,9 @@ pub fn continue_from_headers(span: &Span, headers: &http::HeaderMap) {
 /// Like [`continue_from_headers`], from a `traceparent` and `tracestate` given some other
 /// way (a WebSocket's `connection_init` payload).
 pub fn continue_from(span: &Span, traceparent: &str, tracestate: Option<&str>) {
+    if !exporting() {
+        return;
+    }
     let mut map = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
     if let Some(state) = tracestate {
         map.insert(TRACESTATE.to_owned(), state.to_owned());
@@ -62,6 +88,9 @@ pub fn continue_from(span: &Span, traceparent: &str, tracestate: Option<&str>) {
 /// row, a stream entry). `None` when there is no sampled trace (no OpenTelemetry layer, or
 /// outside any span).
 pub fn current() -> Option<String> {
+    if !exporting() {
+        return None;
+    }
     let cx = Span::current().context();
     if !cx.span().span_context().is_valid() {
         return None;
@@ -74,6 +103,9 @@ pub fn current() -> Option<String> {
 /// Links `span` to the span `traceparent` names: "follows from", not "child of". Call
 /// before anything is recorded in `span`. A `traceparent` that does not parse is ignored.
 pub fn link(span: &Span, traceparent: &str) {
+    if !exporting() {
+        return;
+    }
     let map = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
     if let Some(cx) = extract(&map) {
         span.add_link(cx.span().span_context().clone());
@@ -83,6 +115,9 @@ pub fn link(span: &Span, traceparent: &str) {
 /// Adds the current span's `traceparent` (and `tracestate`) to `headers`, for a request
 /// that should continue the trace on the other side (the reminder webhook).
 pub fn inject_headers(headers: &mut http::HeaderMap) {
+    if !exporting() {
+        return;
+    }
     let cx = Span::current().context();
     if cx.span().span_context().is_valid() {
         TraceContextPropagator::new().inject_context(&cx, &mut HeadersMut(headers));
@@ -92,6 +127,9 @@ pub fn inject_headers(headers: &mut http::HeaderMap) {
 /// The current span's trace id and span id, as lower-case hex: for a log line to join its
 /// trace. `None` outside a span that OpenTelemetry knows.
 pub fn current_ids() -> Option<(String, String)> {
+    if !exporting() {
+        return None;
+    }
     let cx = Span::current().context();
     let span = cx.span();
     let sc = span.span_context();
@@ -137,6 +175,7 @@ mod tests {
     const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     fn traced<T>(f: impl FnOnce() -> T) -> T {
+        enable();
         let provider = SdkTracerProvider::builder().build();
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));

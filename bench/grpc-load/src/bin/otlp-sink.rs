@@ -7,6 +7,7 @@
 //! Prints `RESULT spans=N requests=M` on SIGTERM or Ctrl-C.
 
 use std::{
+    io::Write,
     net::SocketAddr,
     sync::{
         Arc,
@@ -83,10 +84,12 @@ async fn main() -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
-    println!(
+    // The one line of output, on stdout, for bench/tracing.sh to parse.
+    writeln!(
+        std::io::stdout().lock(),
         "RESULT spans={} requests={}",
         sink.spans.load(Ordering::Relaxed),
         sink.requests.load(Ordering::Relaxed)
-    );
+    )?;
     Ok(())
 }

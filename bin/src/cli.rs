@@ -114,6 +114,15 @@ pub enum JobsCommand {
     },
 }
 
+impl Command {
+    /// Whether the command runs until it is stopped (`serve`, `worker`): the commands whose
+    /// spans are worth exporting. A one-shot command (`migrate`, `jobs dead`, ...) exports
+    /// nothing, so it never waits on a collector before it exits.
+    pub fn runs_until_stopped(&self) -> bool {
+        matches!(self, Self::Serve | Self::Worker)
+    }
+}
+
 /// Runs `command` with `config`.
 ///
 /// # Errors

@@ -15,7 +15,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     load_dotenv()?;
     let config = Config::from_env()?;
-    let telemetry = telemetry::init(config.log_format, &config.log_filter)?;
+    let traced = cli.command.runs_until_stopped();
+    let telemetry = telemetry::init(config.log_format, &config.log_filter, traced)?;
     let result = backend::cli::run(cli.command, &config).await;
     telemetry.shutdown().await;
     result

@@ -800,6 +800,35 @@ async fn request_ids_are_echoed_or_made_and_put_in_error_bodies() {
 
     let made = api.call(Method::GET, "/healthz", None, &[], None).await;
     assert!(uuid::Uuid::parse_str(made.header("x-request-id").unwrap()).is_ok());
+
+    // An id too long to put in every log line and span is replaced, not echoed.
+    let long = "x".repeat(driving_http::MAX_REQUEST_ID_BYTES + 1);
+    let replaced = api
+        .call(
+            Method::GET,
+            "/v1/todos",
+            None,
+            &[("x-request-id", &long)],
+            None,
+        )
+        .await;
+    let id = replaced.header("x-request-id").unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    assert_eq!(
+        replaced.problem(StatusCode::UNAUTHORIZED, "unauthenticated")["request_id"],
+        id.as_str()
+    );
+    let longest = "x".repeat(driving_http::MAX_REQUEST_ID_BYTES);
+    let kept = api
+        .call(
+            Method::GET,
+            "/healthz",
+            None,
+            &[("x-request-id", &longest)],
+            None,
+        )
+        .await;
+    assert_eq!(kept.header("x-request-id"), Some(longest.as_str()));
 }
 
 #[tokio::test]

@@ -474,6 +474,23 @@ async fn a_change_is_followed_from_the_request_to_the_publish_on_every_protocol(
         .await;
     assert_eq!(hex(&rpc.parent_span_id), grpc.span);
 
+    // The worker polled all along, and claimed empty-handed most times: only the claims
+    // that found jobs leave a span, and no claim leaves one of its own.
+    let spans = receiver.spans();
+    let deliveries: Vec<_> = spans.iter().filter(|s| s.name == "deliver_jobs").collect();
+    assert!(!deliveries.is_empty());
+    for delivery in deliveries {
+        let jobs = delivery.attributes.iter().find(|kv| kv.key == "jobs");
+        let jobs = jobs.and_then(|kv| kv.value.as_ref()?.value.clone());
+        let jobs = match jobs {
+            Some(AnyValue::IntValue(n)) => n,
+            Some(AnyValue::StringValue(n)) => n.parse().unwrap(),
+            other => panic!("no job count: {other:?}"),
+        };
+        assert!(jobs >= 1, "{delivery:?}");
+    }
+    assert!(!spans.iter().any(|s| s.name == "db.jobs.claim"));
+
     // No span carries the token or the password, in its name or any attribute.
     let mut texts: Vec<String> = Vec::new();
     for span in receiver.spans() {
@@ -513,4 +530,132 @@ async fn a_change_is_followed_from_the_request_to_the_publish_on_every_protocol(
         })
         .unwrap_or_else(|| panic!("no log line of the REST request with its trace id: {lines:#?}"));
     assert_eq!(finished["span_id"].as_str().unwrap().len(), 16);
+}
+
+/// `backend serve` on its in-memory adapters, exporting to `endpoint`, its stderr lines sent
+/// to the returned channel as they are written.
+fn serve_in_memory(
+    port: u16,
+    endpoint: &str,
+    extra: &[(&str, &str)],
+) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backend"))
+        .arg("serve")
+        .env_clear()
+        .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .envs(extra.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, received)
+}
+
+/// Waits up to `within` for a line of `lines` that contains `text`.
+fn line_with(lines: &std::sync::mpsc::Receiver<String>, text: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(text) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no line with {text:?} within {within:?}; saw {seen:#?}"),
+        }
+    }
+}
+
+async fn until_serving(port: u16) {
+    let started = Instant::now();
+    while reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "serve did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_collector_that_is_down_costs_spans_and_a_warning_never_a_request() {
+    // A port with nothing listening: every export is refused.
+    let port = free_port();
+    let closed = free_port();
+    let (mut child, lines) = serve_in_memory(port, &format!("http://127.0.0.1:{closed}"), &[]);
+    until_serving(port).await;
+    for _ in 0..5 {
+        let answer = reqwest::get(format!("http://127.0.0.1:{port}/v1/todos"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401, "served as usual");
+    }
+    let warning: Value = serde_json::from_str(&line_with(
+        &lines,
+        "cannot export traces",
+        Duration::from_secs(20),
+    ))
+    .unwrap();
+    assert_eq!(warning["level"], "WARN");
+    assert!(warning["spans_lost"].as_u64().unwrap() > 0, "{warning}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn a_collector_that_never_answers_does_not_hold_the_exit() {
+    // Takes connections and never says a word: each export would wait out its timeout,
+    // set to a minute here.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let port = free_port();
+    let (mut child, lines) =
+        serve_in_memory(port, &endpoint, &[("OTEL_EXPORTER_OTLP_TIMEOUT", "60000")]);
+    until_serving(port).await;
+    for _ in 0..5 {
+        reqwest::get(format!("http://127.0.0.1:{port}/v1/todos"))
+            .await
+            .unwrap();
+    }
+    // Let a batch start its export, so the exit has something to wait for.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopped = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    line_with(
+        &lines,
+        "did not take the last spans",
+        Duration::from_secs(30),
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    // The grace is 5 s; without it, this exit took over a minute.
+    let took = stopped.elapsed();
+    assert!(took < Duration::from_secs(20), "the exit took {took:?}");
 }

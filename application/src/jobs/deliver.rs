@@ -231,11 +231,27 @@ impl DeliverJobs {
     /// Returns [`InfraError`] when the queue cannot be reached. A job that was delivered
     /// but could not be marked so stays claimed until its lease ends, and is delivered
     /// again then: that is the "at least once".
-    #[tracing::instrument(name = "deliver_jobs", skip_all)]
     pub async fn run_once(&self, keep_going: KeepGoing<'_>) -> Result<Vec<JobOutcome>, InfraError> {
         let now = self.clock.now();
         let lease_end = now + self.lease;
+        // The claim runs on every poll and mostly finds nothing: outside the span, so an
+        // idle worker leaves no trace a second behind it.
         let jobs = self.queue.claim(now, lease_end, self.batch).await?;
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.deliver(jobs, lease_end, keep_going).await
+    }
+
+    /// Delivers `jobs`, claimed until `lease_end`: the work of [`Self::run_once`] once
+    /// there is some.
+    #[tracing::instrument(name = "deliver_jobs", skip_all, fields(jobs = jobs.len()))]
+    async fn deliver(
+        &self,
+        jobs: Vec<ClaimedJob>,
+        lease_end: DateTime<Utc>,
+        keep_going: KeepGoing<'_>,
+    ) -> Result<Vec<JobOutcome>, InfraError> {
         // Split by kind, keeping each kind's order: events go out as one batch.
         let mut events = Vec::new();
         let mut reminders = Vec::new();

@@ -18,6 +18,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
+use driving_http::usable_request_id;
 use http_body_util::BodyExt;
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -106,8 +107,7 @@ pub(crate) async fn observe(
     let request_id = request
         .headers()
         .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .and_then(usable_request_id)
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     let (service, method) = labels(request.uri().path(), &observer.methods);
     // The span's name in a trace view, and its kind, only when traces are exported.

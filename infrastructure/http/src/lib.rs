@@ -43,6 +43,33 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 /// The request id header: taken from the client when sent, made otherwise, echoed always.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The longest request id taken from a client, in bytes. The id goes into every log line
+/// and span of its request: a longer one (or an empty one, or one that is not visible
+/// ASCII) is replaced by a fresh UUID, on REST and gRPC alike.
+pub const MAX_REQUEST_ID_BYTES: usize = 128;
+
+/// The client's request id in `value`, if it is one this service keeps (see
+/// [`MAX_REQUEST_ID_BYTES`]).
+pub fn usable_request_id(value: &HeaderValue) -> Option<&str> {
+    value
+        .to_str()
+        .ok()
+        .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID_BYTES)
+}
+
+/// Drops an `x-request-id` this service does not keep, so that `SetRequestIdLayer` makes
+/// a fresh one in its place.
+async fn drop_unusable_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    if request
+        .headers()
+        .get(&REQUEST_ID)
+        .is_some_and(|v| usable_request_id(v).is_none())
+    {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    request
+}
+
 /// HTTP settings that come from configuration.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -67,8 +94,8 @@ impl Default for HttpSettings {
 
 /// `routes` behind every shared layer, with `metrics` counting each request.
 ///
-/// Layers run outside-in in the reverse of the order they are added: the request id is set
-/// first, then the span and metrics see every request, then a request past
+/// Layers run outside-in in the reverse of the order they are added: a client's request id
+/// is checked and the request id set first, then the span and metrics see every request, then a request past
 /// [`HttpSettings::in_flight`] is shed, then any bare error response becomes a problem,
 /// then the timeout, then the check of the announced body size, then the body
 /// limit that the extractors enforce while reading.
@@ -96,7 +123,8 @@ pub fn with_layers(routes: Router, settings: &HttpSettings, metrics: Arc<Metrics
             observability::observe,
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::map_request(drop_unusable_request_id));
     if !settings.cors_allowed_origins.is_empty() {
         app = app.layer(
             CorsLayer::new()

@@ -78,7 +78,9 @@ fn attempts_of(n: i32) -> u32 {
 
 #[async_trait]
 impl JobQueue for PgJobQueue {
-    #[tracing::instrument(target = "ports", level = "debug", name = "db.jobs.claim", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
+    // TRACE, not DEBUG like the other port calls: the worker claims on every poll and
+    // mostly finds nothing, and an exporter would send a trace a second from an idle one.
+    #[tracing::instrument(target = "ports", level = "trace", name = "db.jobs.claim", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
     async fn claim(
         &self,
         now: DateTime<Utc>,

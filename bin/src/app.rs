@@ -137,15 +137,16 @@ impl Application {
             Arc<dyn JobQueue>,
             Arc<dyn JobSignal>,
             Arc<dyn ScheduleLedger>,
-        ) = match &config.database {
-            Some(db) => {
+        ) = match &config.database.url {
+            Some(url) => {
+                let db = &config.database;
                 let settings = PoolSettings {
                     max_connections: db.max_connections,
                     acquire_timeout: db.acquire_timeout,
                     statement_timeout: db.statement_timeout,
                 };
                 let pool = reach("Postgres", patience, || {
-                    postgres::connect(db.url.expose().as_str(), settings)
+                    postgres::connect(url.expose().as_str(), settings)
                 })
                 .await
                 .context("cannot connect to Postgres (DATABASE_URL)")?;
@@ -185,15 +186,16 @@ impl Application {
             Arc<dyn EventFeed>,
             Option<MemoryEventBus>,
             Arc<dyn RateLimiter>,
-        ) = match &config.redis {
-            Some(r) => {
+        ) = match &config.redis.url {
+            Some(url) => {
+                let r = &config.redis;
                 let settings = RedisSettings {
                     key_prefix: r.key_prefix.clone(),
                     response_timeout: r.timeout,
                     ..RedisSettings::default()
                 };
                 let manager = reach("Redis", patience, || {
-                    redis::connect(r.url.expose().as_str(), &settings)
+                    redis::connect(url.expose().as_str(), &settings)
                 })
                 .await
                 .context("cannot connect to Redis (REDIS_URL)")?;
@@ -215,7 +217,7 @@ impl Application {
                             "sessions and cached todos: kept in memory, tracked by Redis"
                         );
                         let tracked = reach("Redis", patience, || {
-                            redis::connect_tracked(r.url.expose().as_str(), &settings, cache)
+                            redis::connect_tracked(url.expose().as_str(), &settings, cache)
                         })
                         .await
                             .context("cannot connect to Redis with client-side caching (REDIS_URL; REDIS_CLIENT_CACHE_ENTRIES=0 turns it off)")?;
@@ -240,7 +242,7 @@ impl Application {
                     Arc::new(
                         reach("Redis", patience, || {
                             RedisEventFeed::start(
-                                r.url.expose().as_str(),
+                                url.expose().as_str(),
                                 &settings,
                                 &r.key_prefix,
                                 EVENT_BUS_CAPACITY,
@@ -278,13 +280,14 @@ impl Application {
             todo_cache
         };
 
-        let notifier: Arc<dyn Notifier> = match &config.worker.webhook {
-            Some(webhook) => {
-                tracing::info!(url = %webhook.url, "reminders: webhook");
+        let webhook = &config.worker.webhook;
+        let notifier: Arc<dyn Notifier> = match webhook.endpoint() {
+            Some((url, secret)) => {
+                tracing::info!(%url, "reminders: webhook");
                 Arc::new(
                     WebhookNotifier::new(WebhookSettings {
-                        url: webhook.url.expose().clone(),
-                        secret: webhook.secret.clone(),
+                        url: url.expose().clone(),
+                        secret: secret.clone(),
                         timeout: webhook.timeout,
                         attempts: webhook.attempts,
                         retry_delay: std::time::Duration::from_millis(200),

@@ -12,7 +12,7 @@ use application::{
     seed::{DemoUser, SeedOutcome},
     users::{RegisterError, Registration},
 };
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use domain::user::{DisplayName, Email, Password, Role};
 use driven_postgres::{self as postgres, PoolSettings};
 
@@ -25,12 +25,32 @@ use crate::{app::Application, config::Config, server::HttpServer, shutdown};
 pub const PASSWORD_VAR: &str = "USER_PASSWORD";
 
 /// The todo + users reference backend.
+///
+/// Every setting is an environment variable (a `.env` file is read for local use; real
+/// variables win) and, for a one-off run, a flag of the same name.
 #[derive(Debug, Parser)]
-#[command(name = "backend", version, about, long_about = None)]
+#[command(name = "backend", version, about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// The settings.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// Parses the command line and the environment into the command to run and its settled
+/// configuration. On a malformed command line or variable, prints clap's message (which
+/// names the variable) and exits 2, as `--help` exits 0.
+///
+/// # Errors
+/// When the settings parse but break a rule between them.
+pub fn parse() -> anyhow::Result<(Command, Config)> {
+    let command = crate::config::declare(Cli::command(), true);
+    let matches = command.clone().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let config = cli.config.settle(&command, &matches)?;
+    Ok((cli.command, config))
 }
 
 /// The subcommands.
@@ -245,7 +265,7 @@ async fn probe(url: url::Url) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let Some(db) = &config.database else {
+    let Some(url) = &config.database.url else {
         bail!("migrate needs a database: set DATABASE_URL");
     };
     let settings = PoolSettings {
@@ -253,7 +273,7 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
         ..PoolSettings::default()
     };
     let pool = crate::app::reach("Postgres", config.startup_connect_timeout, || {
-        postgres::connect(db.url.expose().as_str(), settings)
+        postgres::connect(url.expose().as_str(), settings)
     })
     .await
     .context("cannot connect to DATABASE_URL")?;
@@ -319,7 +339,7 @@ async fn seed(config: &Config, email: &str) -> anyhow::Result<()> {
 
 /// Users written to the in-memory store would vanish when the command exits.
 fn require_database(config: &Config, command: &str) -> anyhow::Result<()> {
-    if config.database.is_none() {
+    if config.database.url.is_none() {
         bail!("{command} needs a database to write to: set DATABASE_URL (and run `migrate` first)");
     }
     Ok(())

@@ -1,8 +1,7 @@
 //! Entry point: load configuration, start telemetry, run the chosen command.
 
 use anyhow::Context;
-use backend::{Config, cli::Cli, telemetry};
-use clap::Parser;
+use backend::telemetry;
 
 /// mimalloc instead of the system allocator: a request allocates and frees many small
 /// objects on whichever worker thread runs it, and glibc's malloc serialises such threads on
@@ -12,12 +11,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
     load_dotenv()?;
-    let config = Config::from_env()?;
-    let traced = cli.command.runs_until_stopped();
+    let (command, config) = backend::cli::parse()?;
+    let traced = command.runs_until_stopped();
     let telemetry = telemetry::init(config.log_format, &config.log_filter, traced)?;
-    let result = backend::cli::run(cli.command, &config).await;
+    let result = backend::cli::run(command, &config).await;
     telemetry.shutdown().await;
     result
 }

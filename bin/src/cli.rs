@@ -95,6 +95,7 @@ pub enum Command {
     Config,
     /// Print the GraphQL schema (SDL): the contract checked in as
     /// `infrastructure/graphql/schema.graphql`.
+    #[cfg(feature = "graphql")]
     GraphqlSchema,
 }
 
@@ -163,6 +164,7 @@ pub async fn run(command: Command, config: &Config) -> anyhow::Result<()> {
                 },
         } => create_user(config, &email, &display_name, admin).await,
         Command::Seed { email } => seed(config, &email).await,
+        #[cfg(feature = "graphql")]
         Command::GraphqlSchema => {
             print!("{}", driving_graphql::sdl());
             Ok(())

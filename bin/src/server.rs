@@ -14,9 +14,12 @@ use axum::{
     extract::ConnectInfo,
     http::{HeaderMap, HeaderValue},
 };
+#[cfg(feature = "graphql")]
 use driving_graphql::GraphqlSettings;
+#[cfg(feature = "grpc")]
 use driving_grpc::{GrpcMetrics, GrpcSettings, ReadinessWatch};
 use driving_http::{HttpSettings, InFlightLimit, Metrics};
+#[cfg(feature = "rest")]
 use driving_rest::ApiState;
 use hyper::body::Incoming;
 use hyper_util::{
@@ -31,7 +34,7 @@ use tower::ServiceExt;
 
 use crate::{
     app::{Application, Jobs},
-    config::{Config, GraphqlConfig, HttpConfig, WorkerConfig},
+    config::{Config, HttpConfig, WorkerConfig},
     connection::{
         Activity, ConnectionMetrics, ConnectionTimeouts, Expired, TrackedBody, WatchedIo,
     },
@@ -44,6 +47,7 @@ pub struct Routes {
     /// Every protocol's routes.
     pub router: Router,
     /// Run it while serving; the server does.
+    #[cfg(feature = "grpc")]
     pub health: ReadinessWatch,
     /// The worker's metrics, registered beside the API's, when `serve` runs the worker.
     pub worker_metrics: Option<WorkerMetrics>,
@@ -55,13 +59,20 @@ pub struct Routes {
 }
 
 /// Every protocol's routes over `app`: REST and GraphQL behind the shared HTTP layers,
-/// gRPC behind its own (its errors are statuses, not HTTP responses). The handler tests
-/// drive this router directly, without a socket.
+/// gRPC behind its own (its errors are statuses, not HTTP responses). Each is there when
+/// its feature is on (all are by default). The handler tests drive this router directly,
+/// without a socket.
 ///
 /// # Errors
 /// When an allowed CORS origin is not a valid header value.
+// With no protocol at all, only the probes and `/metrics` are served, and `app` is unused.
+#[cfg_attr(
+    not(any(feature = "rest", feature = "graphql", feature = "grpc")),
+    allow(unused_variables)
+)]
 pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
     let mut metrics = Metrics::new();
+    #[cfg(feature = "grpc")]
     let grpc_metrics = GrpcMetrics::register(metrics.registry_mut());
     let connection_metrics = ConnectionMetrics::register(metrics.registry_mut());
     let worker_metrics = config
@@ -82,34 +93,53 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
             .context("invalid HTTP_CORS_ALLOWED_ORIGINS")?,
         in_flight: in_flight.clone(),
     };
-    let rest = driving_rest::router(ApiState::new(app.use_cases.clone(), metrics.clone()));
-    let graphql_settings = graphql_settings(&config.graphql, &config.http);
     let closing = CancellationToken::new();
-    let graphql = driving_graphql::router(
-        driving_graphql::build_schema(app.use_cases.clone(), &graphql_settings),
-        app.use_cases.clone(),
-        &graphql_settings,
-        closing.clone(),
-    );
-    let grpc = driving_grpc::router(
-        app.use_cases.clone(),
-        &GrpcSettings {
-            max_message_bytes: config.grpc.max_message_bytes,
-            max_timeout: config.http.request_timeout,
-            health_interval: config.grpc.health_interval,
-            in_flight,
-        },
-        grpc_metrics,
-        closing.clone(),
-    )
-    .context("cannot build the gRPC services")?;
-    let http = driving_http::with_layers(rest.merge(graphql), &settings, metrics);
-    Ok(Routes {
+    #[cfg_attr(not(any(feature = "rest", feature = "graphql")), allow(unused_mut))]
+    let mut http = Router::new();
+    #[cfg(feature = "rest")]
+    {
+        http = http.merge(driving_rest::router(ApiState::new(
+            app.use_cases.clone(),
+            metrics.clone(),
+        )));
+    }
+    #[cfg(feature = "graphql")]
+    {
+        let graphql = graphql_settings(config);
+        http = http.merge(driving_graphql::router(
+            driving_graphql::build_schema(app.use_cases.clone(), &graphql),
+            app.use_cases.clone(),
+            &graphql,
+            closing.clone(),
+        ));
+    }
+    let router = driving_http::with_layers(http, &settings, metrics);
+    #[cfg(feature = "grpc")]
+    let (router, health) = {
+        let grpc = driving_grpc::router(
+            app.use_cases.clone(),
+            &GrpcSettings {
+                max_message_bytes: config.grpc.max_message_bytes,
+                max_timeout: config.http.request_timeout,
+                health_interval: config.grpc.health_interval,
+                in_flight,
+            },
+            grpc_metrics,
+            closing.clone(),
+        )
+        .context("cannot build the gRPC services")?;
         // A gRPC call to a service nobody serves gets a gRPC status, not REST's 404.
-        router: http
+        let router = router
             .merge(grpc.router)
-            .layer(axum::middleware::from_fn(driving_grpc::unknown_services)),
-        health: grpc.health,
+            .layer(axum::middleware::from_fn(driving_grpc::unknown_services));
+        (router, grpc.health)
+    };
+    #[cfg(not(feature = "grpc"))]
+    drop(in_flight);
+    Ok(Routes {
+        router,
+        #[cfg(feature = "grpc")]
+        health,
         worker_metrics,
         closing,
         connection_metrics,
@@ -118,7 +148,9 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
 
 /// The GraphQL adapter's settings, from the configuration: its own, and the keep-alive
 /// its WebSocket shares with HTTP/2.
-pub fn graphql_settings(config: &GraphqlConfig, http: &HttpConfig) -> GraphqlSettings {
+#[cfg(feature = "graphql")]
+pub fn graphql_settings(config: &Config) -> GraphqlSettings {
+    let (http, config) = (&config.http, &config.graphql);
     GraphqlSettings {
         max_depth: config.max_depth,
         max_complexity: config.max_complexity,
@@ -154,7 +186,9 @@ impl HttpServer {
     /// # Errors
     /// When the address cannot be bound or an allowed CORS origin is not a header value.
     pub async fn bind(app: &Application, config: &Config) -> anyhow::Result<Self> {
+        #[cfg_attr(not(feature = "grpc"), allow(unused_mut))]
         let mut routes = router(app, config)?;
+        #[cfg(feature = "grpc")]
         routes.health.check_now().await;
         let addr = config.http.addr;
         let listener = TcpListener::bind(addr)
@@ -205,6 +239,7 @@ impl HttpServer {
             routes:
                 Routes {
                     router,
+                    #[cfg(feature = "grpc")]
                     health,
                     worker_metrics,
                     closing,
@@ -227,6 +262,7 @@ impl HttpServer {
         };
         // gRPC health follows readiness while the server accepts, and says NOT_SERVING
         // from the moment it stops.
+        #[cfg(feature = "grpc")]
         let health = tokio::spawn(health.run(shutdown.child_token()));
         let slots = Arc::new(Semaphore::new(limits.max_connections));
         let timeouts = ConnectionTimeouts {
@@ -343,6 +379,7 @@ impl HttpServer {
             connections.abort_all();
         }
         while connections.join_next().await.is_some() {}
+        #[cfg(feature = "grpc")]
         if let Err(error) = health.await {
             tracing::warn!(%error, "the gRPC health task failed");
         }

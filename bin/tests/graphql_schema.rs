@@ -40,10 +40,7 @@ impl Gql {
     async fn with(vars: &[(&str, &str)]) -> Self {
         let config = config(vars);
         let app = Application::build(&config).await.unwrap();
-        let schema = build_schema(
-            app.use_cases.clone(),
-            &graphql_settings(&config.graphql, &config.http),
-        );
+        let schema = build_schema(app.use_cases.clone(), &graphql_settings(&config));
         Self {
             schema,
             use_cases: app.use_cases,

@@ -19,8 +19,11 @@
 //! settings lives with the section it protects ([`GraphqlConfig`], [`WorkerConfig`]); a rule
 //! that belongs to a use case (the worker's lease) is checked by the use case.
 
+#[cfg(feature = "graphql")]
+mod graphql;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod http;
-mod protocols;
 mod reference;
 mod storage;
 mod values;
@@ -30,10 +33,13 @@ use std::{collections::BTreeMap, fmt::Display, time::Duration};
 
 use clap::{ArgMatches, Args, Command, FromArgMatches, ValueEnum};
 
+#[cfg(feature = "graphql")]
+pub use self::graphql::GraphqlConfig;
+#[cfg(feature = "grpc")]
+pub use self::grpc::GrpcConfig;
 use self::values::{at_least, hours, millis, parsed, seconds};
 pub use self::{
     http::HttpConfig,
-    protocols::{GraphqlConfig, GrpcConfig},
     reference::reference_table,
     storage::{DatabaseConfig, RedisConfig},
     worker::{WebhookConfig, WorkerConfig},
@@ -88,9 +94,11 @@ pub struct Config {
     )]
     pub http: HttpConfig,
     /// The GraphQL endpoint.
+    #[cfg(feature = "graphql")]
     #[command(flatten, next_help_heading = "GraphQL")]
     pub graphql: GraphqlConfig,
     /// The gRPC services.
+    #[cfg(feature = "grpc")]
     #[command(flatten, next_help_heading = "gRPC")]
     pub grpc: GrpcConfig,
     /// Postgres, or the in-memory repositories.
@@ -238,6 +246,7 @@ impl Config {
     /// # Errors
     /// A [`ConfigError`] naming the first variable that cannot be used.
     pub fn settle(mut self, command: &Command, matches: &ArgMatches) -> Result<Self, ConfigError> {
+        #[cfg(feature = "graphql")]
         self.graphql.validate()?;
         self.worker.settle(self.database.url.is_some())?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);

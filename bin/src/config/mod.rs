@@ -195,8 +195,7 @@ pub fn declare(command: Command, from_process_env: bool) -> Command {
             .long(id.to_lowercase().replace('_', "-"))
             .value_name(id.clone())
             .global(true);
-        let blank = std::env::var(&id).is_ok_and(|v| v.trim().is_empty());
-        if from_process_env && !blank {
+        if from_process_env && !std::env::var(&id).is_ok_and(|v| v.trim().is_empty()) {
             arg.env(id)
         } else {
             arg

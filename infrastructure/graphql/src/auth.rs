@@ -1,16 +1,22 @@
-//! The caller of one GraphQL request, from `Authorization: Bearer <token>`.
+//! The caller of one GraphQL request: who, from `Authorization: Bearer <token>`, and from
+//! where, the address the connection came from.
 //!
 //! The token is checked once per request, before execution, with the same `Authenticate`
 //! use case REST uses. A request without one is anonymous, which is fine for `register` and
 //! `logIn`; a field that needs a user then answers `unauthenticated`.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use application::{Actor, AppError, UseCases};
 use async_graphql::{Context, Error};
 use domain::session::SessionToken;
 
 use crate::error::to_graphql;
+
+/// The client's address, as the server accepted the connection: what login and
+/// registration limits count by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddress(pub(crate) IpAddr);
 
 /// Who is calling, as established by the bearer token.
 #[derive(Debug)]

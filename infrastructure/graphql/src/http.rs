@@ -6,10 +6,7 @@
 //! clients; a request that executes answers 200 with `errors` for the fields that failed.
 //! Every error has `extensions.code`.
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    sync::Arc,
-};
+use std::{net::SocketAddr, sync::Arc};
 
 use application::UseCases;
 use async_graphql::{
@@ -25,7 +22,7 @@ use axum::{
 
 use crate::{
     admission::{Admitted, Transport},
-    auth::Caller,
+    auth::{Caller, ClientAddress},
     error::codes,
     loaders::TodoCounts,
     replays::Replays,
@@ -86,11 +83,6 @@ pub(crate) async fn post(
     let from = client.map(|Extension(ConnectInfo(address))| ClientAddress(address.ip()));
     execute(&state, &headers, request, Transport::Post, accepts, from).await
 }
-
-/// The client's address, as the server accepted the connection: what login and
-/// registration limits count by.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ClientAddress(pub(crate) IpAddr);
 
 /// `GET /graphql?query=...&variables=...&operationName=...`: queries only, because a GET
 /// must never change anything (caches, prefetchers and crawlers send GETs freely).

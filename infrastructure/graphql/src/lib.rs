@@ -29,6 +29,7 @@ mod mutation;
 mod query;
 mod replays;
 pub mod schema;
+mod settings;
 pub mod subscription;
 mod types;
 mod ws;
@@ -36,9 +37,9 @@ mod ws;
 pub use http::with_caller;
 pub use mutation::Mutation;
 pub use query::Query;
-pub use schema::{GraphqlSchema, GraphqlSettings, build_schema, sdl};
+pub use schema::{GraphqlSchema, build_schema, sdl};
+pub use settings::{GraphqlSettings, WsSettings};
 pub use subscription::Subscription;
-pub use ws::WsSettings;
 
 use std::sync::Arc;
 

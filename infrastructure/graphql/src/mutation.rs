@@ -10,7 +10,7 @@ use async_graphql::{Context, ID, Object, Result};
 use domain::user::{Email, Password};
 
 use crate::{
-    auth::{actor, token},
+    auth::{ClientAddress, actor, token},
     error::report,
     inputs::{self, CreateTodoInput, RegisterInput, UpdateTodoInput},
     replays::Replays,
@@ -31,8 +31,7 @@ fn replayed(ctx: &Context<'_>, replayed: bool) {
 
 /// The client's address, when the request came over a connection the server accepted.
 fn client_address(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
-    ctx.data_opt::<crate::http::ClientAddress>()
-        .map(|address| address.0)
+    ctx.data_opt::<ClientAddress>().map(|address| address.0)
 }
 
 #[Object]

@@ -7,39 +7,12 @@ use application::UseCases;
 use async_graphql::Schema;
 
 use crate::{
-    admission::Admission, mutation::Mutation, query::Query, subscription::Subscription,
-    ws::WsSettings,
+    admission::Admission, mutation::Mutation, query::Query, settings::GraphqlSettings,
+    subscription::Subscription,
 };
 
 /// The schema type: queries and mutations (subscriptions arrive with live updates).
 pub type GraphqlSchema = Schema<Query, Mutation, Subscription>;
-
-/// The limits of one GraphQL request, from configuration.
-#[derive(Debug, Clone)]
-pub struct GraphqlSettings {
-    /// The deepest a selection may nest. GraphiQL's introspection query needs 13.
-    pub max_depth: usize,
-    /// The most a query may cost: one per field, times `first` for each connection.
-    pub max_complexity: usize,
-    /// The longest query text accepted, in bytes.
-    pub max_query_bytes: usize,
-    /// Whether clients may introspect the schema (GraphiQL's docs explorer needs it).
-    pub introspection: bool,
-    /// The WebSocket's limits.
-    pub ws: WsSettings,
-}
-
-impl Default for GraphqlSettings {
-    fn default() -> Self {
-        Self {
-            max_depth: 15,
-            max_complexity: 2_500,
-            max_query_bytes: 16 * 1024,
-            introspection: true,
-            ws: WsSettings::default(),
-        }
-    }
-}
 
 /// The schema over `use_cases`, with `settings`' limits, behind the gate of
 /// [`admission`](crate::admission). Batched requests are not served: the HTTP handler

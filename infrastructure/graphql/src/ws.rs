@@ -53,37 +53,12 @@ use tracing::Instrument;
 use crate::{
     GraphqlSchema,
     admission::{Admitted, Transport},
-    auth::Caller,
-    http::ClientAddress,
+    auth::{Caller, ClientAddress},
+    settings::WsSettings,
 };
 
 /// The one subprotocol spoken.
 const PROTOCOL: &str = "graphql-transport-ws";
-
-/// The limits of one socket, from configuration.
-#[derive(Debug, Clone)]
-pub struct WsSettings {
-    /// The largest message a client may send, in bytes.
-    pub max_message_bytes: usize,
-    /// How long a client has to send `connection_init` after the upgrade.
-    pub init_timeout: Duration,
-    /// How often the server pings a quiet socket.
-    pub keepalive_interval: Duration,
-    /// How long a ping may go unanswered, or a message unsent, before the peer counts as
-    /// gone.
-    pub keepalive_timeout: Duration,
-}
-
-impl Default for WsSettings {
-    fn default() -> Self {
-        Self {
-            max_message_bytes: 64 * 1024,
-            init_timeout: Duration::from_secs(10),
-            keepalive_interval: Duration::from_secs(20),
-            keepalive_timeout: Duration::from_secs(20),
-        }
-    }
-}
 
 /// What the WebSocket route needs.
 #[derive(Clone)]

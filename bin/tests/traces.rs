@@ -177,8 +177,8 @@ async fn next_message(
     }
 }
 
-/// The spans of `trace` as an indented tree, each with what it links to: how the README
-/// shows one change's traces (`cargo test -p backend --test traces -- --nocapture`).
+/// The spans of `trace` as an indented tree, each with what it links to: how the guide
+/// (`docs/src/tracing.md`) shows one change's traces (`cargo test -p backend --test traces -- --nocapture`).
 fn render(spans: &[Span], trace: &str) -> String {
     fn below(spans: &[&Span], parent: &[u8], depth: usize, out: &mut String) {
         let mut children: Vec<&&Span> = spans

@@ -5,8 +5,8 @@
 //! meaning, and its `default_value` and `value_parser` say the rest. From those
 //! declarations alone come the parsing (an error names the variable), `backend --help`
 //! (every variable with its default and meaning), `backend config` (the effective values,
-//! secrets redacted because their declaration says `hide_env_values`), and the README's
-//! configuration table, which a test holds to them.
+//! secrets redacted because their declaration says `hide_env_values`), and the guide's
+//! configuration table (`docs/src/configuration.md`), which a test holds to them.
 //!
 //! Why clap rather than figment or envy: the CLI already uses it, its `env` support makes
 //! each setting a flag too (`--http-addr`, for a one-off run), and it is the only one of the

@@ -1,6 +1,6 @@
-//! The configuration reference, written from the declarations: the table the README
-//! carries, which `config::tests::the_readme_s_table_is_the_declared_settings` holds to
-//! them.
+//! The configuration reference, written from the declarations: the table the guide's
+//! configuration chapter carries (`docs/src/configuration.md`), which
+//! `config::tests::the_guide_s_table_is_the_declared_settings` holds to them.
 
 use super::{Config, is_variable};
 

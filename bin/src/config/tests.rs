@@ -351,19 +351,19 @@ fn the_description_lists_every_declared_variable_and_redacts_the_secret_ones() {
 }
 
 #[test]
-fn the_readme_s_table_is_the_declared_settings() {
+fn the_guide_s_table_is_the_declared_settings() {
     const BEGIN: &str = "<!-- settings: written from bin/src/config by UPDATE_SETTINGS=1 cargo test -p backend --lib config -->\n";
     const END: &str = "<!-- settings: end -->";
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/src/configuration.md");
     let generated = reference_table();
     let read = || {
-        let readme = std::fs::read_to_string(path).unwrap();
-        let (head, rest) = readme
+        let page = std::fs::read_to_string(path).unwrap();
+        let (head, rest) = page
             .split_once(BEGIN)
-            .expect("the README has lost its settings table's start marker");
+            .expect("the configuration chapter has lost its settings table's start marker");
         let (table, tail) = rest
             .split_once(END)
-            .expect("the README has lost its settings table's end marker");
+            .expect("the configuration chapter has lost its settings table's end marker");
         (head.to_owned(), table.to_owned(), tail.to_owned())
     };
     if std::env::var_os("UPDATE_SETTINGS").is_some() {
@@ -374,6 +374,6 @@ fn the_readme_s_table_is_the_declared_settings() {
         read().1,
         generated,
         "the settings changed: run `UPDATE_SETTINGS=1 cargo test -p backend --lib config` to \
-         write the table into the README, then review the diff"
+         write the table into docs/src/configuration.md, then review the diff"
     );
 }

@@ -1,7 +1,7 @@
 //! The driven ports: everything the use cases need from the outside world, as traits.
 //!
 //! Each trait is a contract. Its docs say, in MUST language, what every adapter does, and
-//! the contract test suites in `infrastructure/tests/` hold every adapter (the in-memory
+//! the contract test suites in `infrastructure/contracts/tests/contracts/` hold every adapter (the in-memory
 //! fake and the real Postgres or Redis one) to it. The traits use `#[async_trait]` so they
 //! stay object-safe and compose as `Arc<dyn Port>`: no generic parameters leak into the use
 //! cases or the servers. With the `mocks` feature, mockall generates `Mock*` types for each.

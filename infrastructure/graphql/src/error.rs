@@ -1,7 +1,7 @@
 //! The one place where errors become GraphQL errors.
 //!
-//! Every error carries `extensions.code` from the application's vocabulary (the README's
-//! table). Invalid input lists each field in `extensions.fields`; a version mismatch carries
+//! Every error carries `extensions.code` from the application's vocabulary (the table in
+//! `docs/src/errors.md`). Invalid input lists each field in `extensions.fields`; a version mismatch carries
 //! `extensions.currentVersion`; an unavailable backend `extensions.retryAfterSeconds` when
 //! known. An internal error says "internal error" and nothing more; its cause is logged
 //! once, inside the request's span, so the line carries the request id.

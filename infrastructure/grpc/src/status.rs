@@ -1,7 +1,7 @@
 //! The one place where errors become gRPC statuses.
 //!
 //! Every status carries a `google.rpc.ErrorInfo` whose `reason` is the stable code of the
-//! application's vocabulary (the README's table), so clients branch on the same codes over
+//! application's vocabulary (`docs/src/errors.md`), so clients branch on the same codes over
 //! every protocol. The details some kinds have travel too:
 //! - invalid input: a `google.rpc.BadRequest`, one field violation per invalid field, at
 //!   most 20 of them; past that, `omitted_fields` in the ErrorInfo's metadata says how

@@ -16,7 +16,7 @@ use domain::error::InfraError;
 use driving_http::{FieldError, Problem};
 
 /// The HTTP status and problem title for each kind of use-case error: the REST column of
-/// the vocabulary table in the README.
+/// the vocabulary table in `docs/src/errors.md`.
 ///
 /// A version mismatch is 412 because the client's version always arrives in `If-Match`: a
 /// failed precondition, in HTTP's words.

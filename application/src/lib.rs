@@ -19,6 +19,7 @@
 
 pub mod actor;
 pub mod error;
+pub mod input;
 pub mod jobs;
 pub mod links;
 pub mod readiness;

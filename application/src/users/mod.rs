@@ -3,6 +3,7 @@
 mod attempts;
 mod authenticate;
 mod current_user;
+mod input;
 mod list_users;
 mod log_in;
 mod log_out;
@@ -12,6 +13,7 @@ mod register;
 pub use attempts::{AttemptLimits, Attempts, TooManyAttempts};
 pub use authenticate::{Authenticate, AuthenticateError};
 pub use current_user::{CurrentUser, CurrentUserError};
+pub use input::RegistrationInput;
 pub use list_users::{ListUsers, ListUsersError};
 pub use log_in::{Credentials, LogIn, LogInError, LoggedIn};
 pub use log_out::{LogOut, LogOutError};

@@ -1,18 +1,23 @@
-//! The input types, and their parsing into domain values at the edge.
+//! The input types, and their mapping onto the application's input types.
 //!
-//! Inputs arrive as plain strings and numbers; each is parsed with the domain's own
-//! constructors, collecting one message per invalid field, so a client learns everything
-//! wrong with its input at once (`extensions.fields`), exactly as REST reports it.
+//! GraphQL delivers each input as plain strings and numbers; the rules that turn them into
+//! domain values are the application's (`application::input`), shared with REST and gRPC.
+//! Here an input is only mapped onto its application type, with GraphQL's spelling of
+//! field names (`dueDate`) for `extensions.fields`.
 
-use application::{AppError, FieldViolations, todos::TodoFilter, users::Registration};
+use application::{
+    AppError, FieldViolations,
+    input::{Edit, FieldNames, PageFields, PageInput},
+    todos::{NewTodoInput, TodoEditsInput, TodoFilter, TodoFilterInput},
+    users::{Registration, RegistrationInput},
+};
 use async_graphql::{ID, InputObject, MaybeUndefined};
 use domain::{
     idempotency::IdempotencyKey,
     pagination::PageSize,
-    todo::{Description, DueDate, NewTodo, Tag, Title, TodoChanges, TodoId, TodoStatus, Version},
-    user::{DisplayName, Email, Password, UserId},
+    todo::{NewTodo, Tag, TodoChanges, TodoId, TodoStatus, Version},
+    user::UserId,
 };
-use uuid::Uuid;
 
 /// A todo id from an `ID` argument. Anything that is not a UUID names no todo, so it is
 /// "not found", as on every protocol.
@@ -46,30 +51,11 @@ pub(crate) fn tag(raw: &str) -> Result<Tag, AppError> {
     f.finish(tag)
 }
 
-/// `first` and `after` of a connection: a page size and a cursor (an id from an edge).
-fn page(
-    f: &mut FieldViolations,
-    first: Option<i32>,
-    after: Option<&str>,
-) -> (PageSize, Option<Uuid>) {
-    let size = first
-        .and_then(|n| {
-            f.check(
-                "first",
-                u64::try_from(n)
-                    .map_err(|_| domain::pagination::PageSizeError)
-                    .and_then(PageSize::new),
-            )
-        })
-        .unwrap_or_default();
-    let cursor = after.and_then(|c| {
-        f.check(
-            "after",
-            domain::id::parse_uuid(c).ok_or("must be a cursor from an edge of an earlier page"),
-        )
-    });
-    (size, cursor)
-}
+/// A connection's `first` and `after`.
+const PAGE: PageFields = PageFields {
+    size: "first",
+    cursor: "after",
+};
 
 /// The arguments of `todos`.
 pub(crate) fn todo_filter(
@@ -79,14 +65,13 @@ pub(crate) fn todo_filter(
     tag: Option<&str>,
 ) -> Result<TodoFilter, AppError> {
     let mut f = FieldViolations::default();
-    let (size, cursor) = page(&mut f, first, after);
-    let tag = tag.and_then(|t| f.check("tag", Tag::new(t)));
-    f.finish(Some(TodoFilter {
+    let filter = TodoFilterInput {
         status,
-        tag,
-        cursor: cursor.map(TodoId::from_uuid),
-        size,
-    }))
+        tag: tag.map(str::to_owned),
+        page: page(first, after),
+    }
+    .check(&mut f, PAGE);
+    f.finish(Some(filter))
 }
 
 /// The arguments of `users`.
@@ -95,8 +80,15 @@ pub(crate) fn user_page(
     after: Option<&str>,
 ) -> Result<(Option<UserId>, PageSize), AppError> {
     let mut f = FieldViolations::default();
-    let (size, cursor) = page(&mut f, first, after);
+    let (size, cursor) = page(first, after).check(&mut f, PAGE);
     f.finish(Some((cursor.map(UserId::from_uuid), size)))
+}
+
+fn page(first: Option<i32>, after: Option<&str>) -> PageInput {
+    PageInput {
+        size: first.map(i64::from),
+        cursor: after.map(str::to_owned),
+    }
 }
 
 /// A new account.
@@ -115,19 +107,12 @@ pub(crate) struct RegisterInput {
 
 impl RegisterInput {
     pub(crate) fn parse(self) -> Result<Registration, AppError> {
-        let mut f = FieldViolations::default();
-        let email = f.check("email", Email::parse(&self.email));
-        let password = f.check("password", Password::new(self.password));
-        let display_name = f.check("displayName", DisplayName::new(&self.display_name));
-        let parsed = match (email, password, display_name) {
-            (Some(email), Some(password), Some(display_name)) => Some(Registration {
-                email,
-                display_name,
-                password,
-            }),
-            _ => None,
-        };
-        f.finish(parsed)
+        RegistrationInput {
+            email: self.email,
+            password: self.password,
+            display_name: self.display_name,
+        }
+        .parse(FieldNames::CamelCase)
     }
 }
 
@@ -151,27 +136,13 @@ pub(crate) struct CreateTodoInput {
 
 impl CreateTodoInput {
     pub(crate) fn parse(self) -> Result<NewTodo, AppError> {
-        let mut f = FieldViolations::default();
-        let title = f.check("title", Title::new(&self.title));
-        let description = match self.description {
-            None => Some(None),
-            Some(d) => f.check("description", Description::new(&d)).map(Some),
-        };
-        let due_date = match self.due_date {
-            None => Some(None),
-            Some(d) => f.check("dueDate", DueDate::parse(&d)).map(Some),
-        };
-        let tags = f.tags("tags", &self.tags);
-        let parsed = match (title, description, due_date, tags) {
-            (Some(title), Some(description), Some(due_date), Some(tags)) => Some(NewTodo {
-                title,
-                description,
-                due_date,
-                tags,
-            }),
-            _ => None,
-        };
-        f.finish(parsed)
+        NewTodoInput {
+            title: self.title,
+            description: self.description,
+            due_date: self.due_date,
+            tags: self.tags,
+        }
+        .parse(FieldNames::CamelCase)
     }
 }
 
@@ -189,29 +160,20 @@ pub(crate) struct UpdateTodoInput {
 
 impl UpdateTodoInput {
     pub(crate) fn parse(self) -> Result<TodoChanges, AppError> {
-        let mut f = FieldViolations::default();
-        let mut changes = TodoChanges::default();
-        match self.title {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => {
-                f.add("title", "must not be null: leave it out to keep the title");
-            }
-            MaybeUndefined::Value(title) => changes.title = f.check("title", Title::new(&title)),
+        TodoEditsInput {
+            title: edit(self.title),
+            description: edit(self.description),
+            due_date: edit(self.due_date),
         }
-        match self.description {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => changes.description = Some(None),
-            MaybeUndefined::Value(d) => {
-                changes.description = f.check("description", Description::new(&d)).map(Some);
-            }
-        }
-        match self.due_date {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => changes.due_date = Some(None),
-            MaybeUndefined::Value(d) => {
-                changes.due_date = f.check("dueDate", DueDate::parse(&d)).map(Some);
-            }
-        }
-        f.finish(Some(changes))
+        .parse(FieldNames::CamelCase)
+    }
+}
+
+/// GraphQL's three states of an input field, as an edit.
+fn edit(field: MaybeUndefined<String>) -> Edit<String> {
+    match field {
+        MaybeUndefined::Undefined => Edit::Keep,
+        MaybeUndefined::Null => Edit::Clear,
+        MaybeUndefined::Value(value) => Edit::Set(value),
     }
 }

@@ -1,8 +1,10 @@
 //! Messages to domain values at the edge, and domain values back to messages.
 //!
-//! Requests arrive as plain strings and numbers. Each is parsed with the domain's own
-//! constructors, and every invalid field is reported at once, as a `google.rpc.BadRequest`
-//! field violation named by its path in the request (`todo.title`, `page_size`).
+//! A request is mapped onto the application's input type for its write or list
+//! (`application::input`), whose rules, shared with REST and GraphQL, turn it into domain
+//! values and report every invalid field at once, as a `google.rpc.BadRequest` field
+//! violation named by its path in the request (`todo.title`, `page_size`). What is gRPC's
+//! own stays here: resource names, etags, field masks, and proto3's empty string for "none".
 //!
 //! Conventions (AIP-122, AIP-154, AIP-158), stated once here:
 //! - a todo's name is `todos/{uuid}`, a user's `users/{uuid}`; a name that is not a todo's
@@ -12,19 +14,21 @@
 //! - `page_size` 0 is the default (20); a page token is the `next_page_token` of the page
 //!   before, and nothing else.
 
-use application::{AppError, FieldViolations, todos::TodoFilter, users::Registration};
+use application::{
+    AppError, FieldViolations,
+    input::{Edit, FieldNames, PageFields, PageInput},
+    todos::{NewTodoInput, TodoEditsInput, TodoFilter, TodoFilterInput},
+    users::{Registration, RegistrationInput},
+};
 use chrono::{DateTime, Utc};
 use domain::{
     event::{MessageId, TodoChange, TodoEvent},
     idempotency::IdempotencyKey,
     pagination::{Page, PageSize},
-    todo::{
-        Description, DueDate, NewTodo, Tag, Title, Todo, TodoChanges, TodoId, TodoStatus, Version,
-    },
-    user::{DisplayName, Email, Password, Role, User, UserId},
+    todo::{NewTodo, Tag, Todo, TodoChanges, TodoId, TodoStatus, Version},
+    user::{Role, User, UserId},
 };
 use prost_types::{FieldMask, Timestamp};
-use uuid::Uuid;
 
 use crate::api;
 
@@ -86,33 +90,22 @@ fn parse_etag(f: &mut FieldViolations, field: &str, etag: &str) -> Option<Versio
 }
 
 /// `page_size` and `page_token`.
-fn page(f: &mut FieldViolations, size: i32, token: &str) -> (PageSize, Option<Uuid>) {
-    let size = match size {
-        0 => PageSize::DEFAULT,
-        n => f
-            .check(
-                "page_size",
-                u64::try_from(n)
-                    .map_err(|_| domain::pagination::PageSizeError)
-                    .and_then(PageSize::new),
-            )
-            .unwrap_or_default(),
-    };
-    let cursor = (!token.is_empty())
-        .then(|| {
-            f.check(
-                "page_token",
-                domain::id::parse_uuid(token).ok_or("must be a next_page_token of an earlier page"),
-            )
-        })
-        .flatten();
-    (size, cursor)
+const PAGE: PageFields = PageFields {
+    size: "page_size",
+    cursor: "page_token",
+};
+
+/// The page a request asks for: `page_size` 0 is the default, an empty token the first page.
+fn page(size: i32, token: &str) -> PageInput {
+    PageInput {
+        size: (size != 0).then_some(i64::from(size)),
+        cursor: (!token.is_empty()).then(|| token.to_owned()),
+    }
 }
 
 /// A `ListTodosRequest` as the use case's filter.
 pub(crate) fn todo_filter(request: &api::ListTodosRequest) -> Result<TodoFilter, AppError> {
     let mut f = FieldViolations::default();
-    let (size, cursor) = page(&mut f, request.page_size, &request.page_token);
     let status = match api::TodoStatus::try_from(request.status) {
         Ok(api::TodoStatus::Unspecified) => None,
         Ok(api::TodoStatus::Open) => Some(TodoStatus::Open),
@@ -122,15 +115,13 @@ pub(crate) fn todo_filter(request: &api::ListTodosRequest) -> Result<TodoFilter,
             None
         }
     };
-    let tag = (!request.tag.is_empty())
-        .then(|| f.check("tag", Tag::new(&request.tag)))
-        .flatten();
-    f.finish(Some(TodoFilter {
+    let filter = TodoFilterInput {
         status,
-        tag,
-        cursor: cursor.map(TodoId::from_uuid),
-        size,
-    }))
+        tag: optional(&request.tag),
+        page: page(request.page_size, &request.page_token),
+    }
+    .check(&mut f, PAGE);
+    f.finish(Some(filter))
 }
 
 /// A `ListUsersRequest` as the use case's cursor and page size.
@@ -138,7 +129,7 @@ pub(crate) fn user_page(
     request: &api::ListUsersRequest,
 ) -> Result<(Option<UserId>, PageSize), AppError> {
     let mut f = FieldViolations::default();
-    let (size, cursor) = page(&mut f, request.page_size, &request.page_token);
+    let (size, cursor) = page(request.page_size, &request.page_token).check(&mut f, PAGE);
     f.finish(Some((cursor.map(UserId::from_uuid), size)))
 }
 
@@ -158,44 +149,28 @@ pub(crate) fn etag(raw: &str) -> Result<Version, AppError> {
 
 /// The todo of a `CreateTodoRequest`.
 pub(crate) fn new_todo(todo: Option<&api::Todo>) -> Result<NewTodo, AppError> {
-    let mut f = FieldViolations::default();
     let Some(todo) = todo else {
+        let mut f = FieldViolations::default();
         f.add("todo", "is required");
         return f.finish(None);
     };
-    let title = f.check("todo.title", Title::new(&todo.title));
-    let description = optional(
-        &mut f,
-        "todo.description",
-        &todo.description,
-        Description::new,
-    );
-    let due_date = optional(&mut f, "todo.due_date", &todo.due_date, DueDate::parse);
-    let tags = f.tags("todo.tags", &todo.tags);
-    let parsed = match (title, description, due_date, tags) {
-        (Some(title), Some(description), Some(due_date), Some(tags)) => Some(NewTodo {
-            title,
-            description,
-            due_date,
-            tags,
-        }),
-        _ => None,
-    };
-    f.finish(parsed)
+    NewTodoInput {
+        title: todo.title.clone(),
+        description: optional(&todo.description),
+        due_date: optional(&todo.due_date),
+        tags: todo.tags.clone(),
+    }
+    .parse(FieldNames::Within("todo"))
 }
 
-/// An optional string field: empty is "none".
-fn optional<T, E: ToString>(
-    f: &mut FieldViolations,
-    field: &str,
-    raw: &str,
-    parse: impl FnOnce(&str) -> Result<T, E>,
-) -> Option<Option<T>> {
-    if raw.is_empty() {
-        Some(None)
-    } else {
-        f.check(field, parse(raw)).map(Some)
-    }
+/// An optional string field: proto3 has no null, so empty is "none".
+fn optional(raw: &str) -> Option<String> {
+    (!raw.is_empty()).then(|| raw.to_owned())
+}
+
+/// A masked optional field: set it, or clear it when empty.
+fn set_or_clear(raw: &str) -> Edit<String> {
+    optional(raw).map_or(Edit::Clear, Edit::Set)
 }
 
 /// What an `UpdateTodoRequest` asks for: the todo, the version the client read, and the
@@ -228,47 +203,31 @@ pub(crate) fn update(
         [all] if all == "*" => vec!["title", "description", "due_date"],
         paths => paths.iter().map(String::as_str).collect(),
     };
-    let mut changes = TodoChanges::default();
+    let mut edits = TodoEditsInput::default();
     for path in paths {
         match path {
-            "title" => changes.title = f.check("todo.title", Title::new(&todo.title)),
-            "description" => {
-                changes.description = optional(
-                    &mut f,
-                    "todo.description",
-                    &todo.description,
-                    Description::new,
-                );
-            }
-            "due_date" => {
-                changes.due_date =
-                    optional(&mut f, "todo.due_date", &todo.due_date, DueDate::parse);
-            }
+            "title" => edits.title = Edit::Set(todo.title.clone()),
+            "description" => edits.description = set_or_clear(&todo.description),
+            "due_date" => edits.due_date = set_or_clear(&todo.due_date),
             other => f.add(
                 "update_mask",
                 format!("`{other}` cannot be updated: only title, description and due_date"),
             ),
         }
     }
+    let changes = edits.check(&mut f, FieldNames::Within("todo"));
     let parsed = version.map(|version| (id, version, changes));
     f.finish(parsed)
 }
 
 /// A `RegisterRequest` as a registration.
 pub(crate) fn registration(request: api::RegisterRequest) -> Result<Registration, AppError> {
-    let mut f = FieldViolations::default();
-    let email = f.check("email", Email::parse(&request.email));
-    let password = f.check("password", Password::new(request.password));
-    let display_name = f.check("display_name", DisplayName::new(&request.display_name));
-    let parsed = match (email, password, display_name) {
-        (Some(email), Some(password), Some(display_name)) => Some(Registration {
-            email,
-            display_name,
-            password,
-        }),
-        _ => None,
-    };
-    f.finish(parsed)
+    RegistrationInput {
+        email: request.email,
+        password: request.password,
+        display_name: request.display_name,
+    }
+    .parse(FieldNames::SnakeCase)
 }
 
 /// A time as a protobuf timestamp.

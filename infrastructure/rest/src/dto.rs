@@ -1,156 +1,28 @@
 //! Request and response bodies, and their conversion to and from domain types.
 //!
-//! Requests are parsed into domain values here, at the edge, collecting one message per
-//! invalid field, so a client learns everything wrong with a request at once.
+//! A request body or query is mapped onto the application's input type for its write or
+//! list (`application::input`), whose rules, shared with GraphQL and gRPC, turn it into
+//! domain values and name every invalid field at once. What is REST's own stays here: JSON's
+//! absent-or-`null`, and the query text of `status` and `limit`.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
     pagination::{Page, PageSize},
-    todo::{Description, DueDate, NewTodo, Tag, Title, Todo, TodoChanges, TodoId, TodoStatus},
-    user::{DisplayName, Email, Password, User, UserId},
+    todo::{DueDate, NewTodo, Todo, TodoChanges, TodoId, TodoStatus},
+    user::{Email, Password, User, UserId},
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use application::{AppError, FieldViolations};
+use application::{
+    AppError, FieldViolations,
+    input::{Edit, FieldNames, PageFields, PageInput},
+    todos::{NewTodoInput, TodoEditsInput, TodoFilterInput},
+    users::RegistrationInput,
+};
 
-/// Schemas for the fields that carry a domain value, built from the rules the domain
-/// publishes (`Title::PATTERN`, `Email::PATTERNS`, ...), so the document says exactly what
-/// the constructors accept and cannot drift from them.
-mod rules {
-    use domain::{
-        todo::{Description, DueDate, Tag, Tags, Title},
-        user::{DisplayName, Email, Password},
-    };
-    use utoipa::openapi::{
-        AllOfBuilder, ArrayBuilder, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat,
-        schema::{SchemaType, Type},
-    };
-
-    /// A string, or `null` as well when `nullable`.
-    fn text(nullable: bool) -> ObjectBuilder {
-        let kind = if nullable {
-            SchemaType::from_iter([Type::String, Type::Null])
-        } else {
-            SchemaType::from(Type::String)
-        };
-        ObjectBuilder::new().schema_type(kind)
-    }
-
-    fn title_of(what: &str) -> Object {
-        text(false)
-            .pattern(Some(Title::PATTERN))
-            .description(Some(format!(
-                "1 to 200 characters once trimmed, no control characters (one line){what}"
-            )))
-            .examples(["Buy milk"])
-            .build()
-    }
-
-    pub(super) fn title() -> Object {
-        title_of("")
-    }
-
-    pub(super) fn new_title() -> Object {
-        title_of("; a todo always has a title, so `null` is invalid")
-    }
-
-    fn description_of(what: &str) -> Object {
-        text(true)
-            .pattern(Some(Description::PATTERN))
-            .max_length(Some(Description::MAX_CHARS))
-            .description(Some(format!(
-                "Up to 10,000 characters, not blank, kept as written; line breaks and tabs \
-                 are the only control characters allowed{what}"
-            )))
-            .build()
-    }
-
-    pub(super) fn description() -> Object {
-        description_of("; `null` is the same as leaving it out")
-    }
-
-    pub(super) fn new_description() -> Object {
-        description_of("; `null` removes the description")
-    }
-
-    fn due_date_of(what: &str) -> Object {
-        text(true)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
-            .pattern(Some(DueDate::PATTERN))
-            .description(Some(format!(
-                "A day of the calendar written `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31{what}"
-            )))
-            .examples(["2026-12-24"])
-            .build()
-    }
-
-    pub(super) fn due_date() -> Object {
-        due_date_of("; `null` is the same as leaving it out")
-    }
-
-    pub(super) fn new_due_date() -> Object {
-        due_date_of("; `null` removes the due date")
-    }
-
-    pub(super) fn tag() -> Object {
-        text(false)
-            .pattern(Some(Tag::PATTERN))
-            .description(Some(
-                "1 to 32 of `a-z`, `A-Z`, `0-9` and `-`, with ASCII white space around; \
-                 stored trimmed and lowercased",
-            ))
-            .examples(["home"])
-            .build()
-    }
-
-    pub(super) fn tags() -> utoipa::openapi::schema::Array {
-        ArrayBuilder::new()
-            .items(tag())
-            .max_items(Some(Tags::MAX))
-            .description(Some(
-                "Up to 20 tags as sent, repeats included; stored trimmed and lowercased, a \
-                 repeat (after trimming and lowercasing) kept once",
-            ))
-            .build()
-    }
-
-    pub(super) fn email() -> Schema {
-        let [shape, local, length] = Email::PATTERNS;
-        AllOfBuilder::new()
-            .item(text(false).pattern(Some(shape)))
-            .item(text(false).pattern(Some(local)))
-            .item(text(false).pattern(Some(length)))
-            .description(Some(
-                "An ASCII address such as `ann@example.org`: dot-separated runs of letters, \
-                 digits and ``!#$%&'*+/=?^_`{|}~-`` (at most 64 characters), `@`, and two or more \
-                 labels of letters, digits and inner hyphens (each at most 63); at most 254 \
-                 characters once trimmed; stored lowercased",
-            ))
-            .examples(["ann@example.org"])
-            .into()
-    }
-
-    pub(super) fn password() -> Object {
-        text(false)
-            .min_length(Some(Password::MIN_CHARS))
-            .max_length(Some(Password::MAX_CHARS))
-            .description(Some("8 to 128 characters, any, kept exactly (not trimmed)"))
-            .examples(["correct horse battery staple"])
-            .build()
-    }
-
-    pub(super) fn display_name() -> Object {
-        text(false)
-            .pattern(Some(DisplayName::PATTERN))
-            .description(Some(
-                "1 to 64 characters once trimmed, no control characters (one line)",
-            ))
-            .examples(["Ann"])
-            .build()
-    }
-}
+use crate::rules;
 
 /// For optional fields that may also be `null`: absent is `None`, `null` is `Some(None)`.
 fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -173,21 +45,12 @@ pub(crate) struct RegisterRequest {
 
 impl RegisterRequest {
     pub(crate) fn parse(self) -> Result<application::users::Registration, AppError> {
-        let mut f = FieldViolations::default();
-        let email = f.check("email", Email::parse(&self.email));
-        let password = f.check("password", Password::new(self.password));
-        let display_name = f.check("display_name", DisplayName::new(&self.display_name));
-        let parsed = match (email, password, display_name) {
-            (Some(email), Some(password), Some(display_name)) => {
-                Some(application::users::Registration {
-                    email,
-                    display_name,
-                    password,
-                })
-            }
-            _ => None,
-        };
-        f.finish(parsed)
+        RegistrationInput {
+            email: self.email,
+            password: self.password,
+            display_name: self.display_name,
+        }
+        .parse(FieldNames::SnakeCase)
     }
 }
 
@@ -284,28 +147,13 @@ pub(crate) struct CreateTodoRequest {
 
 impl CreateTodoRequest {
     pub(crate) fn parse(self) -> Result<NewTodo, AppError> {
-        let mut f = FieldViolations::default();
-        let title = f.check("title", Title::new(&self.title));
-        // `Some(None)`: no description asked for; `None`: an invalid one (already recorded).
-        let description = match self.description {
-            None => Some(None),
-            Some(d) => f.check("description", Description::new(&d)).map(Some),
-        };
-        let due_date = match self.due_date {
-            None => Some(None),
-            Some(d) => f.check("due_date", DueDate::parse(&d)).map(Some),
-        };
-        let tags = f.tags("tags", &self.tags);
-        let parsed = match (title, description, due_date, tags) {
-            (Some(title), Some(description), Some(due_date), Some(tags)) => Some(NewTodo {
-                title,
-                description,
-                due_date,
-                tags,
-            }),
-            _ => None,
-        };
-        f.finish(parsed)
+        NewTodoInput {
+            title: self.title,
+            description: self.description,
+            due_date: self.due_date,
+            tags: self.tags,
+        }
+        .parse(FieldNames::SnakeCase)
     }
 }
 
@@ -326,28 +174,21 @@ pub(crate) struct UpdateTodoRequest {
 
 impl UpdateTodoRequest {
     pub(crate) fn parse(self) -> Result<TodoChanges, AppError> {
-        let mut f = FieldViolations::default();
-        let mut changes = TodoChanges::default();
-        match self.title {
-            None => {}
-            Some(None) => {
-                f.add("title", "must not be null: leave it out to keep the title");
-            }
-            Some(Some(title)) => changes.title = f.check("title", Title::new(&title)),
+        TodoEditsInput {
+            title: edit(self.title),
+            description: edit(self.description),
+            due_date: edit(self.due_date),
         }
-        match self.due_date {
-            None => {}
-            Some(None) => changes.due_date = Some(None),
-            Some(Some(d)) => changes.due_date = f.check("due_date", DueDate::parse(&d)).map(Some),
-        }
-        match self.description {
-            None => {}
-            Some(None) => changes.description = Some(None),
-            Some(Some(d)) => {
-                changes.description = f.check("description", Description::new(&d)).map(Some)
-            }
-        }
-        f.finish(Some(changes))
+        .parse(FieldNames::SnakeCase)
+    }
+}
+
+/// A JSON field that may be absent or `null`, as an edit.
+fn edit(field: Option<Option<String>>) -> Edit<String> {
+    match field {
+        None => Edit::Keep,
+        Some(None) => Edit::Clear,
+        Some(Some(value)) => Edit::Set(value),
     }
 }
 
@@ -454,17 +295,13 @@ impl ListTodosParams {
                 },
             )
         });
-        let tag = self.tag.and_then(|t| f.check("tag", Tag::new(&t)));
-        let cursor = self
-            .cursor
-            .and_then(|c| f.check("cursor", parse_cursor(&c).map(TodoId::from_uuid)));
-        let size = parse_limit(&mut f, self.limit);
-        f.finish(Some(application::todos::TodoFilter {
+        let filter = TodoFilterInput {
             status,
-            tag,
-            cursor,
-            size,
-        }))
+            tag: self.tag,
+            page: page(self.limit, self.cursor),
+        }
+        .check(&mut f, PAGE);
+        f.finish(Some(filter))
     }
 }
 
@@ -494,32 +331,26 @@ pub(crate) struct ListUsersParams {
 impl ListUsersParams {
     pub(crate) fn parse(self) -> Result<(Option<UserId>, PageSize), AppError> {
         let mut f = FieldViolations::default();
-        let cursor = self
-            .cursor
-            .and_then(|c| f.check("cursor", parse_cursor(&c).map(UserId::from_uuid)));
-        let size = parse_limit(&mut f, self.limit);
-        f.finish(Some((cursor, size)))
+        let (size, cursor) = page(self.limit, self.cursor).check(&mut f, PAGE);
+        f.finish(Some((cursor.map(UserId::from_uuid), size)))
     }
 }
 
-/// `limit`: decimal digits only, so `+5` or ` 5` is as invalid as the document says.
-fn parse_limit(f: &mut FieldViolations, raw: Option<String>) -> PageSize {
-    raw.and_then(|l| {
-        let digits = !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit());
-        f.check(
-            "limit",
-            digits
-                .then(|| l.parse::<u64>().ok())
-                .flatten()
-                .ok_or(domain::pagination::PageSizeError)
-                .and_then(PageSize::new),
-        )
-    })
-    .unwrap_or_default()
-}
+/// A list's `limit` and `cursor` query parameters.
+const PAGE: PageFields = PageFields {
+    size: "limit",
+    cursor: "cursor",
+};
 
-/// `cursor`: a UUID in its hyphenated form, the one `next_cursor` is written in and the one
-/// `format: uuid` means, read as every protocol reads ids (`domain::id::parse_uuid`).
-fn parse_cursor(raw: &str) -> Result<Uuid, &'static str> {
-    domain::id::parse_uuid(raw).ok_or("must be a next_cursor from an earlier page")
+/// The page the query text asks for. `limit` is decimal digits only, so `+5` or ` 5` is as
+/// out of range as the document says.
+fn page(limit: Option<String>, cursor: Option<String>) -> PageInput {
+    let size = limit.map(|l| {
+        let digits = !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit());
+        digits
+            .then(|| l.parse::<i64>().ok())
+            .flatten()
+            .unwrap_or(i64::MAX)
+    });
+    PageInput { size, cursor }
 }

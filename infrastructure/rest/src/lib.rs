@@ -19,6 +19,7 @@ mod error;
 mod extract;
 mod handlers;
 mod openapi;
+mod rules;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

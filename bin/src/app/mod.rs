@@ -8,12 +8,7 @@
 use std::{future::Future, num::NonZeroUsize, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use application::{
-    Ports, Settings, UseCases,
-    jobs::{DeliverJobs, EnqueueReminders, Housekeeping, ListDeadJobs, RetryDeadJob, RetryPolicy},
-    links::SpanLinks,
-    readiness::CheckReadiness,
-};
+use application::{Ports, Settings, UseCases, links::SpanLinks};
 use backon::{ExponentialBuilder, Retryable};
 use domain::error::{InfraError, InfraErrorKind};
 use domain::ports::{
@@ -43,6 +38,11 @@ use driven_system::{
 use driven_webhook::{WebhookNotifier, WebhookSettings};
 
 use crate::config::Config;
+
+mod jobs;
+
+use jobs::JobPorts;
+pub use jobs::Jobs;
 
 /// The connections to the backing services, for health checks and shutdown.
 #[derive(Clone, Default)]
@@ -76,38 +76,6 @@ pub struct Application {
     pub jobs: Arc<Jobs>,
     /// The backing services in use.
     pub backends: Backends,
-}
-
-/// The worker's use cases, over the same adapters as the rest.
-pub struct Jobs {
-    /// Delivers outbox jobs.
-    pub deliver: DeliverJobs,
-    /// The periodic reminder job.
-    pub reminders: EnqueueReminders,
-    /// The periodic housekeeping job.
-    pub housekeeping: Housekeeping,
-    /// `backend jobs dead`.
-    pub list_dead: ListDeadJobs,
-    /// `backend jobs retry`.
-    pub retry_dead: RetryDeadJob,
-    /// The queue itself, for the backlog metrics.
-    pub queue: Arc<dyn JobQueue>,
-    /// What wakes the delivery loop when jobs are recorded.
-    pub signal: Arc<dyn JobSignal>,
-    /// The worker's readiness: the same backing services as the API's.
-    pub readiness: CheckReadiness,
-    /// The in-process event bus, when events are not published to Redis: what a
-    /// subscriber in this process listens to.
-    pub event_bus: Option<MemoryEventBus>,
-}
-
-impl std::fmt::Debug for Jobs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Jobs")
-            .field("deliver", &self.deliver)
-            .field("event_bus", &self.event_bus.is_some())
-            .finish_non_exhaustive()
-    }
 }
 
 impl Application {
@@ -372,7 +340,7 @@ fn per_minute(limit: u32) -> domain::ports::Quota {
 }
 
 /// [`SpanLinks`] by OpenTelemetry span links; a no-op when no traces are exported.
-struct OpenTelemetryLinks;
+pub(crate) struct OpenTelemetryLinks;
 
 impl SpanLinks for OpenTelemetryLinks {
     fn link(&self, span: &tracing::Span, trace_parent: &str) {
@@ -382,72 +350,6 @@ impl SpanLinks for OpenTelemetryLinks {
 
 /// How many events the in-process bus keeps for a slow subscriber.
 const EVENT_BUS_CAPACITY: usize = 1024;
-
-/// The adapters the worker's use cases are built from.
-struct JobPorts {
-    todos: Arc<dyn TodoRepository>,
-    unit_of_work: Arc<dyn UnitOfWork>,
-    idempotency: Arc<dyn IdempotencyRecords>,
-    queue: Arc<dyn JobQueue>,
-    signal: Arc<dyn JobSignal>,
-    ledger: Arc<dyn ScheduleLedger>,
-    publisher: Arc<dyn EventPublisher>,
-    notifier: Arc<dyn Notifier>,
-    clock: Arc<dyn Clock>,
-    ids: Arc<dyn IdGenerator>,
-    probes: Vec<Arc<dyn ReadinessProbe>>,
-}
-
-impl Jobs {
-    fn new(
-        config: &Config,
-        ports: JobPorts,
-        event_bus: Option<MemoryEventBus>,
-    ) -> anyhow::Result<Self> {
-        let worker = &config.worker;
-        let delta = |d: std::time::Duration, var: &str| {
-            chrono::TimeDelta::from_std(d).with_context(|| format!("{var} is too large"))
-        };
-        Ok(Self {
-            deliver: DeliverJobs::new(
-                ports.queue.clone(),
-                ports.publisher,
-                ports.notifier,
-                ports.clock.clone(),
-                RetryPolicy {
-                    max_attempts: worker.max_attempts,
-                    base_delay: worker.backoff_base,
-                    max_delay: worker.backoff_max,
-                },
-                worker.lease,
-                worker.batch_size,
-            )
-            .context("WORKER_LEASE_SECS is too short for the deliveries")?
-            .with_span_links(Arc::new(OpenTelemetryLinks)),
-            reminders: EnqueueReminders::new(
-                ports.todos,
-                ports.unit_of_work,
-                ports.ledger.clone(),
-                ports.ids,
-                delta(worker.reminder_window, "REMINDER_WINDOW_MINUTES")?,
-                delta(worker.retention, "OUTBOX_RETENTION_HOURS")?,
-            ),
-            housekeeping: Housekeeping::new(
-                ports.queue.clone(),
-                ports.ledger,
-                ports.idempotency,
-                delta(worker.retention, "OUTBOX_RETENTION_HOURS")?,
-                delta(config.idempotency_key_ttl, "IDEMPOTENCY_KEY_TTL_HOURS")?,
-            ),
-            list_dead: ListDeadJobs::new(ports.queue.clone()),
-            retry_dead: RetryDeadJob::new(ports.queue.clone(), ports.clock),
-            queue: ports.queue,
-            signal: ports.signal,
-            readiness: CheckReadiness::new(ports.probes),
-            event_bus,
-        })
-    }
-}
 
 impl Application {
     /// Closes the connections to the backing services; call after every server has stopped.

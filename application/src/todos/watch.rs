@@ -1,12 +1,13 @@
 //! Watching one's todos change, live.
 
 use std::{
-    collections::HashMap,
-    future::ready,
+    collections::{HashMap, HashSet, VecDeque},
     pin::Pin,
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
+
+use async_lock::{Semaphore, SemaphoreGuardArc};
 
 use domain::{
     error::InfraError,
@@ -15,7 +16,11 @@ use domain::{
     session::SessionToken,
     user::UserId,
 };
-use futures_util::{Stream, StreamExt};
+use futures_util::{
+    Stream, StreamExt,
+    future::{Either, select},
+    stream::BoxStream,
+};
 
 use crate::{Actor, AppError, FieldViolation, error::codes, links::SpanLinks, users::Authenticate};
 
@@ -152,28 +157,41 @@ impl From<FeedError> for WatchEnd {
 /// [`WatchEnd`].
 pub type TodoEvents = Pin<Box<dyn Stream<Item = Result<TodoEvent, WatchEnd>> + Send>>;
 
-/// The open subscriptions, counted per user.
-#[derive(Debug, Default)]
-struct Open {
-    total: usize,
-    per_user: HashMap<UserId, usize>,
+/// The places for subscriptions: one semaphore for the instance, one per user with a
+/// subscription open. A user's semaphore is dropped with the user's last place, so the map
+/// holds only the users watching now.
+#[derive(Debug)]
+struct Places {
+    instance: Arc<Semaphore>,
+    per_user: Mutex<HashMap<UserId, Arc<Semaphore>>>,
 }
 
-/// One counted subscription; dropping it (with its stream) gives the place back.
+/// One subscription's places; dropping it (with its stream) gives them back.
 struct Slot {
-    open: Arc<Mutex<Open>>,
+    places: Arc<Places>,
     user: UserId,
+    /// Always `Some` until `drop`, which gives it back first, then forgets the user's
+    /// semaphore when no one else holds it.
+    user_place: Option<SemaphoreGuardArc>,
+    _instance_place: SemaphoreGuardArc,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.total = open.total.saturating_sub(1);
-        if let Some(count) = open.per_user.get_mut(&self.user) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.per_user.remove(&self.user);
-            }
+        let mut per_user = self
+            .places
+            .per_user
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // The guard holds a reference to the user's semaphore; once it is gone, the map's
+        // is the last one unless another subscription of the user holds a place. Both
+        // happen under the lock that `take_slot` clones the semaphore under.
+        drop(self.user_place.take());
+        if per_user
+            .get(&self.user)
+            .is_some_and(|semaphore| Arc::strong_count(semaphore) == 1)
+        {
+            per_user.remove(&self.user);
         }
     }
 }
@@ -211,7 +229,7 @@ pub struct WatchTodos {
     ticker: Arc<dyn Ticker>,
     authenticate: Authenticate,
     limits: WatchLimits,
-    open: Arc<Mutex<Open>>,
+    places: Arc<Places>,
     links: Option<Arc<dyn SpanLinks>>,
 }
 
@@ -251,7 +269,10 @@ impl WatchTodos {
             ticker,
             authenticate,
             limits,
-            open: Arc::default(),
+            places: Arc::new(Places {
+                instance: Arc::new(Semaphore::new(limits.per_instance)),
+                per_user: Mutex::default(),
+            }),
             links: None,
         }
     }
@@ -263,25 +284,38 @@ impl WatchTodos {
         self
     }
 
-    /// Takes a place for `user`, or says which limit is reached.
+    /// Takes a place for `user` on this instance and among the user's own, or says which
+    /// limit is reached.
     fn take_slot(&self, user: UserId) -> Result<Slot, WatchError> {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if open.total >= self.limits.per_instance {
-            return Err(WatchError::InstanceFull {
-                limit: self.limits.per_instance,
-            });
-        }
-        let count = open.per_user.entry(user).or_insert(0);
-        if *count >= self.limits.per_user {
+        let instance_place =
+            self.places
+                .instance
+                .try_acquire_arc()
+                .ok_or(WatchError::InstanceFull {
+                    limit: self.limits.per_instance,
+                })?;
+        let mut per_user = self
+            .places
+            .per_user
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let semaphore = per_user
+            .entry(user)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.limits.per_user)));
+        let Some(user_place) = semaphore.try_acquire_arc() else {
+            // With a limit of 0, the semaphore was made just now, and no one needs it.
+            if Arc::strong_count(semaphore) == 1 {
+                per_user.remove(&user);
+            }
             return Err(WatchError::TooManyForUser {
                 limit: self.limits.per_user,
             });
-        }
-        *count += 1;
-        open.total += 1;
+        };
         Ok(Slot {
-            open: self.open.clone(),
+            places: self.places.clone(),
             user,
+            user_place: Some(user_place),
+            _instance_place: instance_place,
         })
     }
 
@@ -292,71 +326,91 @@ impl WatchTodos {
     /// longer kept, or the feed cannot be started.
     #[tracing::instrument(name = "watch_todos", skip_all, fields(user_id = %watch.actor.id))]
     pub async fn execute(&self, watch: Watch<'_>) -> Result<TodoEvents, WatchError> {
-        let owner = watch.actor.id;
-        let slot = self.take_slot(owner)?;
+        let slot = self.take_slot(watch.actor.id)?;
         let start = watch.after.map_or(FeedStart::Now, FeedStart::After);
-        let owner_only = move |item: &Result<PublishedEvent, FeedError>| {
-            ready(item.as_ref().map_or(true, |p| p.event.owner == owner))
+        let subscription = Subscription {
+            feed: self.feed.subscribe(start).await?,
+            checks: Some(self.ticker.every(self.limits.session_check).boxed()),
+            owner: watch.actor.id,
+            seen: Seen::default(),
+            authenticate: self.authenticate.clone(),
+            session: watch.session.clone(),
+            links: self.links.clone(),
+            _slot: slot,
         };
-        let mut seen = Seen::default();
-        let first_time = move |item: &Result<PublishedEvent, FeedError>| {
-            ready(item.as_ref().map_or(true, |p| seen.first(p.event.id)))
-        };
-        let links = self.links.clone();
-        let events = self
-            .feed
-            .subscribe(start)
-            .await?
-            .filter(owner_only)
-            .filter(first_time)
-            .map(move |item| {
-                Step::Event(
-                    item.map(|published| delivered(links.as_deref(), published))
-                        .map_err(WatchEnd::from),
-                )
-            })
-            // A feed that ends (the process is closing) ends the subscription; without
-            // this mark, the session checks would keep it open.
-            .chain(futures_util::stream::iter([Step::End]));
-        let checks = self
-            .ticker
-            .every(self.limits.session_check)
-            .map(|()| Step::Check);
-        let authenticate = self.authenticate.clone();
-        let session = watch.session.clone();
-        let steps = futures_util::stream::select(events, checks).filter_map(move |step| {
-            let (authenticate, session) = (authenticate.clone(), session.clone());
-            async move {
-                match step {
-                    Step::Event(item) => Some(Some(item)),
-                    Step::End => Some(None),
-                    Step::Check => match authenticate.is_live(&session).await {
-                        Ok(true) => None,
-                        Ok(false) => Some(Some(Err(WatchEnd::SessionEnded))),
-                        Err(error) => {
-                            tracing::warn!(
-                                error = &error as &dyn std::error::Error,
-                                "cannot check a subscription's session; it stays open"
-                            );
-                            None
-                        }
-                    },
-                }
-            }
-        });
         // Events until the first ending, which is handed on; then the stream is over at
-        // once, and the slot, which lives as long as the subscription, is given back.
-        let open = Some((Box::pin(steps), slot));
-        let stream = futures_util::stream::unfold(open, |open| async move {
-            let (mut steps, slot) = open?;
-            match steps.next().await {
-                Some(Some(Ok(event))) => Some((Ok(event), Some((steps, slot)))),
-                Some(Some(Err(end))) => Some((Err(end), None)),
-                Some(None) | None => None,
+        // once, and the subscription, with its slot, is dropped.
+        let stream = futures_util::stream::unfold(Some(subscription), |open| async move {
+            let mut subscription = open?;
+            match subscription.next().await? {
+                Ok(event) => Some((Ok(event), Some(subscription))),
+                Err(end) => Some((Err(end), None)),
             }
         });
         Ok(Box::pin(stream))
     }
+}
+
+/// One open subscription: what it reads, what it has handed out, and its places.
+struct Subscription {
+    /// Every user's events, from the feed.
+    feed: BoxStream<'static, Result<PublishedEvent, FeedError>>,
+    /// The ticks on which the session is checked; `None` once the ticker has stopped.
+    checks: Option<BoxStream<'static, ()>>,
+    owner: UserId,
+    seen: Seen,
+    authenticate: Authenticate,
+    session: SessionToken,
+    links: Option<Arc<dyn SpanLinks>>,
+    _slot: Slot,
+}
+
+impl Subscription {
+    /// The next item for the subscriber: an event of the owner's, or the ending that
+    /// closes the stream; `None` when the feed itself has ended (the process is closing).
+    async fn next(&mut self) -> Option<Result<TodoEvent, WatchEnd>> {
+        loop {
+            let step = match self.checks.as_mut() {
+                // The ticker first: it is ready at most once a period, so it never holds
+                // the feed up, while a busy feed polled first could hold the checks off.
+                Some(checks) => match select(checks.next(), self.feed.next()).await {
+                    Either::Left((Some(()), _)) => Step::Check,
+                    Either::Left((None, _)) => Step::TickerStopped,
+                    Either::Right((item, _)) => Step::Feed(item),
+                },
+                None => Step::Feed(self.feed.next().await),
+            };
+            match step {
+                Step::Feed(None) => return None,
+                Step::Feed(Some(Err(error))) => return Some(Err(error.into())),
+                Step::Feed(Some(Ok(published))) => {
+                    let event = &published.event;
+                    // Another user's event, or a repeat of one handed out already.
+                    if event.owner != self.owner || !self.seen.first(event.id) {
+                        continue;
+                    }
+                    return Some(Ok(delivered(self.links.as_deref(), published)));
+                }
+                Step::Check => match self.authenticate.is_live(&self.session).await {
+                    Ok(true) => {}
+                    Ok(false) => return Some(Err(WatchEnd::SessionEnded)),
+                    Err(error) => tracing::warn!(
+                        error = &error as &dyn std::error::Error,
+                        "cannot check a subscription's session; it stays open"
+                    ),
+                },
+                Step::TickerStopped => self.checks = None,
+            }
+        }
+    }
+}
+
+/// What a subscription reacts to: an item from the feed (`None` when it has ended), the
+/// time to check its session, or the ticker's end.
+enum Step {
+    Feed(Option<Result<PublishedEvent, FeedError>>),
+    Check,
+    TickerStopped,
 }
 
 /// The event ids a subscription handed out lately, so that it hands out none twice.
@@ -368,8 +422,8 @@ impl WatchTodos {
 /// `eventId`, as the documents say. Bounded, so it costs a few kilobytes per subscription.
 #[derive(Debug, Default)]
 struct Seen {
-    order: std::collections::VecDeque<MessageId>,
-    ids: std::collections::HashSet<MessageId>,
+    order: VecDeque<MessageId>,
+    ids: HashSet<MessageId>,
 }
 
 impl Seen {
@@ -389,14 +443,6 @@ impl Seen {
         }
         true
     }
-}
-
-/// What a subscription reacts to: an item from the feed, the feed's end, or the time to
-/// check its session.
-enum Step {
-    Event(Result<TodoEvent, WatchEnd>),
-    End,
-    Check,
 }
 
 #[cfg(test)]
@@ -779,5 +825,45 @@ mod tests {
             watch_todos.execute(watch(&ann, &session)).await.is_err(),
             "the instance is full again"
         );
+    }
+
+    #[tokio::test]
+    async fn a_user_s_places_are_forgotten_with_the_last_subscription() {
+        let mut feed = MockEventFeed::new();
+        feed.expect_subscribe()
+            .returning(|_| Ok(Box::pin(futures_util::stream::pending())));
+        let watch_todos = WatchTodos::new(
+            Arc::new(feed),
+            no_ticks(),
+            sessions_all(true),
+            WatchLimits::default(),
+        );
+        let users = || watch_todos.places.per_user.lock().unwrap().len();
+        let (ann, bob) = (member(), member());
+        let session = token(1);
+        let anns = [
+            watch_todos.execute(watch(&ann, &session)).await.unwrap(),
+            watch_todos.execute(watch(&ann, &session)).await.unwrap(),
+        ];
+        let bobs = watch_todos.execute(watch(&bob, &session)).await.unwrap();
+        assert_eq!(users(), 2);
+        let [first, second] = anns;
+        drop(first);
+        assert_eq!(users(), 2, "Ann still watches");
+        drop(second);
+        drop(bobs);
+        assert_eq!(users(), 0);
+
+        let nobody = WatchTodos::new(
+            Arc::new(MockEventFeed::new()),
+            no_ticks(),
+            sessions_all(true),
+            WatchLimits {
+                per_user: 0,
+                ..WatchLimits::default()
+            },
+        );
+        assert!(nobody.execute(watch(&ann, &session)).await.is_err());
+        assert_eq!(nobody.places.per_user.lock().unwrap().len(), 0);
     }
 }

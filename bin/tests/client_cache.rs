@@ -7,7 +7,6 @@ mod support;
 
 use std::time::Duration;
 
-use backend::{Application, server::HttpServer};
 use chrono::Utc;
 use domain::{
     ports::TodoCache,
@@ -17,30 +16,19 @@ use domain::{
 use driven_redis::{CacheStatistics, ConnectionManager, RedisTodoCache};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use support::{config, proxy::Proxy, server::spawn_app};
+use support::{proxy::Proxy, server::spawn_app};
 use test_servers::TestRedis;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::support::server::TestApp;
 
-/// A second replica of `a`'s application: the same database and Redis key space, its own
-/// process memory. Returns its base URL, the token that stops it, and its connection with
-/// client-side caching.
+/// A second replica of `a`: its base URL, the token that stops it, and its connection
+/// with client-side caching.
 async fn replica_of(a: &TestApp) -> (String, CancellationToken, ConnectionManager) {
-    let config = config(&[
-        ("DATABASE_URL", a.db.url()),
-        ("REDIS_URL", a.redis.url()),
-        ("REDIS_KEY_PREFIX", a.redis.key_prefix()),
-        ("HTTP_ADDR", "127.0.0.1:0"),
-    ]);
-    let replica = Application::build(&config).await.unwrap();
-    let tracked = replica.backends.redis_tracked.clone().unwrap();
-    let server = HttpServer::bind(&replica, &config).await.unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(server.run(shutdown.clone()));
-    (base, shutdown, tracked)
+    let replica = a.replica(&[]).await;
+    let tracked = replica.app.backends.redis_tracked.clone().unwrap();
+    (replica.base, replica.shutdown, tracked)
 }
 
 fn statistics(tracked: &ConnectionManager) -> CacheStatistics {

@@ -7,15 +7,11 @@ mod support;
 
 use std::time::Duration;
 
-use backend::{Application, server::HttpServer};
 use driving_grpc::api::{self, TodoEventType, todo_service_client::TodoServiceClient};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{
-    config,
-    server::{TestApp, authed, spawn_app_with},
-};
+use support::server::{TestApp, authed, spawn_app_with};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 use tokio_util::sync::CancellationToken;
 use tonic::{Status, Streaming};
@@ -60,23 +56,10 @@ fn reason(status: &Status) -> String {
         .clone()
 }
 
-/// Replica B of `a`: the same database and Redis, its own process state and listener.
-/// Returns its base URL and what stops it.
+/// Replica B of `a`, with `settings` changed: its base URL and what stops it.
 async fn replica(a: &TestApp, settings: &[(&str, &str)]) -> (String, CancellationToken) {
-    let mut all = vec![
-        ("DATABASE_URL", a.db.url()),
-        ("REDIS_URL", a.redis.url()),
-        ("REDIS_KEY_PREFIX", a.redis.key_prefix()),
-        ("HTTP_ADDR", "127.0.0.1:0"),
-    ];
-    all.extend_from_slice(settings);
-    let config = config(&all);
-    let replica = Application::build(&config).await.unwrap();
-    let server = HttpServer::bind(&replica, &config).await.unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(server.run(shutdown.clone()));
-    (base, shutdown)
+    let replica = a.replica(settings).await;
+    (replica.base, replica.shutdown)
 }
 
 /// A gRPC todo client for the server at `base`.

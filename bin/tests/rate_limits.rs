@@ -5,15 +5,10 @@
 
 mod support;
 
-use backend::{Application, server::HttpServer};
 use driving_grpc::api::{self, user_service_client::UserServiceClient};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
-use support::{
-    config,
-    server::{TestApp, spawn_app_with},
-};
-use tokio_util::sync::CancellationToken;
+use support::server::{TestApp, spawn_app_with};
 use tonic_types::StatusExt;
 
 /// `POST /v1/sessions` with `password`: the status and the response.
@@ -142,18 +137,8 @@ async fn grpc_answers_resource_exhausted_and_graphql_rate_limited() {
 #[tokio::test]
 async fn two_replicas_on_one_redis_share_the_count() {
     let a = spawn_app_with(&[("LOGIN_LIMIT_PER_EMAIL", "2")]).await;
-    let config = config(&[
-        ("DATABASE_URL", a.db.url()),
-        ("REDIS_URL", a.redis.url()),
-        ("REDIS_KEY_PREFIX", a.redis.key_prefix()),
-        ("HTTP_ADDR", "127.0.0.1:0"),
-        ("LOGIN_LIMIT_PER_EMAIL", "2"),
-    ]);
-    let replica = Application::build(&config).await.unwrap();
-    let server = HttpServer::bind(&replica, &config).await.unwrap();
-    let b = format!("http://{}", server.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(server.run(shutdown.clone()));
+    let replica = a.replica(&[("LOGIN_LIMIT_PER_EMAIL", "2")]).await;
+    let (b, shutdown) = (replica.base, replica.shutdown);
     assert_eq!(register(&a, "dee@example.org").await, StatusCode::CREATED);
 
     let on_a = log_in(&a.base, "dee@example.org", "wrong-password").await;

@@ -50,6 +50,38 @@ pub async fn spawn_app_behind_a_proxy(settings: &[(&str, &str)]) -> (TestApp, Pr
     (start(db, url.as_str(), settings).await, proxy)
 }
 
+/// A second replica of a [`TestApp`]: the same database and Redis key space, its own
+/// process state and listener. Stopped by cancelling `shutdown`.
+pub struct Replica {
+    pub base: String,
+    pub shutdown: CancellationToken,
+    pub app: Application,
+}
+
+impl TestApp {
+    /// Starts a second replica of this app, with `settings` changed on it.
+    pub async fn replica(&self, settings: &[(&str, &str)]) -> Replica {
+        let mut vars = vec![
+            ("DATABASE_URL", self.db.url()),
+            ("REDIS_URL", self.redis.url()),
+            ("REDIS_KEY_PREFIX", self.redis.key_prefix()),
+            ("HTTP_ADDR", "127.0.0.1:0"),
+        ];
+        vars.extend_from_slice(settings);
+        let config = config(&vars);
+        let app = Application::build(&config).await.unwrap();
+        let server = HttpServer::bind(&app, &config).await.unwrap();
+        let base = format!("http://{}", server.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(server.run(shutdown.clone()));
+        Replica {
+            base,
+            shutdown,
+            app,
+        }
+    }
+}
+
 async fn start(db: TestDatabase, database_url: &str, settings: &[(&str, &str)]) -> TestApp {
     let redis = TestRedis::new().await;
     let mut vars = vec![

@@ -2,7 +2,7 @@
 //! allowed, and the ports (traits) through which the outside world is reached.
 //!
 //! Nothing here does I/O or knows a framework; `Cargo.toml` has no sqlx, axum, tonic,
-//! async-graphql, redis or tokio, and `bin/tests/dependency_rule.rs` keeps it that way.
+//! async-graphql, redis or tokio, and `bin/tests/operations/dependency_rule.rs` keeps it that way.
 //!
 //! - [`user`]: users, their credentials and roles.
 //! - [`session`]: login sessions, identified by an opaque token that is stored only hashed.

@@ -38,7 +38,7 @@ fi
 log "the example server on in-memory adapters, at $base"
 # The attempt limits are off: they would answer the fuzzer's many logins and
 # registrations with 429 before the rules behind them are reached. They have tests of
-# their own (bin/tests/rate_limits.rs).
+# their own (bin/tests/across/rate_limits.rs).
 env -u DATABASE_URL -u REDIS_URL \
   HTTP_ADDR="127.0.0.1:$port" LOG_FORMAT=json RUST_LOG=warn \
   LOGIN_LIMIT_PER_EMAIL=0 LOGIN_LIMIT_PER_ADDRESS=0 REGISTER_LIMIT_PER_ADDRESS=0 \

@@ -1,9 +1,8 @@
 //! Login and registration limits, end to end on the real server over Postgres and Redis:
 //! the answer on each protocol, each key counted apart, and one count shared by two
 //! replicas on one Redis.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use driving_grpc::api::{self, user_service_client::UserServiceClient};
 use reqwest::{Method, StatusCode, header};

@@ -1,9 +1,8 @@
 //! End-to-end: the real server (`Application::build` + `HttpServer`, exactly what `serve`
 //! runs) on port 0, backed by a fresh Postgres database and Redis key space, driven over
 //! HTTP with reqwest.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -10,7 +10,6 @@
 //!   driver or a driven adapter. The shared HTTP layers (`driving-http`) are a support crate
 //!   of that side and follow the same "never".
 //! - Only `backend`, the composition root, sees adapters of both kinds.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeSet, HashMap};
 

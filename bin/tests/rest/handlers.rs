@@ -1,9 +1,8 @@
 //! Handler tests: every route and every error status of the REST API, through
 //! `Router::oneshot` on the in-memory adapters (no sockets, no servers). The few tests that
 //! need a failing or corrupt database use a fresh test database.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use axum::{
     body::Body,

@@ -6,8 +6,6 @@
 // The trace trees are printed on purpose: `-- --nocapture` shows them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-mod support;
-
 use std::{
     collections::HashMap,
     io::{BufRead, BufReader},
@@ -178,7 +176,7 @@ async fn next_message(
 }
 
 /// The spans of `trace` as an indented tree, each with what it links to: how the guide
-/// (`docs/src/tracing.md`) shows one change's traces (`cargo test -p backend --test traces -- --nocapture`).
+/// (`docs/src/tracing.md`) shows one change's traces (`cargo test -p backend --test operations traces -- --nocapture`).
 fn render(spans: &[Span], trace: &str) -> String {
     fn below(spans: &[&Span], parent: &[u8], depth: usize, out: &mut String) {
         let mut children: Vec<&&Span> = spans

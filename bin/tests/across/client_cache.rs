@@ -1,9 +1,8 @@
 //! Redis client-side caching (`REDIS_CLIENT_CACHE_ENTRIES`): sessions and cached todos are
 //! kept in each replica's memory, and Redis' invalidations keep them exact across replicas.
 //! Needs Postgres and Redis (`TEST_DATABASE_URL`, `TEST_REDIS_URL`).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

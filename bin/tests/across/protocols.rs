@@ -6,9 +6,8 @@
 //! Each protocol says how it performs an operation once, in one match arm, so a new case over
 //! an existing operation takes no protocol code at all, and a new operation one arm per
 //! protocol.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use driving_grpc::api::{
     self, todo_service_client::TodoServiceClient, user_service_client::UserServiceClient,

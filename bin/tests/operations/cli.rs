@@ -1,6 +1,5 @@
 //! The binary's subcommands, run as an operator runs them: as a process, configured through
 //! its environment, against a fresh test database.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
     io::Write,
@@ -9,10 +8,7 @@ use std::{
 
 use test_servers::{TestDatabase, TestRedis};
 
-#[path = "support/proxy.rs"]
-#[allow(dead_code, unreachable_pub)] // Shared with the other test binaries.
-mod proxy;
-use proxy::Proxy;
+use crate::support::proxy::Proxy;
 
 /// Runs the binary in an empty directory (so no `.env` is picked up) with only `env` set,
 /// feeding `stdin` to it.

@@ -1,8 +1,7 @@
 //! End to end over gRPC: a tonic client against the real server on an ephemeral port, over
 //! Postgres and Redis, on the same port as REST and GraphQL.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

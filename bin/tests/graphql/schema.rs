@@ -1,9 +1,8 @@
 //! GraphQL schema tests: every operation, its success and each of its error codes, through
 //! `Schema::execute` on the in-memory wiring (no HTTP, no sockets). The HTTP semantics and
 //! the real backends are in `graphql_e2e.rs`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::{
     collections::HashMap,

@@ -1,9 +1,8 @@
 //! Live updates end to end: gRPC `WatchTodos` and GraphQL `todoEvents`, fed by the Redis
 //! event stream, on one server and across two: order, isolation, resuming, limits and
 //! every way a stream ends.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,9 +3,8 @@
 //! answer, byte for byte; a key reused with another request is refused; concurrent
 //! requests with one key write once; keys are each user's own; and a retry after an answer
 //! that never arrived writes nothing more.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

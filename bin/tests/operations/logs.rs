@@ -4,9 +4,8 @@
 //!
 //! This binary holds this one test because it installs the process-wide subscriber, the
 //! same way `main` does (which also routes the `log` crate's records into it).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::{
     io::Write,

@@ -1,8 +1,7 @@
 //! GraphQL end-to-end: the real server on port 0 over Postgres and Redis, driven over HTTP
 //! as a client would, GraphQL-over-HTTP semantics included.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

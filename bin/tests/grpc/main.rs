@@ -1,0 +1,9 @@
+//! gRPC: a tonic client against the real server, end to end.
+//!
+//! One test binary, one module per subject; `support` is shared by every test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod e2e;

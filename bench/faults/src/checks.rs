@@ -21,8 +21,8 @@ use std::{
 use sqlx::{PgPool, Row};
 
 use crate::{
-    Fault,
     client::{Client, Seen},
+    fault::Fault,
 };
 
 /// One todo event as the outbox recorded it.

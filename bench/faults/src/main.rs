@@ -27,11 +27,12 @@
 
 mod checks;
 mod client;
+mod fault;
 mod proxy;
+mod services;
 mod stack;
 
 use std::{
-    collections::BTreeMap,
     io::Write,
     path::PathBuf,
     sync::{Arc, Mutex, atomic::Ordering},
@@ -45,7 +46,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     client::{Client, Seen, Stats},
+    fault::{FAULTS, FaultLog, Target, inject},
     proxy::Proxy,
+    services::{address_of, clear_redis, webhook},
     stack::{Process, Role, free_port},
 };
 
@@ -72,38 +75,6 @@ struct Args {
     /// Where logs and the report go; by default `target/faults/<seed>`.
     #[arg(long)]
     out: Option<PathBuf>,
-}
-
-/// One kind of fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Fault {
-    CutPostgres,
-    SlowPostgres,
-    CutRedis,
-    SlowRedis,
-    KillReplica,
-    KillWorker,
-    TermReplica,
-    LoseAnswers,
-}
-
-const FAULTS: [Fault; 8] = [
-    Fault::CutPostgres,
-    Fault::SlowPostgres,
-    Fault::CutRedis,
-    Fault::SlowRedis,
-    Fault::KillReplica,
-    Fault::KillWorker,
-    Fault::TermReplica,
-    Fault::LoseAnswers,
-];
-
-/// What the faults did, for the report.
-#[derive(Debug, Default)]
-struct FaultLog {
-    injected: BTreeMap<Fault, u64>,
-    /// SIGTERMed replicas that did not exit 0.
-    unclean_exits: Vec<String>,
 }
 
 #[tokio::main]
@@ -466,151 +437,4 @@ async fn run(
         ),
     );
     Ok(report)
-}
-
-/// What one fault may act on: the two backing services' proxies, and the replica (with the
-/// proxy in front of it) and the worker the schedule drew.
-struct Target<'a> {
-    pg: &'a Proxy,
-    redis: &'a Proxy,
-    replica: &'a Process,
-    front: &'a Proxy,
-    worker: &'a Process,
-}
-
-/// Makes `fault` happen, and undoes it after `length`.
-async fn inject(
-    fault: Fault,
-    length: Duration,
-    delay: Duration,
-    target: Target<'_>,
-    log: &Mutex<FaultLog>,
-) {
-    let Target {
-        pg,
-        redis,
-        replica,
-        front,
-        worker,
-    } = target;
-    match fault {
-        Fault::CutPostgres | Fault::CutRedis => {
-            let proxy = if fault == Fault::CutPostgres {
-                pg
-            } else {
-                redis
-            };
-            proxy.cut();
-            tokio::time::sleep(length).await;
-            proxy.restore();
-        }
-        Fault::SlowPostgres | Fault::SlowRedis => {
-            let proxy = if fault == Fault::SlowPostgres {
-                pg
-            } else {
-                redis
-            };
-            proxy.slow(delay);
-            tokio::time::sleep(length).await;
-            proxy.restore();
-        }
-        Fault::KillReplica | Fault::KillWorker => {
-            let process = if fault == Fault::KillReplica {
-                replica
-            } else {
-                worker
-            };
-            let _turn = process.turn().await;
-            process.kill().await;
-            tokio::time::sleep(length / 2).await;
-            if let Err(error) = process.start().await {
-                log.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .unclean_exits
-                    .push(format!("{} did not restart: {error}", process.name));
-            }
-        }
-        Fault::LoseAnswers => {
-            front.lose_answers();
-            tokio::time::sleep(length).await;
-            front.restore();
-        }
-        Fault::TermReplica => {
-            let _turn = replica.turn().await;
-            match replica.terminate().await {
-                Some(status) if status.success() => {}
-                other => log
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .unclean_exits
-                    .push(format!(
-                        "{} did not exit 0 on SIGTERM: {other:?}",
-                        replica.name
-                    )),
-            }
-            if let Err(error) = replica.start().await {
-                log.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .unclean_exits
-                    .push(format!("{} did not restart: {error}", replica.name));
-            }
-        }
-    }
-}
-
-/// The host and port of `url`.
-fn address_of(url: &url::Url, default_port: u16) -> anyhow::Result<std::net::SocketAddr> {
-    url.socket_addrs(|| Some(default_port))?
-        .into_iter()
-        .next()
-        .context("the URL names no reachable address")
-}
-
-/// A webhook that records every reminder it is sent; its URL.
-async fn webhook(reminders: Arc<Mutex<Vec<(String, String, String)>>>) -> anyhow::Result<String> {
-    use axum::{Router, http::HeaderMap, routing::post};
-    let app = Router::new().route(
-        "/reminders",
-        post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let reminders = reminders.clone();
-            async move {
-                let id = headers
-                    .get("x-reminder-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                reminders.lock().unwrap_or_else(|e| e.into_inner()).push((
-                    id,
-                    body["todo_id"].as_str().unwrap_or_default().to_owned(),
-                    body["due_date"].as_str().unwrap_or_default().to_owned(),
-                ));
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(format!("http://{addr}/reminders"))
-}
-
-/// Deletes this run's keys from Redis.
-async fn clear_redis(url: &str, prefix: &str) {
-    let Ok(client) = redis::Client::open(url) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
-    }
 }

@@ -244,7 +244,7 @@ mod tests {
     }
 
     fn session() -> Session {
-        let now = Utc::now();
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
         Session {
             token_hash: SessionToken::from_bytes([7; domain::session::TOKEN_BYTES]).hash(),
             user_id: UserId::from_uuid(Uuid::now_v7()),

@@ -4,6 +4,11 @@
 # Figures are reported as app ÷ baseline ratios of medians, because absolute numbers on a
 # shared 2-core VM move by 10-15 % from run to run.
 #
+# Beside throughput, every run reports the server's own CPU per request: its user + system
+# time from /proc/<pid>/stat before and after the run, divided by the requests it answered.
+# On 2 shared cores the load generator's CPU distorts throughput (a tonic client costs more
+# than wrk), so CPU per request is the figure that says what a deployment pays.
+#
 #   bench/run.sh                        # REPS=3 DURATION=10 CONNS=64 THREADS=2
 #   REPS=5 DURATION=20 bench/run.sh
 #
@@ -72,20 +77,22 @@ log "the app's database: migrated, 100k todos, 100 of them the bench user's"
 su postgres -c "env -u PGUSER -u PGPASSWORD -u PGHOST -u PGPORT psql -qc 'DROP DATABASE IF EXISTS $APP_DB WITH (FORCE)' -c 'CREATE DATABASE $APP_DB OWNER bench'" >/dev/null
 DATABASE_URL=$APP_DB_URL "$BIN" migrate >>"$OUT/run.log"
 
-start() { # name, then env assignments for the process
-  local name=$1; shift
+declare -A PID_OF # base URL -> the pid of the server answering it, for its CPU time
+start() { # name url, then env assignments for the process (env execs it: one pid)
+  local name=$1 url=$2; shift 2
   env "$@" >"$OUT/$name.log" 2>&1 &
   PIDS+=($!)
+  PID_OF[$url]=$!
 }
 # A key prefix of this run's own: a cache entry left by an earlier run would describe a todo
 # of the database that run dropped.
 app_env=(DATABASE_URL=$APP_DB_URL REDIS_URL=$REDIS_URL "REDIS_KEY_PREFIX=bench-app-$(date +%s):" RUST_LOG=warn DATABASE_MAX_CONNECTIONS=16)
-start app env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8080 CACHE_TTL_SECS=3600 "$BIN" serve
+start app $APP "${app_env[@]}" HTTP_ADDR=127.0.0.1:8080 CACHE_TTL_SECS=3600 "$BIN" serve
 APP_PID=${PIDS[-1]}
-start app-nocache env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8081 CACHE_TTL_SECS=0 "$BIN" serve
-start app-nolocal env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8082 CACHE_TTL_SECS=3600 REDIS_CLIENT_CACHE_ENTRIES=0 "$BIN" serve
-start app-nocache-nolocal env "${app_env[@]}" HTTP_ADDR=127.0.0.1:8083 CACHE_TTL_SECS=0 REDIS_CLIENT_CACHE_ENTRIES=0 "$BIN" serve
-start baseline env BIND=127.0.0.1:3000 DATABASE_URL=postgres://bench:bench@127.0.0.1:5432/bench REDIS_URL=$REDIS_URL \
+start app-nocache $APP_NOCACHE "${app_env[@]}" HTTP_ADDR=127.0.0.1:8081 CACHE_TTL_SECS=0 "$BIN" serve
+start app-nolocal $APP_NOLOCAL "${app_env[@]}" HTTP_ADDR=127.0.0.1:8082 CACHE_TTL_SECS=3600 REDIS_CLIENT_CACHE_ENTRIES=0 "$BIN" serve
+start app-nocache-nolocal $APP_NOCACHE_NOLOCAL "${app_env[@]}" HTTP_ADDR=127.0.0.1:8083 CACHE_TTL_SECS=0 REDIS_CLIENT_CACHE_ENTRIES=0 "$BIN" serve
+start baseline $BASE BIND=127.0.0.1:3000 DATABASE_URL=postgres://bench:bench@127.0.0.1:5432/bench REDIS_URL=$REDIS_URL \
   DB_POOL=16 DB_TEST_BEFORE_ACQUIRE=$BASELINE_TEST_BEFORE_ACQUIRE /tmp/todo-bench-baseline-target/release/baseline
 for url in $APP $APP_NOCACHE $APP_NOLOCAL $APP_NOCACHE_NOLOCAL $BASE; do
   for _ in $(seq 50); do curl -sf "$url/healthz" >/dev/null 2>&1 || curl -sf "$url/plain" >/dev/null 2>&1 && break; sleep 0.2; done
@@ -112,14 +119,14 @@ psql -d $APP_DB -Atc "SELECT t.id FROM todos t JOIN users u ON u.id = t.owner_id
 psql -d bench -Atc "SELECT id FROM todos WHERE owner_id = md5('owner1')::uuid" >"$BASE_IDS"
 log "$(wc -l <"$APP_IDS") app ids, $(wc -l <"$BASE_IDS") baseline ids"
 
-printf 'rep\tbench\ttarget\trps\tp50_ms\tp99_ms\tnon2xx\tsock_err\n' >"$OUT/results.tsv"
+printf 'rep\tbench\ttarget\trps\tp50_ms\tp99_ms\tnon2xx\tsock_err\tcpu_us\n' >"$OUT/results.tsv"
 # The same single-row insert straight into each database (pgbench, no HTTP): what the app's
 # richer schema (foreign key, GIN index on tags, two list indexes) costs by itself.
 schema_anchor() { # rep
   local rep=$1 base app
   base=$(pgbench -n -M prepared -c 16 -j 2 -T "$DURATION" -d bench -f "$SHARED/pgbench/insert.sql" 2>/dev/null | awk '/^tps/{print $3}')
   app=$(pgbench -n -M prepared -c 16 -j 2 -T "$DURATION" -d $APP_DB -f "$ROOT/bench/pgbench/insert_todo.sql" 2>/dev/null | awk '/^tps/{print $3}')
-  printf '%s\tinsert_sql\tbaseline\t%s\t0\t0\t0\t0\n%s\tinsert_sql\tapp\t%s\t0\t0\t0\t0\n' "$rep" "$base" "$rep" "$app" >>"$OUT/results.tsv"
+  printf '%s\tinsert_sql\tbaseline\t%s\t0\t0\t0\t0\t0\n%s\tinsert_sql\tapp\t%s\t0\t0\t0\t0\t0\n' "$rep" "$base" "$rep" "$app" >>"$OUT/results.tsv"
   log "rep $rep pgbench insert: baseline schema $base tps, app schema $app tps"
   clean_posts
   # The create lever alone: the todo and its outbox event as a transaction (four round
@@ -129,32 +136,44 @@ schema_anchor() { # rep
   clean_posts
   cte=$(pgbench -n -M prepared -c 16 -j 2 -T "$DURATION" -d $APP_DB -f "$ROOT/bench/pgbench/insert_todo_cte.sql" 2>/dev/null | awk '/^tps/{print $3}')
   clean_posts
-  printf '%s\twrite_path\ttransaction\t%s\t0\t0\t0\t0\n%s\twrite_path\tstatement\t%s\t0\t0\t0\t0\n' "$rep" "$tx" "$rep" "$cte" >>"$OUT/results.tsv"
+  printf '%s\twrite_path\ttransaction\t%s\t0\t0\t0\t0\t0\n%s\twrite_path\tstatement\t%s\t0\t0\t0\t0\t0\n' "$rep" "$tx" "$rep" "$cte" >>"$OUT/results.tsv"
   log "rep $rep pgbench todo + event: transaction $tx tps, one statement $cte tps"
 }
 rss() { # name pid: the process's resident memory now and at its peak, in MB
   awk -v name="$1" '/^VmRSS/{now=$2} /^VmHWM/{peak=$2} END{printf "%s\t%.1f\t%.1f\n", name, now/1024, peak/1024}' "/proc/$2/status" >>"$OUT/rss.tsv"
 }
-record() { # rep bench target line: one row of results.tsv from a RESULT line
-  python3 - "$@" >>"$OUT/results.tsv" <<'PY'
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { # url: the user + system CPU time, in clock ticks, of the server answering it
+  awk '{print $14 + $15}' "/proc/${PID_OF[$1]}/stat"
+}
+record() { # rep bench target line ticks: one row of results.tsv from a RESULT line and the
+  # server's CPU ticks over the run
+  python3 - "$@" "$TICK" "$DURATION" >>"$OUT/results.tsv" <<'PY'
 import sys
-rep, bench, target, line = sys.argv[1:]
+rep, bench, target, line, ticks, tick, duration = sys.argv[1:]
 kv = dict(p.split("=") for p in line.split()[1:])
-print("\t".join([rep, bench, target, kv["rps"], kv["p50_ms"], kv["p99_ms"], kv["non2xx"], kv["sock_err"]]))
+# wrk's scripts count the requests; grpc-load gives the rate over its whole duration.
+requests = float(kv.get("requests") or float(kv["rps"]) * float(duration))
+cpu_us = int(ticks) / int(tick) * 1e6 / requests if requests else 0
+print("\t".join([rep, bench, target, kv["rps"], kv["p50_ms"], kv["p99_ms"], kv["non2xx"], kv["sock_err"], f"{cpu_us:.1f}"]))
 PY
-  log "rep $1 $2 $3: $4"
+  log "rep $1 $2 $3: $4 (server CPU ticks $5)"
 }
 run() { # rep bench target url bearer lua args...
   local rep=$1 bench=$2 target=$3 url=$4 bearer=$5 lua=$6; shift 6
-  local line
+  local line before after
+  before=$(cpu_ticks "$url")
   line=$(WRK_BEARER=$bearer WRK_THREADS=$THREADS wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$lua" "$url" -- "$@" | tee -a "$OUT/wrk.log" | grep '^RESULT')
-  record "$rep" "$bench" "$target" "$line"
+  after=$(cpu_ticks "$url")
+  record "$rep" "$bench" "$target" "$line" $((after - before))
 }
 run_grpc() { # rep bench url
-  local rep=$1 bench=$2 url=$3 line
+  local rep=$1 bench=$2 url=$3 line before after
+  before=$(cpu_ticks "$url")
   line=$("$GRPC_LOAD" --url "$url" --token "$TOKEN" --ids "$APP_IDS" --concurrency "$CONNS" \
     --connections "$CONNS" --duration "$DURATION" | tee -a "$OUT/grpc.log" | grep '^RESULT')
-  record "$rep" "$bench" grpc "$line"
+  after=$(cpu_ticks "$url")
+  record "$rep" "$bench" grpc "$line" $((after - before))
 }
 clean_posts() {
   psql -d $APP_DB -qc "DELETE FROM todos WHERE title LIKE 'bench-post%'" -c "DELETE FROM outbox" -c "VACUUM ANALYZE todos, outbox" >/dev/null
@@ -210,31 +229,45 @@ def med(bench, target, key):
 errors = sum(int(r["non2xx"]) + int(r["sock_err"]) for r in rows)
 def errs(bench):
     return sum(int(r["non2xx"]) + int(r["sock_err"]) for r in rows if r["bench"] == bench)
-print("| pair | app req/s | baseline req/s | app ÷ baseline | app p99 ms | baseline p99 ms | p99 app ÷ baseline | errors |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+def cpu_ratio(bench, ours, theirs):
+    # The server CPU per request of `ours` over `theirs`, rep by rep (each pair is measured
+    # in the same rep), then the median of those ratios.
+    by_rep = {}
+    for r in rows:
+        if r["bench"] == bench and r["target"] in (ours, theirs):
+            by_rep.setdefault(r["rep"], {})[r["target"]] = float(r["cpu_us"])
+    ratios = [v[ours] / v[theirs] for v in by_rep.values() if v.get(ours) and v.get(theirs)]
+    return statistics.median(ratios) if ratios else None
+def cpu_cells(bench, ours, theirs):
+    a, b = med(bench, ours, "cpu_us"), med(bench, theirs, "cpu_us")
+    ratio = cpu_ratio(bench, ours, theirs)
+    return f"{a:.1f} | {b:.1f} | **{ratio:.2f}**" if ratio else f"{a or 0:.1f} | – | n/a"
+print("| pair | app req/s | baseline req/s | app ÷ baseline | app p99 ms | baseline p99 ms | p99 app ÷ baseline | app CPU µs/req | baseline CPU µs/req | CPU app ÷ baseline | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for bench, label in [("read_nocache", "GET /v1/todos/{id}, cache off"), ("read_cached", "GET /v1/todos/{id}, cache warm"), ("create", "POST /v1/todos"), ("read_nocache_nolocal", "the same, client-side caching off: cache off"), ("read_cached_nolocal", "the same, client-side caching off: cache warm"), ("create_nolocal", "the same, client-side caching off: POST /v1/todos"), ("insert_sql", "the insert alone, pgbench (schema cost)"), ("list", "GET /v1/todos?limit=20")]:
     a, b = med(bench, "app", "rps"), med(bench, "baseline", "rps")
     ap, bp = med(bench, "app", "p99_ms"), med(bench, "baseline", "p99_ms")
     ratio = f"{a / b:.2f}" if b else "n/a"
     p99 = f"{ap / bp:.2f}" if bp else "n/a"  # pgbench rows carry no p99 (0): shown as n/a
-    row = f"| {label} | {a:,.0f} | {b:,.0f} | **{ratio}** | {ap:.2f} | {bp:.2f} | {p99} | {errs(bench)} |" if b else f"| {label} | {a:,.0f} | – | {ratio} | {ap:.2f} | – | {p99} | {errs(bench)} |"
+    cpu = cpu_cells(bench, "app", "baseline") if bench != "insert_sql" else "– | – | n/a"
+    row = f"| {label} | {a:,.0f} | {b:,.0f} | **{ratio}** | {ap:.2f} | {bp:.2f} | {p99} | {cpu} | {errs(bench)} |" if b else f"| {label} | {a:,.0f} | – | {ratio} | {ap:.2f} | – | {p99} | {cpu} | {errs(bench)} |"
     print(row)
 print()
-print("| GraphQL against REST, same app | GraphQL req/s | REST req/s | GraphQL ÷ REST | GraphQL p99 ms | REST p99 ms | p99 GraphQL ÷ REST | errors |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| GraphQL against REST, same app | GraphQL req/s | REST req/s | GraphQL ÷ REST | GraphQL p99 ms | REST p99 ms | p99 GraphQL ÷ REST | GraphQL CPU µs/req | REST CPU µs/req | CPU GraphQL ÷ REST (target ≤ 1.3) | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for bench, label in [("graphql_nocache", "todo(id) vs GET /v1/todos/{id}, cache off"), ("graphql_cached", "todo(id) vs GET /v1/todos/{id}, cache warm")]:
     g, r = med(bench, "graphql", "rps"), med(bench, "rest", "rps")
     gp, rp = med(bench, "graphql", "p99_ms"), med(bench, "rest", "p99_ms")
     if g and r:
-        print(f"| {label} | {g:,.0f} | {r:,.0f} | **{g / r:.2f}** | {gp:.2f} | {rp:.2f} | {gp / rp:.2f} | {errs(bench)} |")
+        print(f"| {label} | {g:,.0f} | {r:,.0f} | **{g / r:.2f}** | {gp:.2f} | {rp:.2f} | {gp / rp:.2f} | {cpu_cells(bench, 'graphql', 'rest')} | {errs(bench)} |")
 print()
-print("| gRPC against REST, same app | gRPC req/s | REST req/s | gRPC ÷ REST | gRPC p99 ms | REST p99 ms | p99 gRPC ÷ REST | errors |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| gRPC against REST, same app | gRPC req/s | REST req/s | gRPC ÷ REST | gRPC p99 ms | REST p99 ms | p99 gRPC ÷ REST | gRPC CPU µs/call | REST CPU µs/req | CPU gRPC ÷ REST (target ≤ 0.85) | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for bench, label in [("grpc_nocache", "GetTodo vs GET /v1/todos/{id}, cache off"), ("grpc_cached", "GetTodo vs GET /v1/todos/{id}, cache warm")]:
     g, r = med(bench, "grpc", "rps"), med(bench, "rest", "rps")
     gp, rp = med(bench, "grpc", "p99_ms"), med(bench, "rest", "p99_ms")
     if g and r:
-        print(f"| {label} | {g:,.0f} | {r:,.0f} | **{g / r:.2f}** | {gp:.2f} | {rp:.2f} | {gp / rp:.2f} | {errs(bench)} |")
+        print(f"| {label} | {g:,.0f} | {r:,.0f} | **{g / r:.2f}** | {gp:.2f} | {rp:.2f} | {gp / rp:.2f} | {cpu_cells(bench, 'grpc', 'rest')} | {errs(bench)} |")
 tx, one = med("write_path", "transaction", "rps"), med("write_path", "statement", "rps")
 if tx and one:
     print()

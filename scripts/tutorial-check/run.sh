@@ -38,10 +38,20 @@ git -C "$ROOT" ls-files -z --cached --others --exclude-standard \
   | tar -xf - -C "$SCRATCH"
 
 cd "$SCRATCH"
+# The copy is a repository of its own. Without one, git would find the checkout's (when the
+# copy lies under its target/) and, from that subdirectory, skip every path of the patch
+# without an error: a check that applies nothing and passes.
+git init -q
 for patch in "${patches[@]}"; do
   log "applying $(basename "$patch")"
-  if ! git apply --whitespace=error-all "$patch"; then
+  if ! report=$(git apply --verbose --whitespace=error-all "$patch" 2>&1); then
+    printf '%s\n' "$report" >&2
     log "$(basename "$patch") no longer applies: rebuild the series (see the top of this script)"
+    exit 1
+  fi
+  if grep -q '^Skipped patch' <<<"$report" || ! grep -q '^Applied patch' <<<"$report"; then
+    printf '%s\n' "$report" >&2
+    log "$(basename "$patch") was not applied to every file it changes"
     exit 1
   fi
 done

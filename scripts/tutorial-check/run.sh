@@ -7,8 +7,8 @@
 #   scripts/tutorial-check/run.sh
 #
 # The copy takes the working tree as it is (tracked and new files, uncommitted changes
-# included), so a change can be checked before it is committed. Set CARGO_TARGET_DIR to
-# share the build cache with the checkout; the copy lives under it, or under /tmp.
+# included), so a change can be checked before it is committed. The copy and its build
+# directory live under the checkout's target directory (CARGO_TARGET_DIR, if set).
 #
 # When a change elsewhere makes a patch stop applying, rebuild the series: apply the
 # patches that still apply on a branch (`git am docs/src/tutorial/*.patch`), redo the one
@@ -59,7 +59,13 @@ done
 # Every crate a step touches. The binary's tests are limited to the suites the steps
 # change (per protocol, across the protocols, the worker); the hostile and operations
 # suites do not build todos.
-export CARGO_TARGET_DIR=$TARGET
+#
+# The copy builds into a target directory of its own. Cargo names a workspace crate's
+# artifacts by its path within the workspace, so the copy's crates would overwrite the
+# checkout's in a shared one; and a build script's output (the gRPC code generated from the
+# patched .proto) would then look fresh to the checkout's next build, which fails. Kept
+# between runs, so only the first is a cold build.
+export CARGO_TARGET_DIR=$TARGET/tutorial-check-target
 log "testing the crates the steps touch"
 cargo test --locked \
   -p domain -p application \

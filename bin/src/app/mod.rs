@@ -21,8 +21,8 @@ use driven_memory::{
     MemoryTodoCache, NoTodoCache,
 };
 use driven_postgres::{
-    self as postgres, PgIdempotencyRecords, PgJobQueue, PgJobSignal, PgPool, PgReadiness,
-    PgScheduleLedger, PgTodoRepository, PgUnitOfWork, PgUserRepository, PoolSettings,
+    self as postgres, GroupCommitSettings, PgIdempotencyRecords, PgJobQueue, PgJobSignal, PgPool,
+    PgReadiness, PgScheduleLedger, PgTodoRepository, PgUnitOfWork, PgUserRepository, PoolSettings,
 };
 use driven_redis::{
     self as redis, ClientCacheSettings, ConnectionManager, RedisEventFeed, RedisEventPublisher,
@@ -124,7 +124,13 @@ impl Application {
                 (
                     Arc::new(PgUserRepository::new(pool.clone())),
                     Arc::new(PgTodoRepository::new(pool.clone())),
-                    Arc::new(PgUnitOfWork::new(pool.clone())),
+                    Arc::new(PgUnitOfWork::with_group_commit(
+                        pool.clone(),
+                        GroupCommitSettings {
+                            max_batch: db.group_commit_max_batch,
+                            in_flight: db.group_commit_in_flight,
+                        },
+                    )),
                     Arc::new(PgIdempotencyRecords::new(pool.clone())),
                     Arc::new(PgJobQueue::new(pool.clone())),
                     Arc::new(PgJobSignal::new(&pool)),

@@ -25,6 +25,14 @@ pub struct DatabaseConfig {
     /// Postgres cancels any statement running longer.
     #[arg(id = "DATABASE_STATEMENT_TIMEOUT_MS", long, default_value = "5000", value_parser = millis(0))]
     pub statement_timeout: Duration,
+    /// Group commit: the most todo creates written with one statement, and so one commit.
+    /// Creates that arrive while earlier batches are being written wait and go together;
+    /// a lone create never waits. 1 turns it off.
+    #[arg(id = "DATABASE_GROUP_COMMIT_MAX_BATCH", long, default_value = "64", value_parser = at_least(1usize))]
+    pub group_commit_max_batch: usize,
+    /// Group commit: the most batches written at once, each on a pooled connection.
+    #[arg(id = "DATABASE_GROUP_COMMIT_IN_FLIGHT", long, default_value = "4", value_parser = at_least(1usize))]
+    pub group_commit_in_flight: usize,
 }
 
 /// Redis.

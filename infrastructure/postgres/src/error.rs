@@ -8,7 +8,16 @@ const TRANSIENT_SQLSTATES: [&str; 5] = ["53300", "57P01", "57P02", "57P03", "570
 
 /// An infrastructure failure, classified as unavailable (worth retrying later) or internal.
 pub(crate) fn infra(operation: &'static str, error: sqlx::Error) -> InfraError {
-    let transient = match &error {
+    if is_transient(&error) {
+        InfraError::unavailable(operation, error)
+    } else {
+        InfraError::internal(operation, error)
+    }
+}
+
+/// Whether `error` means "the server can't take this now" (see [`infra`]).
+pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
@@ -18,11 +27,6 @@ pub(crate) fn infra(operation: &'static str, error: sqlx::Error) -> InfraError {
             .code()
             .is_some_and(|code| TRANSIENT_SQLSTATES.contains(&code.as_ref())),
         _ => false,
-    };
-    if transient {
-        InfraError::unavailable(operation, error)
-    } else {
-        InfraError::internal(operation, error)
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod db;
 mod error;
+mod group_commit;
 mod idempotency;
 mod outbox;
 mod readiness;
@@ -17,6 +18,7 @@ mod todos;
 mod unit_of_work;
 mod users;
 
+pub use group_commit::{GroupCommitSettings, GroupCommitStats};
 pub use idempotency::PgIdempotencyRecords;
 pub use outbox::{PgJobQueue, PgScheduleLedger};
 pub use readiness::PgReadiness;

@@ -19,21 +19,39 @@ use crate::{
     PgIdempotencyRecords, PgTodoRepository, PgUserRepository,
     db::{Db, SharedTx},
     error,
+    group_commit::{GroupCommit, GroupCommitSettings, GroupCommitStats, Outcome},
     outbox::PgOutbox,
 };
 
 /// [`UnitOfWork`] on Postgres: each transaction is one sqlx transaction at Postgres' default
 /// isolation (read committed), which is enough because every write in it either inserts
 /// or compares-and-sets a version.
+///
+/// Creates go through group commit ([`crate::group_commit`]): those that arrive together
+/// share one statement and one commit, and each caller still gets its own outcome.
 #[derive(Debug, Clone)]
 pub struct PgUnitOfWork {
     pool: PgPool,
+    /// `None` when group commit is off (a batch of at most one create).
+    group: Option<Arc<GroupCommit>>,
 }
 
 impl PgUnitOfWork {
-    /// A unit of work on `pool`.
+    /// A unit of work on `pool`, with group commit at its default settings.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self::with_group_commit(pool, GroupCommitSettings::default())
+    }
+
+    /// A unit of work on `pool` that groups creates as `settings` say.
+    pub fn with_group_commit(pool: PgPool, settings: GroupCommitSettings) -> Self {
+        let group =
+            (settings.max_batch > 1).then(|| Arc::new(GroupCommit::new(pool.clone(), settings)));
+        Self { pool, group }
+    }
+
+    /// What group commit has done so far; `None` when it is off.
+    pub fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        self.group.as_ref().map(|group| group.stats())
     }
 }
 
@@ -51,13 +69,24 @@ impl UnitOfWork for PgUnitOfWork {
         }))
     }
 
-    #[tracing::instrument(target = "ports", level = "debug", name = "db.transaction.write_todo", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
+    #[tracing::instrument(target = "ports", level = "debug", name = "db.transaction.write_todo", skip_all, fields(otel.kind = "client", db.system.name = "postgresql", db.operation.batch.size = tracing::field::Empty))]
     async fn write_todo(
         &self,
         write: TodoWrite,
         message: OutboxMessage,
         remembered: Option<IdempotencyRecord>,
     ) -> Result<(), RepositoryError> {
+        // A create without a key joins the next batch; a batch that failed as a whole
+        // sends it on alone, below.
+        if let (Some(group), TodoWrite::Insert(todo), None) = (&self.group, &write, &remembered) {
+            match group.create(todo, &message).await {
+                Outcome::Written { result, batch } => {
+                    tracing::Span::current().record("db.operation.batch.size", batch);
+                    return result;
+                }
+                Outcome::WriteAlone => {}
+            }
+        }
         match remembered {
             // The common case, in one statement.
             None => crate::todos::write_with_message(&self.pool, &write, &message).await,

@@ -14,6 +14,7 @@ mod support;
 
 mod cache;
 mod feed;
+mod group_commit;
 mod idempotency;
 mod outbox;
 mod rate_limit;

@@ -68,6 +68,7 @@ contract!(adapters: [memory, postgres], checks: [
     write_todo_keeps_each_change_with_its_event,
     write_todo_that_loses_its_compare_and_set_keeps_nothing,
     write_todo_whose_insert_fails_records_nothing,
+    concurrent_writes_each_get_the_outcome_they_would_get_alone,
 ]);
 
 async fn a_commit_makes_every_write_visible(f: &Fixture) {
@@ -167,6 +168,115 @@ async fn a_failed_write_inside_a_transaction_can_be_abandoned_cleanly(f: &Fixtur
         "the transaction's other write is gone"
     );
     assert_eq!(f.users.get(existing.id).await.unwrap(), Some(existing));
+}
+
+/// What one of [`concurrent_writes_each_get_the_outcome_they_would_get_alone`]'s writes
+/// must come to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expected {
+    Written,
+    Duplicate,
+    UnknownOwner,
+    VersionConflict,
+}
+
+/// 64 writes at once, of every kind, some of them bound to fail. Each gets the outcome it
+/// would get alone, and exactly the writes that succeeded recorded their event. On Postgres
+/// the creates among them share statements (group commit), so this is also the check that
+/// a failing row does not fail its neighbours.
+async fn concurrent_writes_each_get_the_outcome_they_would_get_alone(f: &Fixture) {
+    let owner = user(&unique_email());
+    f.users.insert(&owner).await.unwrap();
+    let stored: Vec<Todo> = (0..16).map(|_| full_todo(owner.id)).collect();
+    for todo in &stored {
+        f.todos.insert(todo).await.unwrap();
+    }
+    let stranger = user(&unique_email()).id; // never stored
+    let renamed = |todo: &Todo| {
+        let mut todo = todo.clone();
+        let changes = TodoChanges {
+            title: Some(Title::new("Renamed").unwrap()),
+            ..TodoChanges::default()
+        };
+        todo.apply(changes, t0());
+        todo
+    };
+
+    let writes: Vec<(TodoWrite, OutboxMessage, Expected)> = (0..64)
+        .map(|i| match (i % 8, &stored[i / 8], &stored[8 + i / 8]) {
+            (0..=3, _, _) => {
+                let todo = full_todo(owner.id);
+                let event = event_of(&todo, TodoChange::Created);
+                (TodoWrite::Insert(todo), event, Expected::Written)
+            }
+            (4, _, _) => {
+                let orphan = full_todo(stranger);
+                let event = event_of(&orphan, TodoChange::Created);
+                (TodoWrite::Insert(orphan), event, Expected::UnknownOwner)
+            }
+            (5, _, again) => {
+                let event = event_of(again, TodoChange::Created);
+                (TodoWrite::Insert(again.clone()), event, Expected::Duplicate)
+            }
+            (6, current, _) => {
+                let todo = renamed(current);
+                let event = event_of(&todo, TodoChange::Updated);
+                let expected = current.version();
+                (
+                    TodoWrite::Update { todo, expected },
+                    event,
+                    Expected::Written,
+                )
+            }
+            (_, _, stale) => {
+                let expected = Version::new(stale.version().get() + 1).unwrap();
+                let write = TodoWrite::Delete {
+                    id: stale.id(),
+                    expected,
+                };
+                let event = event_of(stale, TodoChange::Deleted);
+                (write, event, Expected::VersionConflict)
+            }
+        })
+        .collect();
+
+    let outcomes = join_all(writes.iter().cloned().map(|(write, event, _)| {
+        let unit_of_work = f.unit_of_work.clone();
+        tokio::spawn(async move { unit_of_work.write_todo(write, event, None).await })
+    }))
+    .await;
+
+    for ((write, _, expected), outcome) in writes.iter().zip(outcomes) {
+        let got = match outcome {
+            Ok(()) => Expected::Written,
+            Err(RepositoryError::Duplicate("id")) => Expected::Duplicate,
+            Err(RepositoryError::UnknownReference("owner")) => Expected::UnknownOwner,
+            Err(RepositoryError::VersionConflict) => Expected::VersionConflict,
+            Err(other) => panic!("{write:?}: unexpected {other:?}"),
+        };
+        assert_eq!(got, *expected, "{write:?}");
+        let (id, now) = match (write, expected) {
+            (TodoWrite::Insert(todo), Expected::Written) => (todo.id(), Some(todo.clone())),
+            (TodoWrite::Insert(todo), Expected::UnknownOwner) => (todo.id(), None),
+            (TodoWrite::Update { todo, .. }, _) => (todo.id(), Some(todo.clone())),
+            // A duplicate or a lost delete leaves the todo as it was stored.
+            (TodoWrite::Insert(todo), _) => (todo.id(), Some(todo.clone())),
+            (TodoWrite::Delete { id, .. }, _) => {
+                (*id, stored.iter().find(|t| t.id() == *id).cloned())
+            }
+        };
+        assert_eq!(f.todos.get(id).await.unwrap(), now, "{write:?}");
+    }
+    let succeeded = writes
+        .iter()
+        .filter(|(_, _, expected)| *expected == Expected::Written)
+        .count();
+    assert_eq!(succeeded, 40);
+    assert_eq!(
+        backlog(f).await,
+        40,
+        "one event for each write that succeeded, none for the others"
+    );
 }
 
 /// The event of `change` to `todo`, as the use cases record it.

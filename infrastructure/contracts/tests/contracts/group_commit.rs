@@ -1,0 +1,163 @@
+//! Group commit in the Postgres unit of work, seen from inside. The contract
+//! (`unit_of_work::concurrent_writes_each_get_the_outcome_they_would_get_alone`) shows that
+//! callers cannot tell it is there; these checks show that it is: concurrent creates do
+//! share statements, also when one of their rows fails.
+//!
+//! They run on a current-thread runtime, where every spawned create is queued before the
+//! collecting task first runs, so the first batch holds all of them.
+
+use std::sync::Arc;
+
+use domain::{
+    error::RepositoryError,
+    event::{MessageId, OutboxMessage, TodoChange, TodoEvent},
+    ports::{JobQueue, TodoRepository, TodoWrite, UnitOfWork, UserRepository},
+    todo::Todo,
+};
+use driven_postgres::{
+    GroupCommitSettings, GroupCommitStats, PgJobQueue, PgTodoRepository, PgUnitOfWork,
+    PgUserRepository,
+};
+use test_servers::TestDatabase;
+use uuid::Uuid;
+
+use crate::support::*;
+
+const SETTINGS: GroupCommitSettings = GroupCommitSettings {
+    max_batch: 64,
+    in_flight: 1,
+};
+
+/// Writes `todos` as concurrent creates and returns each one's outcome, in order, with
+/// what group commit did meanwhile.
+async fn create_all(
+    unit_of_work: &Arc<PgUnitOfWork>,
+    todos: &[Todo],
+) -> (Vec<Result<(), RepositoryError>>, GroupCommitStats) {
+    let tasks: Vec<_> = todos
+        .iter()
+        .map(|todo| {
+            let unit_of_work = unit_of_work.clone();
+            let write = TodoWrite::Insert(todo.clone());
+            let event = OutboxMessage::TodoEvent(TodoEvent::of(
+                MessageId::from_uuid(Uuid::now_v7()),
+                t0(),
+                todo,
+                TodoChange::Created,
+            ));
+            tokio::spawn(async move { unit_of_work.write_todo(write, event, None).await })
+        })
+        .collect();
+    let outcomes = join_all(tasks).await;
+    (outcomes, unit_of_work.group_commit_stats().unwrap())
+}
+
+#[tokio::test]
+async fn concurrent_creates_share_one_statement() {
+    let db = TestDatabase::new().await;
+    let pool = db.pool().clone();
+    let owner = user(&unique_email());
+    PgUserRepository::new(pool.clone())
+        .insert(&owner)
+        .await
+        .unwrap();
+    let unit_of_work = Arc::new(PgUnitOfWork::with_group_commit(pool.clone(), SETTINGS));
+    let todos: Vec<Todo> = (0..64).map(|_| full_todo(owner.id)).collect();
+
+    let (outcomes, stats) = create_all(&unit_of_work, &todos).await;
+
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(
+        stats,
+        GroupCommitStats {
+            batches: 1,
+            creates: 64,
+            largest: 64
+        }
+    );
+    let stored = PgTodoRepository::new(pool.clone());
+    for todo in &todos {
+        assert_eq!(stored.get(todo.id()).await.unwrap().as_ref(), Some(todo));
+    }
+    assert_eq!(PgJobQueue::new(pool).stats().await.unwrap().backlog, 64);
+}
+
+#[tokio::test]
+async fn a_failing_row_sends_its_batch_on_alone_and_fails_only_itself() {
+    let db = TestDatabase::new().await;
+    let pool = db.pool().clone();
+    let owner = user(&unique_email());
+    PgUserRepository::new(pool.clone())
+        .insert(&owner)
+        .await
+        .unwrap();
+    let unit_of_work = Arc::new(PgUnitOfWork::with_group_commit(pool.clone(), SETTINGS));
+    let stranger = user(&unique_email()).id; // never stored
+    let todos: Vec<Todo> = (0..64)
+        .map(|i| full_todo(if i == 37 { stranger } else { owner.id }))
+        .collect();
+
+    let (outcomes, stats) = create_all(&unit_of_work, &todos).await;
+
+    // The batch of 64 failed as a whole; then each create was written alone.
+    assert_eq!(
+        stats,
+        GroupCommitStats {
+            batches: 1,
+            creates: 64,
+            largest: 64
+        }
+    );
+    let stored = PgTodoRepository::new(pool.clone());
+    for (i, (todo, outcome)) in todos.iter().zip(&outcomes).enumerate() {
+        if i == 37 {
+            assert!(
+                matches!(outcome, Err(RepositoryError::UnknownReference("owner"))),
+                "{outcome:?}"
+            );
+            assert_eq!(stored.get(todo.id()).await.unwrap(), None);
+        } else {
+            assert!(outcome.is_ok(), "create {i}: {outcome:?}");
+            assert_eq!(stored.get(todo.id()).await.unwrap().as_ref(), Some(todo));
+        }
+    }
+    assert_eq!(PgJobQueue::new(pool).stats().await.unwrap().backlog, 63);
+}
+
+#[tokio::test]
+async fn a_single_create_is_written_at_once_with_its_own_error() {
+    let db = TestDatabase::new().await;
+    let pool = db.pool().clone();
+    let unit_of_work = Arc::new(PgUnitOfWork::with_group_commit(pool.clone(), SETTINGS));
+    let orphan = full_todo(user(&unique_email()).id);
+
+    let (outcomes, stats) = create_all(&unit_of_work, std::slice::from_ref(&orphan)).await;
+
+    assert!(
+        matches!(
+            outcomes[..],
+            [Err(RepositoryError::UnknownReference("owner"))]
+        ),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        stats,
+        GroupCommitStats {
+            batches: 1,
+            creates: 1,
+            largest: 1
+        }
+    );
+    assert_eq!(PgJobQueue::new(pool).stats().await.unwrap().backlog, 0);
+}
+
+#[tokio::test]
+async fn a_batch_of_one_turns_group_commit_off() {
+    let db = TestDatabase::new().await;
+    let off = GroupCommitSettings {
+        max_batch: 1,
+        in_flight: 1,
+    };
+    let unit_of_work = PgUnitOfWork::with_group_commit(db.pool().clone(), off);
+    assert_eq!(unit_of_work.group_commit_stats(), None);
+}

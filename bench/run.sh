@@ -16,6 +16,8 @@
 #   read, cache off   app GET /v1/todos/{id} (CACHE_TTL_SECS=0)  vs  baseline GET /auth/todos/{id}
 #   read, cache warm  app GET /v1/todos/{id}                     vs  baseline GET /auth/cached/{id}
 #   create            app POST /v1/todos                         vs  baseline POST /todos (no session lookup)
+#                     (also at 1 and 4 connections, and each time against the app with group
+#                     commit off, DATABASE_GROUP_COMMIT_MAX_BATCH=1: the lever alone)
 #   list              app GET /v1/todos?limit=20                 (no baseline route: absolute only)
 #   graphql, cache off   GraphQL todo(id)  vs  REST GET /v1/todos/{id} (same app, cache off)
 #   graphql, cache warm  GraphQL todo(id)  vs  REST GET /v1/todos/{id} (same app, cache warm)
@@ -26,7 +28,8 @@
 # CONNS calls in flight over CONNS HTTP/2 connections, as wrk has CONNS connections.
 #
 # Knobs: REPS DURATION CONNS THREADS OUT SHARED_BENCH BASELINE_TEST_BEFORE_ACQUIRE (default 0,
-# the pool setting this app uses, so the comparison is of the layers and not of the pool).
+# the pool setting this app uses, so the comparison is of the layers and not of the pool),
+# BENCHES (a regex of the bench names to run, default all: BENCHES=create runs the creates).
 # Needs: the machine's Postgres (trust or the `bench` role) and Redis; installs wrk if missing.
 set -euo pipefail
 
@@ -38,6 +41,7 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 OUT=${OUT:-/tmp/todo-bench/$(date +%Y%m%d-%H%M%S)}
 BASELINE_TEST_BEFORE_ACQUIRE=${BASELINE_TEST_BEFORE_ACQUIRE:-0}
+BENCHES=${BENCHES:-.}
 export PGHOST=127.0.0.1 PGPORT=5432 PGUSER=bench PGPASSWORD=bench
 APP_DB=todo_bench
 APP_DB_URL="postgres://bench:bench@127.0.0.1:5432/$APP_DB"
@@ -48,6 +52,7 @@ APP_NOCACHE=http://127.0.0.1:8081  # cache off
 # session and cache read is a round trip to Redis. Only for the lever's own effect.
 APP_NOLOCAL=http://127.0.0.1:8082
 APP_NOCACHE_NOLOCAL=http://127.0.0.1:8083
+APP_NOGROUP=http://127.0.0.1:8084  # group commit off
 BASE=http://127.0.0.1:3000
 ROUTE_LUA="$SHARED/wrk/route.lua"
 CREATE_LUA="$ROOT/bench/wrk/create_todo.lua"
@@ -92,9 +97,10 @@ APP_PID=${PIDS[-1]}
 start app-nocache $APP_NOCACHE "${app_env[@]}" HTTP_ADDR=127.0.0.1:8081 CACHE_TTL_SECS=0 "$BIN" serve
 start app-nolocal $APP_NOLOCAL "${app_env[@]}" HTTP_ADDR=127.0.0.1:8082 CACHE_TTL_SECS=3600 REDIS_CLIENT_CACHE_ENTRIES=0 "$BIN" serve
 start app-nocache-nolocal $APP_NOCACHE_NOLOCAL "${app_env[@]}" HTTP_ADDR=127.0.0.1:8083 CACHE_TTL_SECS=0 REDIS_CLIENT_CACHE_ENTRIES=0 "$BIN" serve
+start app-nogroup $APP_NOGROUP "${app_env[@]}" HTTP_ADDR=127.0.0.1:8084 CACHE_TTL_SECS=3600 DATABASE_GROUP_COMMIT_MAX_BATCH=1 "$BIN" serve
 start baseline $BASE BIND=127.0.0.1:3000 DATABASE_URL=postgres://bench:bench@127.0.0.1:5432/bench REDIS_URL=$REDIS_URL \
   DB_POOL=16 DB_TEST_BEFORE_ACQUIRE=$BASELINE_TEST_BEFORE_ACQUIRE /tmp/todo-bench-baseline-target/release/baseline
-for url in $APP $APP_NOCACHE $APP_NOLOCAL $APP_NOCACHE_NOLOCAL $BASE; do
+for url in $APP $APP_NOCACHE $APP_NOLOCAL $APP_NOCACHE_NOLOCAL $APP_NOGROUP $BASE; do
   for _ in $(seq 50); do curl -sf "$url/healthz" >/dev/null 2>&1 || curl -sf "$url/plain" >/dev/null 2>&1 && break; sleep 0.2; done
 done
 
@@ -123,6 +129,7 @@ printf 'rep\tbench\ttarget\trps\tp50_ms\tp99_ms\tnon2xx\tsock_err\tcpu_us\n' >"$
 # The same single-row insert straight into each database (pgbench, no HTTP): what the app's
 # richer schema (foreign key, GIN index on tags, two list indexes) costs by itself.
 schema_anchor() { # rep
+  [[ insert_sql =~ $BENCHES ]] || return 0
   local rep=$1 base app
   base=$(pgbench -n -M prepared -c 16 -j 2 -T "$DURATION" -d bench -f "$SHARED/pgbench/insert.sql" 2>/dev/null | awk '/^tps/{print $3}')
   app=$(pgbench -n -M prepared -c 16 -j 2 -T "$DURATION" -d $APP_DB -f "$ROOT/bench/pgbench/insert_todo.sql" 2>/dev/null | awk '/^tps/{print $3}')
@@ -159,16 +166,19 @@ print("\t".join([rep, bench, target, kv["rps"], kv["p50_ms"], kv["p99_ms"], kv["
 PY
   log "rep $1 $2 $3: $4 (server CPU ticks $5)"
 }
-run() { # rep bench target url bearer lua args...
+run() { # rep bench target url bearer lua args... (RUN_CONNS=n run ...: n connections, not CONNS)
   local rep=$1 bench=$2 target=$3 url=$4 bearer=$5 lua=$6; shift 6
-  local line before after
+  [[ $bench =~ $BENCHES ]] || return 0
+  local line before after conns=${RUN_CONNS:-$CONNS}
+  local threads=$((THREADS < conns ? THREADS : conns)) # wrk wants a connection per thread
   before=$(cpu_ticks "$url")
-  line=$(WRK_BEARER=$bearer WRK_THREADS=$THREADS wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$lua" "$url" -- "$@" | tee -a "$OUT/wrk.log" | grep '^RESULT')
+  line=$(WRK_BEARER=$bearer WRK_THREADS=$threads wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$lua" "$url" -- "$@" | tee -a "$OUT/wrk.log" | grep '^RESULT')
   after=$(cpu_ticks "$url")
   record "$rep" "$bench" "$target" "$line" $((after - before))
 }
 run_grpc() { # rep bench url
   local rep=$1 bench=$2 url=$3 line before after
+  [[ $bench =~ $BENCHES ]] || return 0
   before=$(cpu_ticks "$url")
   line=$("$GRPC_LOAD" --url "$url" --token "$TOKEN" --ids "$APP_IDS" --concurrency "$CONNS" \
     --connections "$CONNS" --duration "$DURATION" | tee -a "$OUT/grpc.log" | grep '^RESULT')
@@ -202,6 +212,17 @@ for rep in $(seq "$REPS"); do
   clean_posts
   run "$rep" create app $APP "$TOKEN" "$CREATE_LUA"
   clean_posts
+  run "$rep" create app_nogroup $APP_NOGROUP "$TOKEN" "$CREATE_LUA"
+  clean_posts
+  # Group commit must not cost a client that is alone, or nearly.
+  for conns in 1 4; do
+    RUN_CONNS=$conns run "$rep" "create_c$conns" baseline $BASE "" "$ROUTE_LUA" post /todos
+    clean_posts
+    RUN_CONNS=$conns run "$rep" "create_c$conns" app $APP "$TOKEN" "$CREATE_LUA"
+    clean_posts
+    RUN_CONNS=$conns run "$rep" "create_c$conns" app_nogroup $APP_NOGROUP "$TOKEN" "$CREATE_LUA"
+    clean_posts
+  done
   run "$rep" create_nolocal baseline $BASE "" "$ROUTE_LUA" post /todos
   clean_posts
   run "$rep" create_nolocal app $APP_NOLOCAL "$TOKEN" "$CREATE_LUA"
@@ -220,7 +241,7 @@ for rep in $(seq "$REPS"); do
   schema_anchor "$rep"
 done
 
-python3 - "$OUT/results.tsv" <<'PY' | tee "$OUT/summary.md"
+python3 - "$OUT/results.tsv" "$CONNS" <<'PY' | tee "$OUT/summary.md"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 def med(bench, target, key):
@@ -246,6 +267,8 @@ print("| pair | app req/s | baseline req/s | app ÷ baseline | app p99 ms | base
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for bench, label in [("read_nocache", "GET /v1/todos/{id}, cache off"), ("read_cached", "GET /v1/todos/{id}, cache warm"), ("create", "POST /v1/todos"), ("read_nocache_nolocal", "the same, client-side caching off: cache off"), ("read_cached_nolocal", "the same, client-side caching off: cache warm"), ("create_nolocal", "the same, client-side caching off: POST /v1/todos"), ("insert_sql", "the insert alone, pgbench (schema cost)"), ("list", "GET /v1/todos?limit=20")]:
     a, b = med(bench, "app", "rps"), med(bench, "baseline", "rps")
+    if a is None:
+        continue  # not run (BENCHES)
     ap, bp = med(bench, "app", "p99_ms"), med(bench, "baseline", "p99_ms")
     ratio = f"{a / b:.2f}" if b else "n/a"
     p99 = f"{ap / bp:.2f}" if bp else "n/a"  # pgbench rows carry no p99 (0): shown as n/a
@@ -253,16 +276,26 @@ for bench, label in [("read_nocache", "GET /v1/todos/{id}, cache off"), ("read_c
     row = f"| {label} | {a:,.0f} | {b:,.0f} | **{ratio}** | {ap:.2f} | {bp:.2f} | {p99} | {cpu} | {errs(bench)} |" if b else f"| {label} | {a:,.0f} | – | {ratio} | {ap:.2f} | – | {p99} | {cpu} | {errs(bench)} |"
     print(row)
 print()
-print("| GraphQL against REST, same app | GraphQL req/s | REST req/s | GraphQL ÷ REST | GraphQL p99 ms | REST p99 ms | p99 GraphQL ÷ REST | GraphQL CPU µs/req | REST CPU µs/req | CPU GraphQL ÷ REST (target ≤ 1.3) | errors |")
+print("| POST /v1/todos by connections | app req/s | baseline req/s | app ÷ baseline (target ≥ 1.0) | app p99 ms | baseline p99 ms | p99 app ÷ baseline (target ≤ 1.5) | group commit off req/s | on ÷ off | p99 on ÷ off | errors |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for bench, label in [("create_c1", "1 connection"), ("create_c4", "4 connections"), ("create", f"{sys.argv[2]} connections")]:
+    a, b, o = (med(bench, t, "rps") for t in ("app", "baseline", "app_nogroup"))
+    ap, bp, op = (med(bench, t, "p99_ms") for t in ("app", "baseline", "app_nogroup"))
+    if a and b and o:
+        print(f"| {label} | {a:,.0f} | {b:,.0f} | **{a / b:.2f}** | {ap:.2f} | {bp:.2f} | **{ap / bp:.2f}** | {o:,.0f} | **{a / o:.2f}** | {ap / op:.2f} | {errs(bench)} |")
+if med("graphql_nocache", "graphql", "rps") or med("graphql_cached", "graphql", "rps"):
+    print()
+    print("| GraphQL against REST, same app | GraphQL req/s | REST req/s | GraphQL ÷ REST | GraphQL p99 ms | REST p99 ms | p99 GraphQL ÷ REST | GraphQL CPU µs/req | REST CPU µs/req | CPU GraphQL ÷ REST (target ≤ 1.3) | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for bench, label in [("graphql_nocache", "todo(id) vs GET /v1/todos/{id}, cache off"), ("graphql_cached", "todo(id) vs GET /v1/todos/{id}, cache warm")]:
     g, r = med(bench, "graphql", "rps"), med(bench, "rest", "rps")
     gp, rp = med(bench, "graphql", "p99_ms"), med(bench, "rest", "p99_ms")
     if g and r:
         print(f"| {label} | {g:,.0f} | {r:,.0f} | **{g / r:.2f}** | {gp:.2f} | {rp:.2f} | {gp / rp:.2f} | {cpu_cells(bench, 'graphql', 'rest')} | {errs(bench)} |")
-print()
-print("| gRPC against REST, same app | gRPC req/s | REST req/s | gRPC ÷ REST | gRPC p99 ms | REST p99 ms | p99 gRPC ÷ REST | gRPC CPU µs/call | REST CPU µs/req | CPU gRPC ÷ REST (target ≤ 0.85) | errors |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+if med("grpc_nocache", "grpc", "rps") or med("grpc_cached", "grpc", "rps"):
+    print()
+    print("| gRPC against REST, same app | gRPC req/s | REST req/s | gRPC ÷ REST | gRPC p99 ms | REST p99 ms | p99 gRPC ÷ REST | gRPC CPU µs/call | REST CPU µs/req | CPU gRPC ÷ REST (target ≤ 0.85) | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for bench, label in [("grpc_nocache", "GetTodo vs GET /v1/todos/{id}, cache off"), ("grpc_cached", "GetTodo vs GET /v1/todos/{id}, cache warm")]:
     g, r = med(bench, "grpc", "rps"), med(bench, "rest", "rps")
     gp, rp = med(bench, "grpc", "p99_ms"), med(bench, "rest", "p99_ms")

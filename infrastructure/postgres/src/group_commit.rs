@@ -3,14 +3,15 @@
 //! Every commit waits for Postgres to flush its write-ahead log to disk. Under load that
 //! flush, not the work of the statement, limits how many creates per second the database
 //! takes. So [`PgUnitOfWork`](crate::PgUnitOfWork) hands each create (a todo insert with
-//! its event, without an idempotency key) to a [`GroupCommit`]: one task collects the
-//! creates that are waiting, writes up to `max_batch` of them with one statement, and
-//! answers each caller with its own outcome. The use case and the port do not know.
+//! its event, without an idempotency key) to a [`GroupCommit`], which writes the creates
+//! that queue up together, up to `max_batch` of them with one statement, and answers each
+//! caller with its own outcome. The use case and the port do not know.
 //!
-//! There is no timer. At most `in_flight` batches run at once; a create that arrives while
-//! they all run waits for the next free slot, and joins the creates that arrive meanwhile.
-//! With one client nothing waits: each create is written at once, as a batch of one. With
-//! many, batches grow to fill the time a commit takes.
+//! There is no timer. `in_flight` slots bound the statements running at once. A create that
+//! finds a slot free is written at once, alone, in its caller's task: the same statement as
+//! without group commit, so a client that is alone, or nearly, pays nothing for it. A create
+//! that finds every slot busy queues up, and whichever statement ends first takes the whole
+//! queue as its next batch. With many clients, batches grow to fill the time a commit takes.
 //!
 //! Each caller gets what it would get alone:
 //! - no answer before the statement, and with it the commit, has ended;
@@ -20,25 +21,29 @@
 //!   without batching;
 //! - when the connection fails, every caller gets that failure, as it would alone.
 //!
+//! The queue needs no bound of its own: each create in it is a caller waiting for its
+//! answer, and the servers bound how many requests are in flight.
+//!
 //! Updates and deletes are not batched. Their compare-and-set needs to tell each caller
 //! whether *its* version won, which one statement for many writes to one todo cannot say
 //! without a rule of one write per todo per batch; and creates are the write that clients
 //! make in bulk.
 
 use std::sync::{
-    Arc, OnceLock,
+    Arc, Mutex, PoisonError,
     atomic::{AtomicU64, Ordering},
 };
 
 use domain::{
     error::{InfraError, RepositoryError},
     event::OutboxMessage,
+    ports::TodoWrite,
     todo::Todo,
 };
 use driven_records::{MessageRecord, TodoRecord};
 use serde::Serialize;
 use sqlx::{PgPool, types::Json};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -50,7 +55,7 @@ pub struct GroupCommitSettings {
     /// The most creates one statement writes. 1 turns group commit off: every create is
     /// its own statement.
     pub max_batch: usize,
-    /// The most batches running at once, each on its own pooled connection.
+    /// The most statements running at once, each on its own pooled connection.
     pub in_flight: usize,
 }
 
@@ -66,36 +71,51 @@ impl Default for GroupCommitSettings {
 /// What group commit has done so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GroupCommitStats {
-    /// Statements run.
+    /// Creates written alone, because a slot was free when they arrived.
+    pub alone: u64,
+    /// Statements written for creates that had queued up.
     pub batches: u64,
-    /// Creates in them.
-    pub creates: u64,
+    /// Creates in those statements.
+    pub batched: u64,
     /// The most creates one statement held.
     pub largest: u64,
+    /// Batches that failed as a whole, and whose creates were then written alone.
+    pub retried: u64,
 }
 
 /// What a caller learns about its create.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// The batch's statement ended, and this is the create's result. `batch` is how many
-    /// creates the statement held.
+    /// The create's statement ended, and this is its result. `batch` is how many creates
+    /// the statement held.
     Written {
         result: Result<(), RepositoryError>,
         batch: usize,
     },
-    /// The batch failed as a whole and kept nothing: the caller writes its create alone.
+    /// Its batch failed as a whole and kept nothing: the caller writes its create alone.
     WriteAlone,
 }
 
-/// The collector of creates; see the module docs.
+/// Group commit over one pool; see the module docs.
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     pool: PgPool,
-    settings: GroupCommitSettings,
-    stats: Arc<Counters>,
-    /// The queue to the collecting task, started on the first create (so that building
-    /// the adapter needs no runtime). It ends when the last handle to the queue is dropped.
-    queue: OnceLock<mpsc::Sender<Pending>>,
+    max_batch: usize,
+    state: Mutex<State>,
+    stats: Counters,
+}
+
+/// The slots and the queue, changed together under one lock, so that a create cannot
+/// queue up after the last busy slot looked at the queue and was freed.
+#[derive(Debug)]
+struct State {
+    free_slots: usize,
+    queue: Vec<Pending>,
 }
 
 /// One create waiting for its batch.
@@ -141,111 +161,142 @@ const OPERATION: &str = "write todos and record their events";
 impl GroupCommit {
     pub(crate) fn new(pool: PgPool, settings: GroupCommitSettings) -> Self {
         Self {
-            pool,
-            settings,
-            stats: Arc::default(),
-            queue: OnceLock::new(),
+            shared: Arc::new(Shared {
+                pool,
+                max_batch: settings.max_batch,
+                state: Mutex::new(State {
+                    free_slots: settings.in_flight,
+                    queue: Vec::new(),
+                }),
+                stats: Counters::default(),
+            }),
         }
     }
 
     pub(crate) fn stats(&self) -> GroupCommitStats {
-        self.stats.snapshot()
+        self.shared.stats.snapshot()
     }
 
-    /// Writes `todo` with `message` in the next batch, and waits for its outcome.
-    pub(crate) async fn create(&self, todo: &Todo, message: &OutboxMessage) -> Outcome {
-        let queue = self.queue.get_or_init(|| self.start());
-        let (answer, outcome) = oneshot::channel();
-        let pending = Pending {
-            todo: TodoRecord::from(todo),
-            message: OutboxRow {
-                id: message.id().as_uuid(),
-                kind: message.kind().as_str(),
-                dedupe_key: message.dedupe_key(),
-                payload: MessageRecord::from(message),
-                trace_parent: trace_context::current(),
-            },
-            caller: tracing::Span::current().id(),
-            answer,
+    /// Writes the create `write` (a [`TodoWrite::Insert`] of `todo`) with `message`: at
+    /// once if a slot is free, else in the next batch. Waits for its outcome.
+    pub(crate) async fn create(
+        &self,
+        write: &TodoWrite,
+        todo: &Todo,
+        message: &OutboxMessage,
+    ) -> Outcome {
+        let answer = {
+            let mut state = self.shared.lock();
+            if state.free_slots > 0 {
+                state.free_slots -= 1;
+                None
+            } else {
+                let (answer, outcome) = oneshot::channel();
+                state.queue.push(Pending {
+                    todo: TodoRecord::from(todo),
+                    message: OutboxRow {
+                        id: message.id().as_uuid(),
+                        kind: message.kind().as_str(),
+                        dedupe_key: message.dedupe_key(),
+                        payload: MessageRecord::from(message),
+                        trace_parent: trace_context::current(),
+                    },
+                    caller: tracing::Span::current().id(),
+                    answer,
+                });
+                Some(outcome)
+            }
         };
-        if queue.send(pending).await.is_err() {
-            // The collector is gone (its runtime is shutting down): nothing was sent, so
-            // writing alone is safe.
-            return Outcome::WriteAlone;
+        match answer {
+            None => {
+                // The slot is given back when this ends, also if the caller's future is
+                // dropped halfway.
+                let _slot = Slot(self.shared.clone());
+                let result =
+                    crate::todos::write_with_message(&self.shared.pool, write, message).await;
+                self.shared.stats.alone.fetch_add(1, Ordering::Relaxed);
+                Outcome::Written { result, batch: 1 }
+            }
+            Some(outcome) => outcome.await.unwrap_or_else(|_| Outcome::Written {
+                // The batch's task ended without answering (a panic, or its runtime
+                // stopped): the create may or may not be stored, as when a connection
+                // drops mid-commit.
+                result: Err(InfraError::unavailable(
+                    OPERATION,
+                    "the batch ended without an answer",
+                )
+                .into()),
+                batch: 0,
+            }),
         }
-        outcome.await.unwrap_or_else(|_| Outcome::Written {
-            // The batch's task ended without answering (a panic, or its runtime stopped):
-            // the create may or may not be stored, as when a connection drops mid-commit.
-            result: Err(
-                InfraError::unavailable(OPERATION, "the batch ended without an answer").into(),
-            ),
-            batch: 0,
-        })
-    }
-
-    /// Starts the collecting task and returns its queue.
-    fn start(&self) -> mpsc::Sender<Pending> {
-        let (queue, waiting) = mpsc::channel(self.settings.max_batch * self.settings.in_flight);
-        tokio::spawn(collect(
-            waiting,
-            self.pool.clone(),
-            self.settings,
-            self.stats.clone(),
-        ));
-        queue
     }
 }
 
-/// Takes the waiting creates as batches, one per free slot, until the queue closes.
-async fn collect(
-    mut waiting: mpsc::Receiver<Pending>,
-    pool: PgPool,
-    settings: GroupCommitSettings,
-    stats: Arc<Counters>,
-) {
-    let slots = Arc::new(Semaphore::new(settings.in_flight));
-    while let Some(first) = waiting.recv().await {
-        // While every slot is busy, the creates arriving now queue up behind `first`.
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            // Only a closed semaphore refuses, and nothing closes this one.
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Nothing panics while holding the lock (it only moves a count and a Vec), so a
+        // poisoned lock still holds a consistent state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A statement has ended: its slot frees, or, if creates have queued up, takes the
+    /// next batch of them.
+    fn next_batch(&self) -> Option<Vec<Pending>> {
+        let mut state = self.lock();
+        if state.queue.is_empty() {
+            state.free_slots += 1;
+            None
+        } else {
+            let take = state.queue.len().min(self.max_batch);
+            Some(state.queue.drain(..take).collect())
+        }
+    }
+}
+
+/// A busy slot. Dropping it hands the slot to the queue's next batch, written in a task of
+/// its own, or frees it. Each batch's task holds its slot the same way, so a slot is
+/// handed on however its holder ends: done, dropped halfway, or panicking.
+struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some(batch) = self.0.next_batch() else {
             return;
         };
-        let mut batch = vec![first];
-        while batch.len() < settings.max_batch {
-            match waiting.try_recv() {
-                Ok(pending) => batch.push(pending),
-                Err(_) => break,
+        let next = write_batch_in(Slot(self.0.clone()), batch);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(next);
             }
+            // No runtime (it is shutting down): nothing can be written. Dropping the batch
+            // tells its callers, and its slot goes on to the rest of the queue the same way.
+            Err(_) => drop(next),
         }
-        let span = tracing::debug_span!(target: "ports", "db.todos.create_batch",
-            otel.kind = "client", db.system.name = "postgresql",
-            db.operation.batch.size = batch.len());
-        for caller in batch.iter().filter_map(|p| p.caller.clone()) {
-            span.follows_from(caller);
-        }
-        let pool = pool.clone();
-        let stats = stats.clone();
-        tokio::spawn(
-            async move {
-                write_batch(&pool, batch, &stats).await;
-                drop(slot);
-            }
-            .instrument(span),
-        );
     }
+}
+
+/// Writes `batch` in `slot`, in a span that follows from each caller's.
+async fn write_batch_in(slot: Slot, batch: Vec<Pending>) {
+    let span = tracing::debug_span!(target: "ports", "db.todos.create_batch",
+        otel.kind = "client", db.system.name = "postgresql",
+        db.operation.batch.size = batch.len());
+    for caller in batch.iter().filter_map(|p| p.caller.clone()) {
+        span.follows_from(caller);
+    }
+    write_batch(&slot.0, batch).instrument(span).await;
 }
 
 /// Writes `batch` with one statement and answers each of its callers.
-async fn write_batch(pool: &PgPool, batch: Vec<Pending>, stats: &Counters) {
+async fn write_batch(shared: &Shared, batch: Vec<Pending>) {
     let size = batch.len();
     let todos: Vec<&TodoRecord> = batch.iter().map(|p| &p.todo).collect();
     let messages: Vec<&OutboxRow> = batch.iter().map(|p| &p.message).collect();
     let written = sqlx::query_scalar::<_, i64>(WRITE_BATCH)
         .bind(Json(&todos))
         .bind(Json(&messages))
-        .fetch_one(pool)
+        .fetch_one(&shared.pool)
         .await;
-    stats.record(size);
+    shared.stats.record(size);
     let mut answers = batch.into_iter().map(|p| p.answer);
     match written {
         Ok(rows) if usize::try_from(rows).is_ok_and(|rows| rows == size) => {
@@ -278,6 +329,7 @@ async fn write_batch(pool: &PgPool, batch: Vec<Pending>, stats: &Counters) {
         // The database refused the statement, and kept nothing of it: each create again,
         // alone, to find the one that fails and give it its own error.
         Err(sqlx::Error::Database(_)) => {
+            shared.stats.retried.fetch_add(1, Ordering::Relaxed);
             for answer in answers {
                 let _gone = answer.send(Outcome::WriteAlone);
             }
@@ -301,27 +353,31 @@ async fn write_batch(pool: &PgPool, batch: Vec<Pending>, stats: &Counters) {
     }
 }
 
-/// [`GroupCommitStats`], counted as batches end.
+/// [`GroupCommitStats`], counted as statements end.
 #[derive(Debug, Default)]
 struct Counters {
+    alone: AtomicU64,
     batches: AtomicU64,
-    creates: AtomicU64,
+    batched: AtomicU64,
     largest: AtomicU64,
+    retried: AtomicU64,
 }
 
 impl Counters {
     fn record(&self, size: usize) {
         let size = u64::try_from(size).unwrap_or(u64::MAX);
         self.batches.fetch_add(1, Ordering::Relaxed);
-        self.creates.fetch_add(size, Ordering::Relaxed);
+        self.batched.fetch_add(size, Ordering::Relaxed);
         self.largest.fetch_max(size, Ordering::Relaxed);
     }
 
     fn snapshot(&self) -> GroupCommitStats {
         GroupCommitStats {
+            alone: self.alone.load(Ordering::Relaxed),
             batches: self.batches.load(Ordering::Relaxed),
-            creates: self.creates.load(Ordering::Relaxed),
+            batched: self.batched.load(Ordering::Relaxed),
             largest: self.largest.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
         }
     }
 }

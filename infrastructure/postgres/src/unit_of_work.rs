@@ -79,7 +79,7 @@ impl UnitOfWork for PgUnitOfWork {
         // A create without a key joins the next batch; a batch that failed as a whole
         // sends it on alone, below.
         if let (Some(group), TodoWrite::Insert(todo), None) = (&self.group, &write, &remembered) {
-            match group.create(todo, &message).await {
+            match group.create(&write, todo, &message).await {
                 Outcome::Written { result, batch } => {
                     tracing::Span::current().record("db.operation.batch.size", batch);
                     return result;

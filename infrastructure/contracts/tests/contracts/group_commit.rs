@@ -3,8 +3,8 @@
 //! callers cannot tell it is there; these checks show that it is: concurrent creates do
 //! share statements, also when one of their rows fails.
 //!
-//! They run on a current-thread runtime, where every spawned create is queued before the
-//! collecting task first runs, so the first batch holds all of them.
+//! With one slot, the first of 64 concurrent creates is written alone, and the others
+//! queue up behind it and go in batches.
 
 use std::sync::Arc;
 
@@ -67,14 +67,17 @@ async fn concurrent_creates_share_one_statement() {
     let (outcomes, stats) = create_all(&unit_of_work, &todos).await;
 
     assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
-    assert_eq!(
-        stats,
-        GroupCommitStats {
-            batches: 1,
-            creates: 64,
-            largest: 64
-        }
+    assert_eq!(stats.alone + stats.batched, 64, "{stats:?}");
+    assert!(
+        stats.alone >= 1,
+        "the first create finds the slot free: {stats:?}"
     );
+    assert!(stats.largest > 1, "creates shared a statement: {stats:?}");
+    assert!(
+        stats.alone + stats.batches < 64,
+        "fewer statements than creates: {stats:?}"
+    );
+    assert_eq!(stats.retried, 0, "{stats:?}");
     let stored = PgTodoRepository::new(pool.clone());
     for todo in &todos {
         assert_eq!(stored.get(todo.id()).await.unwrap().as_ref(), Some(todo));
@@ -99,15 +102,9 @@ async fn a_failing_row_sends_its_batch_on_alone_and_fails_only_itself() {
 
     let (outcomes, stats) = create_all(&unit_of_work, &todos).await;
 
-    // The batch of 64 failed as a whole; then each create was written alone.
-    assert_eq!(
-        stats,
-        GroupCommitStats {
-            batches: 1,
-            creates: 64,
-            largest: 64
-        }
-    );
+    // The orphan's batch failed as a whole; then each of its creates was written alone.
+    assert_eq!(stats.retried, 1, "{stats:?}");
+    assert!(stats.largest > 1, "{stats:?}");
     let stored = PgTodoRepository::new(pool.clone());
     for (i, (todo, outcome)) in todos.iter().zip(&outcomes).enumerate() {
         if i == 37 {
@@ -125,7 +122,7 @@ async fn a_failing_row_sends_its_batch_on_alone_and_fails_only_itself() {
 }
 
 #[tokio::test]
-async fn a_single_create_is_written_at_once_with_its_own_error() {
+async fn a_lone_create_is_written_at_once_with_its_own_error() {
     let db = TestDatabase::new().await;
     let pool = db.pool().clone();
     let unit_of_work = Arc::new(PgUnitOfWork::with_group_commit(pool.clone(), SETTINGS));
@@ -143,9 +140,8 @@ async fn a_single_create_is_written_at_once_with_its_own_error() {
     assert_eq!(
         stats,
         GroupCommitStats {
-            batches: 1,
-            creates: 1,
-            largest: 1
+            alone: 1,
+            ..GroupCommitStats::default()
         }
     );
     assert_eq!(PgJobQueue::new(pool).stats().await.unwrap().backlog, 0);
@@ -160,4 +156,41 @@ async fn a_batch_of_one_turns_group_commit_off() {
     };
     let unit_of_work = PgUnitOfWork::with_group_commit(db.pool().clone(), off);
     assert_eq!(unit_of_work.group_commit_stats(), None);
+}
+
+#[tokio::test]
+async fn a_create_abandoned_halfway_gives_its_slot_back() {
+    let db = TestDatabase::new().await;
+    let pool = db.pool().clone();
+    let owner = user(&unique_email());
+    PgUserRepository::new(pool.clone())
+        .insert(&owner)
+        .await
+        .unwrap();
+    let unit_of_work = Arc::new(PgUnitOfWork::with_group_commit(pool.clone(), SETTINGS));
+    let create = |todo: &Todo| {
+        let event = OutboxMessage::TodoEvent(TodoEvent::of(
+            MessageId::from_uuid(Uuid::now_v7()),
+            t0(),
+            todo,
+            TodoChange::Created,
+        ));
+        unit_of_work.write_todo(TodoWrite::Insert(todo.clone()), event, None)
+    };
+
+    // The first create takes the only slot and starts its statement; then its caller
+    // goes away (a client that disconnected).
+    let mut abandoned = Box::pin(create(&full_todo(owner.id)));
+    assert!(futures_util::poll!(abandoned.as_mut()).is_pending());
+    drop(abandoned);
+
+    // The slot is free again: the next create is written at once, not queued for ever.
+    let next = full_todo(owner.id);
+    tokio::time::timeout(std::time::Duration::from_secs(10), create(&next))
+        .await
+        .expect("the abandoned create kept its slot")
+        .unwrap();
+    assert_eq!(unit_of_work.group_commit_stats().unwrap().alone, 1);
+    let stored = PgTodoRepository::new(pool);
+    assert_eq!(stored.get(next.id()).await.unwrap(), Some(next));
 }

@@ -104,10 +104,13 @@ for url in $APP $APP_NOCACHE $APP_NOLOCAL $APP_NOCACHE_NOLOCAL $APP_NOGROUP $BAS
   for _ in $(seq 50); do curl -sf "$url/healthz" >/dev/null 2>&1 || curl -sf "$url/plain" >/dev/null 2>&1 && break; sleep 0.2; done
 done
 
+printf 'when\trss_mb\tpeak_mb\n' >"$OUT/rss.tsv"
+rss "idle, just started" "$APP_PID"
 curl -sf -XPOST $APP/v1/users -H 'content-type: application/json' \
   -d '{"email":"bench@example.org","password":"bench-password","display_name":"Bench"}' >/dev/null
 TOKEN=$(curl -sf -XPOST $APP/v1/sessions -H 'content-type: application/json' \
   -d '{"email":"bench@example.org","password":"bench-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+rss "right after a registration and a login (argon2id's 19 MiB buffer)" "$APP_PID"
 psql -d $APP_DB -q -v ON_ERROR_STOP=1 <<'SQL' >>"$OUT/run.log"
 INSERT INTO users (id, email, display_name, password_hash, role, created_at)
 SELECT md5('filler' || n)::uuid, 'filler' || n || '@bench.local', 'Filler', 'x', 'member', now()
@@ -190,8 +193,8 @@ clean_posts() {
   psql -d bench -qc "DELETE FROM todos WHERE title LIKE 'bench-post%'" -c "VACUUM ANALYZE todos" >/dev/null
 }
 
-printf 'when\trss_mb\tpeak_mb\n' >"$OUT/rss.tsv"
-rss "idle, just started" "$APP_PID"
+sleep 10
+rss "idle again: the seeding and 10 s after the login" "$APP_PID"
 log "warming both caches through their own miss paths"
 WRK_BEARER=$TOKEN WRK_THREADS=$THREADS wrk -t"$THREADS" -c8 -d3s -s "$ROUTE_LUA" $APP -- seq /v1/todos/ "$APP_IDS" >/dev/null
 WRK_BEARER=bench-token WRK_THREADS=$THREADS wrk -t"$THREADS" -c8 -d3s -s "$ROUTE_LUA" $BASE -- seq /auth/cached/ "$BASE_IDS" >/dev/null

@@ -30,8 +30,10 @@ pub struct DatabaseConfig {
     /// a lone create never waits. 1 turns it off.
     #[arg(id = "DATABASE_GROUP_COMMIT_MAX_BATCH", long, default_value = "64", value_parser = at_least(1usize))]
     pub group_commit_max_batch: usize,
-    /// Group commit: the most batches written at once, each on a pooled connection.
-    #[arg(id = "DATABASE_GROUP_COMMIT_IN_FLIGHT", long, default_value = "4", value_parser = at_least(1usize))]
+    /// Group commit: the most statements of creates written at once, each on a pooled
+    /// connection. One is fastest with this schema: the outbox's NOTIFY lets one
+    /// transaction commit at a time, so more only makes each batch smaller.
+    #[arg(id = "DATABASE_GROUP_COMMIT_IN_FLIGHT", long, default_value = "1", value_parser = at_least(1usize))]
     pub group_commit_in_flight: usize,
 }
 

@@ -82,6 +82,9 @@ log "the app's database: migrated, 100k todos, 100 of them the bench user's"
 su postgres -c "env -u PGUSER -u PGPASSWORD -u PGHOST -u PGPORT psql -qc 'DROP DATABASE IF EXISTS $APP_DB WITH (FORCE)' -c 'CREATE DATABASE $APP_DB OWNER bench'" >/dev/null
 DATABASE_URL=$APP_DB_URL "$BIN" migrate >>"$OUT/run.log"
 
+rss() { # name pid: the process's resident memory now and at its peak, in MB
+  awk -v name="$1" '/^VmRSS/{now=$2} /^VmHWM/{peak=$2} END{printf "%s\t%.1f\t%.1f\n", name, now/1024, peak/1024}' "/proc/$2/status" >>"$OUT/rss.tsv"
+}
 declare -A PID_OF # base URL -> the pid of the server answering it, for its CPU time
 start() { # name url, then env assignments for the process (env execs it: one pid)
   local name=$1 url=$2; shift 2
@@ -148,9 +151,6 @@ schema_anchor() { # rep
   clean_posts
   printf '%s\twrite_path\ttransaction\t%s\t0\t0\t0\t0\t0\n%s\twrite_path\tstatement\t%s\t0\t0\t0\t0\t0\n' "$rep" "$tx" "$rep" "$cte" >>"$OUT/results.tsv"
   log "rep $rep pgbench todo + event: transaction $tx tps, one statement $cte tps"
-}
-rss() { # name pid: the process's resident memory now and at its peak, in MB
-  awk -v name="$1" '/^VmRSS/{now=$2} /^VmHWM/{peak=$2} END{printf "%s\t%.1f\t%.1f\n", name, now/1024, peak/1024}' "/proc/$2/status" >>"$OUT/rss.tsv"
 }
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { # url: the user + system CPU time, in clock ticks, of the server answering it

@@ -7,11 +7,14 @@
 //! that queue up together, up to `max_batch` of them with one statement, and answers each
 //! caller with its own outcome. The use case and the port do not know.
 //!
-//! There is no timer. `in_flight` slots bound the statements running at once. A create that
-//! finds a slot free is written at once, alone, in its caller's task: the same statement as
-//! without group commit, so a client that is alone, or nearly, pays nothing for it. A create
-//! that finds every slot busy queues up, and whichever statement ends first takes the whole
-//! queue as its next batch. With many clients, batches grow to fill the time a commit takes.
+//! There is no timer to wait for more creates. `in_flight` slots bound the statements
+//! running at once, as long as they run normally: one that outlasts [`SLOT_PATIENCE`]
+//! (waiting for a row lock, say) hands its slot on, so that one slow create cannot hold up
+//! everyone's. A create that finds a slot free is written at once, alone, in its caller's
+//! task: the same statement as without group commit, so a client that is alone, or nearly,
+//! pays nothing for it. A create that finds every slot busy queues up, and whichever
+//! statement ends first takes the whole queue as its next batch. With many clients, batches
+//! grow to fill the time a commit takes.
 //!
 //! Each caller gets what it would get alone:
 //! - no answer before the statement, and with it the commit, has ended;
@@ -19,7 +22,8 @@
 //!   meanwhile), Postgres keeps none, and every caller of the batch then writes its create
 //!   alone, so a bad row fails only its own request, with the domain error it would get
 //!   without batching;
-//! - when the connection fails, every caller gets that failure, as it would alone.
+//! - when the connection fails, every caller gets that failure, as it would alone;
+//! - a queued create whose caller has gone (disconnected, timed out) is not written.
 //!
 //! The queue needs no bound of its own: each create in it is a caller waiting for its
 //! answer, and the servers bound how many requests are in flight.
@@ -29,9 +33,13 @@
 //! without a rule of one write per todo per batch; and creates are the write that clients
 //! make in bulk.
 
-use std::sync::{
-    Arc, Mutex, PoisonError,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    pin::pin,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
 };
 
 use domain::{
@@ -85,7 +93,17 @@ pub struct GroupCommitStats {
     pub largest: u64,
     /// Batches that failed as a whole, and whose creates were then written alone.
     pub retried: u64,
+    /// Queued creates dropped unwritten because their caller had gone (a client that
+    /// disconnected, a request that timed out) before their batch was taken.
+    pub abandoned: u64,
+    /// Statements that outlasted [`SLOT_PATIENCE`] and handed their slot on.
+    pub slow: u64,
 }
+
+/// How long a statement keeps its slot. One that takes longer (a create waiting for a lock
+/// on its owner's row, say) hands the slot on and finishes outside the bound, so that the
+/// creates queued behind it are not held up by it.
+pub const SLOT_PATIENCE: Duration = Duration::from_millis(100);
 
 /// What a caller learns about its create.
 #[derive(Debug)]
@@ -215,9 +233,9 @@ impl GroupCommit {
             None => {
                 // The slot is given back when this ends, also if the caller's future is
                 // dropped halfway.
-                let _slot = Slot(self.shared.clone());
-                let result =
-                    crate::todos::write_with_message(&self.shared.pool, write, message).await;
+                let slot = Slot(self.shared.clone());
+                let write = crate::todos::write_with_message(&self.shared.pool, write, message);
+                let result = within_slot(slot, write).await;
                 self.shared.stats.alone.fetch_add(1, Ordering::Relaxed);
                 Outcome::Written { result, batch: 1 }
             }
@@ -247,6 +265,12 @@ impl Shared {
     /// next batch of them.
     fn next_batch(&self) -> Option<Vec<Pending>> {
         let mut state = self.lock();
+        let queued = state.queue.len();
+        // A caller that has gone has had its answer (a disconnect, a timeout): writing its
+        // create now would store what the client was told failed.
+        state.queue.retain(|pending| !pending.answer.is_closed());
+        let abandoned = u64::try_from(queued - state.queue.len()).unwrap_or(u64::MAX);
+        self.stats.abandoned.fetch_add(abandoned, Ordering::Relaxed);
         if state.queue.is_empty() {
             state.free_slots += 1;
             None
@@ -287,7 +311,22 @@ async fn write_batch_in(slot: Slot, batch: Vec<Pending>) {
     for caller in batch.iter().filter_map(|p| p.caller.clone()) {
         span.follows_from(caller);
     }
-    write_batch(&slot.0, batch).instrument(span).await;
+    let shared = slot.0.clone();
+    within_slot(slot, write_batch(&shared, batch).instrument(span)).await;
+}
+
+/// Runs `work` in `slot`, for at most [`SLOT_PATIENCE`]; then hands the slot on and lets the
+/// work finish outside it.
+async fn within_slot<F: Future>(slot: Slot, work: F) -> F::Output {
+    let mut work = pin!(work);
+    match tokio::time::timeout(SLOT_PATIENCE, &mut work).await {
+        Ok(output) => output,
+        Err(_) => {
+            slot.0.stats.slow.fetch_add(1, Ordering::Relaxed);
+            drop(slot);
+            work.await
+        }
+    }
 }
 
 /// Writes `batch` with one statement and answers each of its callers.
@@ -330,9 +369,12 @@ async fn write_batch(shared: &Shared, batch: Vec<Pending>) {
                 let _gone = answer.send(Outcome::Written { result, batch: 1 });
             }
         }
-        // The database refused the statement, and kept nothing of it: each create again,
-        // alone, to find the one that fails and give it its own error.
-        Err(sqlx::Error::Database(_)) => {
+        // The database refused the statement (a constraint), and kept nothing of it: each
+        // create again, alone, to find the one that fails and give it its own error. Not
+        // when the server is refusing work (shutting down, a timeout): 64 statements alone
+        // would only add to that, and a connection closed around the commit leaves it
+        // unknown whether the batch was kept.
+        Err(e @ sqlx::Error::Database(_)) if !error::is_transient(&e) => {
             shared.stats.retried.fetch_add(1, Ordering::Relaxed);
             for answer in answers {
                 let _gone = answer.send(Outcome::WriteAlone);
@@ -365,6 +407,8 @@ struct Counters {
     batched: AtomicU64,
     largest: AtomicU64,
     retried: AtomicU64,
+    abandoned: AtomicU64,
+    slow: AtomicU64,
 }
 
 impl Counters {
@@ -382,6 +426,8 @@ impl Counters {
             batched: self.batched.load(Ordering::Relaxed),
             largest: self.largest.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),
+            abandoned: self.abandoned.load(Ordering::Relaxed),
+            slow: self.slow.load(Ordering::Relaxed),
         }
     }
 }

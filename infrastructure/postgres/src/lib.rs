@@ -18,7 +18,7 @@ mod todos;
 mod unit_of_work;
 mod users;
 
-pub use group_commit::{GroupCommitSettings, GroupCommitStats};
+pub use group_commit::{GroupCommitSettings, GroupCommitStats, SLOT_PATIENCE};
 pub use idempotency::PgIdempotencyRecords;
 pub use outbox::{PgJobQueue, PgScheduleLedger};
 pub use readiness::PgReadiness;

@@ -194,3 +194,106 @@ async fn a_create_abandoned_halfway_gives_its_slot_back() {
     let stored = PgTodoRepository::new(pool);
     assert_eq!(stored.get(next.id()).await.unwrap(), Some(next));
 }
+
+/// Holds a lock on `owner`'s row, as a `DELETE` of the user would, until the returned
+/// transaction ends: a create for them waits in its foreign key check meanwhile.
+async fn lock_owner(
+    pool: &driven_postgres::PgPool,
+    owner: domain::user::UserId,
+) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(owner.as_uuid())
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    lock
+}
+
+fn created(todo: &Todo) -> (TodoWrite, OutboxMessage) {
+    let event = OutboxMessage::TodoEvent(TodoEvent::of(
+        MessageId::from_uuid(Uuid::now_v7()),
+        t0(),
+        todo,
+        TodoChange::Created,
+    ));
+    (TodoWrite::Insert(todo.clone()), event)
+}
+
+#[tokio::test]
+async fn a_create_stuck_on_a_lock_does_not_hold_up_the_others() {
+    let db = TestDatabase::new().await;
+    let pool = db.pool().clone();
+    let users = PgUserRepository::new(pool.clone());
+    let (stuck_owner, other_owner) = (user(&unique_email()), user(&unique_email()));
+    users.insert(&stuck_owner).await.unwrap();
+    users.insert(&other_owner).await.unwrap();
+    let unit_of_work = Arc::new(PgUnitOfWork::with_group_commit(pool.clone(), SETTINGS));
+    let lock = lock_owner(&pool, stuck_owner.id).await;
+
+    // The stuck create takes the only slot and waits for the lock.
+    let (write, event) = created(&full_todo(stuck_owner.id));
+    let stuck = tokio::spawn({
+        let unit_of_work = unit_of_work.clone();
+        async move { unit_of_work.write_todo(write, event, None).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    // Another user's create queues behind it, and is written once the stuck one has had
+    // its slot for SLOT_PATIENCE, long before the lock ends.
+    let other = full_todo(other_owner.id);
+    let (write, event) = created(&other);
+    tokio::time::timeout(
+        driven_postgres::SLOT_PATIENCE * 20,
+        unit_of_work.write_todo(write, event, None),
+    )
+    .await
+    .expect("the other create waited for the stuck one")
+    .unwrap();
+    assert!(!stuck.is_finished(), "the lock is still held");
+    let stats = unit_of_work.group_commit_stats().unwrap();
+    assert_eq!((stats.slow, stats.batched), (1, 1), "{stats:?}");
+
+    lock.rollback().await.unwrap();
+    stuck.await.unwrap().unwrap();
+    assert_eq!(
+        PgTodoRepository::new(pool).get(other.id()).await.unwrap(),
+        Some(other)
+    );
+}
+
+#[tokio::test]
+async fn a_queued_create_whose_caller_has_gone_is_not_written() {
+    let db = TestDatabase::new().await;
+    let pool = db.pool().clone();
+    let users = PgUserRepository::new(pool.clone());
+    let (stuck_owner, other_owner) = (user(&unique_email()), user(&unique_email()));
+    users.insert(&stuck_owner).await.unwrap();
+    users.insert(&other_owner).await.unwrap();
+    let unit_of_work = Arc::new(PgUnitOfWork::with_group_commit(pool.clone(), SETTINGS));
+    let lock = lock_owner(&pool, stuck_owner.id).await;
+    let (write, event) = created(&full_todo(stuck_owner.id));
+    let stuck = tokio::spawn({
+        let unit_of_work = unit_of_work.clone();
+        async move { unit_of_work.write_todo(write, event, None).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    // Queued behind the stuck create, then given up (a client that disconnected).
+    let gone = full_todo(other_owner.id);
+    let (write, event) = created(&gone);
+    let mut queued = Box::pin(unit_of_work.write_todo(write, event, None));
+    assert!(futures_util::poll!(queued.as_mut()).is_pending());
+    drop(queued);
+    // The stuck create hands its slot on after SLOT_PATIENCE; the queue it finds holds only
+    // the create whose caller has gone.
+    tokio::time::sleep(driven_postgres::SLOT_PATIENCE * 3).await;
+
+    let stats = unit_of_work.group_commit_stats().unwrap();
+    assert_eq!((stats.abandoned, stats.batches), (1, 0), "{stats:?}");
+    lock.rollback().await.unwrap();
+    stuck.await.unwrap().unwrap();
+    let stored = PgTodoRepository::new(pool.clone());
+    assert_eq!(stored.get(gone.id()).await.unwrap(), None);
+    assert_eq!(PgJobQueue::new(pool).stats().await.unwrap().backlog, 1);
+}

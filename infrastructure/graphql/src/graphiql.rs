@@ -5,41 +5,35 @@
 use axum::{
     Router,
     http::{HeaderValue, header},
-    response::IntoResponse,
     routing::get,
 };
 
-/// One vendored file and its media type.
-struct Asset {
-    path: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-}
+use crate::assets::{self, Asset, CSS, JAVASCRIPT};
 
 const ASSETS: [Asset; 5] = [
     Asset {
         path: "/graphiql/graphiql.min.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JAVASCRIPT,
         body: include_bytes!("../assets/graphiql.min.js"),
     },
     Asset {
         path: "/graphiql/graphiql.min.css",
-        content_type: "text/css; charset=utf-8",
+        content_type: CSS,
         body: include_bytes!("../assets/graphiql.min.css"),
     },
     Asset {
         path: "/graphiql/react.production.min.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JAVASCRIPT,
         body: include_bytes!("../assets/react.production.min.js"),
     },
     Asset {
         path: "/graphiql/react-dom.production.min.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JAVASCRIPT,
         body: include_bytes!("../assets/react-dom.production.min.js"),
     },
     Asset {
         path: "/graphiql/init.js",
-        content_type: "text/javascript; charset=utf-8",
+        content_type: JAVASCRIPT,
         body: include_bytes!("../assets/init.js"),
     },
 ];
@@ -55,30 +49,13 @@ pub(crate) fn routes() -> Router {
             include_str!("../assets/graphiql.html"),
         )
     });
-    let mut router = Router::new().route("/graphiql", page);
-    for asset in ASSETS {
-        router = router.route(
-            asset.path,
-            get(move || async move {
-                (
-                    [
-                        (
-                            header::CONTENT_TYPE,
-                            HeaderValue::from_static(asset.content_type),
-                        ),
-                        // The files change only with the binary.
-                        (
-                            header::CACHE_CONTROL,
-                            HeaderValue::from_static("public, max-age=86400"),
-                        ),
-                    ],
-                    asset.body,
-                )
-                    .into_response()
-            }),
-        );
-    }
-    router.layer(axum::middleware::map_response(
+    // The files change only with the binary.
+    assets::serve(
+        Router::new().route("/graphiql", page),
+        &ASSETS,
+        "public, max-age=86400",
+    )
+    .layer(axum::middleware::map_response(
         driving_http::browser_page_headers,
     ))
 }

@@ -17,8 +17,12 @@
 //! - [`subscription`] and `ws`: `todoEvents`, live, over WebSocket at `/graphql/ws`, each
 //!   operation authorized against the session as it is now.
 //! - `graphiql`: the GraphiQL page at `/graphiql`, with its assets compiled in.
+//! - `app`: the example todo app at `/app` (`/` redirects there), a browser client of this
+//!   API written as plain ES modules, compiled in too; `assets` serves both pages' files.
 
 pub mod admission;
+mod app;
+mod assets;
 mod auth;
 pub mod error;
 mod graphiql;
@@ -47,8 +51,9 @@ use application::UseCases;
 use axum::{Router, routing::get};
 use tokio_util::sync::CancellationToken;
 
-/// `/graphql` (POST for everything, GET for queries), subscriptions at `/graphql/ws`, and
-/// the GraphiQL page at `/graphiql`. Put it behind `driving_http::with_layers` to serve it.
+/// `/graphql` (POST for everything, GET for queries), subscriptions at `/graphql/ws`, the
+/// GraphiQL page at `/graphiql` and the example app at `/app` (`/` redirects there). Put it
+/// behind `driving_http::with_layers` to serve it.
 /// When `closing` is cancelled, every open WebSocket is closed with 1001 (going away).
 pub fn router(
     schema: GraphqlSchema,
@@ -68,4 +73,5 @@ pub fn router(
         .with_state(state)
         .route("/graphql/ws", get(ws::subscribe).with_state(ws))
         .merge(graphiql::routes())
+        .merge(app::routes())
 }

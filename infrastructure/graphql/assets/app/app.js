@@ -1,0 +1,565 @@
+// The example todo app: a client of the GraphQL API, with live updates over its WebSocket.
+//
+// - api.js: the operations, and errors in words.
+// - live.js: the `todoEvents` subscription, resumed with `after` when it drops.
+// - view.js: DOM helpers.
+// - this module: what the page shows, and what each control does.
+//
+// What is shown is kept in `shown` (todo id to todo). Every answer and every live event
+// goes through `place`, which shows a todo where it belongs under the current filter, so
+// the list is the same whichever way a change arrives.
+
+import { api, ApiError, RetryKey, session } from './api.js';
+import { LiveTodos } from './live.js';
+import { announce, clearErrors, el, hidden, notice, showErrors } from './view.js';
+
+const PAGE = 10;
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  shown: new Map(),
+  filter: { status: null, tag: null },
+  endCursor: null,
+  hasNextPage: false,
+  // Bumped by each new listing, so that a slower, older answer is dropped.
+  listing: 0,
+  live: null,
+  // Todo ids whose current state is being read after an event (see `refresh`).
+  refreshing: new Map(),
+};
+
+// Signing in and out.
+
+async function enter(user) {
+  notice(null);
+  $('signed-out').hidden = true;
+  $('signed-in').hidden = false;
+  $('account').hidden = false;
+  $('who').textContent = `${user.displayName} (${user.email})`;
+  state.live?.stop();
+  state.live = new LiveTodos(session.token, {
+    event: onEvent,
+    state: showLiveState,
+    gap: () => list(),
+    ended: () => leave('Your session has ended. Log in again.'),
+  });
+  await list();
+}
+
+function leave(message) {
+  state.live?.stop();
+  state.live = null;
+  session.token = null;
+  state.shown.clear();
+  $('todos').replaceChildren();
+  $('signed-in').hidden = true;
+  $('account').hidden = true;
+  $('signed-out').hidden = false;
+  notice(message);
+  if (!message) announce('Logged out.');
+  $('log-in-email').focus();
+}
+
+function showLiveState(name) {
+  const words = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…' };
+  const badge = $('live');
+  badge.dataset.state = name;
+  badge.textContent = words[name];
+}
+
+/// What to do with an error no form shows: the session's end signs out; the rest is said
+/// at the top of the page.
+function report(error) {
+  if (!(error instanceof ApiError)) throw error;
+  if (error.code === 'unauthenticated') leave(error.words);
+  else notice(error.words);
+}
+
+/// Runs `work` with `button` disabled, so a double click does not send twice.
+async function busy(button, work) {
+  button.disabled = true;
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$('log-in').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearErrors(form);
+  const { email, password } = Object.fromEntries(new FormData(form));
+  try {
+    const { token, user } = await busy(form.querySelector('button'), () => api.logIn(email, password));
+    session.token = token;
+    form.reset();
+    await enter(user);
+    announce(`Logged in as ${user.displayName}.`);
+    $('create-title').focus();
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    // A wrong password and an unknown email are the same answer, on purpose.
+    const words = error.code === 'unauthenticated' ? 'Wrong email or password.' : error.words;
+    showErrors(form, { fields: error.fields, words });
+  }
+});
+
+$('register').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearErrors(form);
+  const input = Object.fromEntries(new FormData(form));
+  try {
+    await busy(form.querySelector('button'), async () => {
+      await api.register(input);
+      const { token, user } = await api.logIn(input.email, input.password);
+      session.token = token;
+      form.reset();
+      await enter(user);
+      announce(`Welcome, ${user.displayName}.`);
+      $('create-title').focus();
+    });
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.code === 'email_taken') {
+      error.fields = [{ field: 'email', message: 'This email has an account already: log in instead.' }];
+    }
+    showErrors(form, error);
+  }
+});
+
+$('log-out').addEventListener('click', async () => {
+  try {
+    await api.logOut();
+  } catch (error) {
+    // Signed out either way; a session that had ended already is what was wanted.
+    if (!(error instanceof ApiError)) throw error;
+  }
+  leave(null);
+});
+
+// The list.
+
+const matches = (todo) =>
+  (!state.filter.status || todo.status === state.filter.status) &&
+  (!state.filter.tag || todo.tags.includes(state.filter.tag));
+
+/// Reads the first page under the current filter, or (`more`) the next page.
+async function list({ more = false } = {}) {
+  const listing = more ? state.listing : ++state.listing;
+  const page = await api.todos({
+    first: PAGE,
+    after: more ? state.endCursor : null,
+    status: state.filter.status,
+    tag: state.filter.tag,
+  });
+  if (listing !== state.listing) return [];
+  if (!more) {
+    state.shown.clear();
+    $('todos').replaceChildren();
+  }
+  state.endCursor = page.pageInfo.endCursor;
+  state.hasNextPage = page.pageInfo.hasNextPage;
+  const added = page.nodes.filter((todo) => !state.shown.has(todo.id));
+  for (const todo of added) place(todo, { listed: true });
+  showListEnds();
+  return added;
+}
+
+function showListEnds() {
+  $('load-more').hidden = !state.hasNextPage;
+  $('empty').hidden = state.shown.size > 0;
+}
+
+const itemOf = (id) => document.querySelector(`li.todo[data-id="${id}"]`);
+
+/// Shows `todo` where it belongs: updated in place, inserted by its id (newest first), or
+/// taken away when it no longer matches the filter. A todo that did not come from a
+/// listing (`listed`), and is older than the last one shown while more pages remain, is
+/// left for "Load more" to bring.
+function place(todo, { listed = false } = {}) {
+  const known = state.shown.get(todo.id);
+  if (known && known.version > todo.version) return;
+  if (!matches(todo)) {
+    takeAway(todo.id);
+    return;
+  }
+  state.shown.set(todo.id, todo);
+  const existing = itemOf(todo.id);
+  if (existing) {
+    showTodo(existing, todo);
+    return;
+  }
+  const items = [...$('todos').children];
+  const last = items.at(-1);
+  if (!listed && state.hasNextPage && last && todo.id < last.dataset.id) {
+    state.shown.delete(todo.id);
+    return;
+  }
+  const item = newItem(todo);
+  const before = items.find((other) => other.dataset.id < todo.id);
+  $('todos').insertBefore(item, before ?? null);
+  showListEnds();
+}
+
+/// Removes a todo from the page; focus, if it was in it, goes to a neighbour.
+function takeAway(id) {
+  state.shown.delete(id);
+  const item = itemOf(id);
+  if (!item) return;
+  const hadFocus = item.contains(document.activeElement);
+  const neighbour = item.nextElementSibling ?? item.previousElementSibling;
+  item.remove();
+  showListEnds();
+  if (hadFocus) (neighbour?.querySelector('[data-role="done"]') ?? $('create-title')).focus();
+}
+
+$('load-more').addEventListener('click', async (event) => {
+  try {
+    const added = await busy(event.currentTarget, () => list({ more: true }));
+    const first = added.length && itemOf(added[0].id);
+    if (first) first.querySelector('[data-role="done"]').focus();
+    announce(`${added.length} more shown.`);
+  } catch (error) {
+    report(error);
+  }
+});
+
+$('filter').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  await applyFilter(event.currentTarget);
+});
+$('filter-status').addEventListener('change', () => applyFilter($('filter')));
+
+async function applyFilter(form) {
+  clearErrors(form);
+  const { status, tag } = Object.fromEntries(new FormData(form));
+  state.filter = { status: status || null, tag: tag.trim().toLowerCase() || null };
+  try {
+    await list();
+    announce(`${state.shown.size}${state.hasNextPage ? ' or more' : ''} todos shown.`);
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'validation_failed') showErrors(form, error);
+    else report(error);
+  }
+}
+
+// Creating.
+
+const createKey = new RetryKey();
+
+$('create').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  clearErrors(form);
+  const fields = Object.fromEntries(new FormData(form));
+  const input = { title: fields.title, tags: fields.tags.split(/[\s,]+/).filter(Boolean) };
+  if (fields.description.trim()) input.description = fields.description;
+  if (fields.dueDate) input.dueDate = fields.dueDate;
+  try {
+    const todo = await busy(form.querySelector('button'), () => api.create(input, createKey.for(input)));
+    createKey.done();
+    form.reset();
+    place(todo);
+    announce(`Added “${todo.title}”.`);
+    $('create-title').focus();
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.code === 'unauthenticated') report(error);
+    else showErrors(form, error);
+  }
+});
+
+// One todo.
+
+/// A new list item for `todo`: what it shows of the todo (rebuilt on every change), its
+/// controls, and its two forms (kept, so that what the user is typing survives a change
+/// arriving meanwhile).
+function newItem(todo) {
+  const id = todo.id;
+  const item = el('li', { class: 'todo', 'data-id': id },
+    el('div', { class: 'show' }),
+    el('div', { class: 'controls' },
+      el('form', { class: 'add-tag', 'data-form': 'add-tag', novalidate: true },
+        el('label', { for: `tag-${id}`, class: 'visually-hidden' }),
+        el('input', { id: `tag-${id}`, name: 'tag', 'data-field': 'tag', 'data-role': 'tag-input', autocomplete: 'off', placeholder: 'new tag', 'aria-describedby': `tag-${id}-error` }),
+        el('button', { type: 'submit', 'data-role': 'add-tag' }, 'Add tag'),
+        el('p', { class: 'field-error', id: `tag-${id}-error`, hidden: true })),
+      el('div', { class: 'actions' },
+        el('button', { type: 'button', 'data-role': 'edit' }, 'Edit', hidden('')),
+        el('button', { type: 'button', class: 'danger', 'data-role': 'delete' }, 'Delete', hidden('')))),
+    el('div', { class: 'conflict', role: 'alert', tabindex: '-1', hidden: true }),
+    el('form', { class: 'edit', 'data-form': 'edit', hidden: true, novalidate: true },
+      el('label', { for: `edit-title-${id}` }, 'Title'),
+      el('input', { id: `edit-title-${id}`, name: 'title', 'data-field': 'title', required: true, 'aria-describedby': `edit-title-${id}-error` }),
+      el('p', { class: 'field-error', id: `edit-title-${id}-error`, hidden: true }),
+      el('label', { for: `edit-description-${id}` }, 'Description'),
+      el('textarea', { id: `edit-description-${id}`, name: 'description', 'data-field': 'description', rows: '2', 'aria-describedby': `edit-description-${id}-error` }),
+      el('p', { class: 'field-error', id: `edit-description-${id}-error`, hidden: true }),
+      el('label', { for: `edit-due-${id}` }, 'Due date'),
+      el('input', { id: `edit-due-${id}`, name: 'dueDate', 'data-field': 'dueDate', type: 'date', 'aria-describedby': `edit-due-${id}-error` }),
+      el('p', { class: 'field-error', id: `edit-due-${id}-error`, hidden: true }),
+      el('p', { class: 'form-error', role: 'alert', hidden: true }),
+      el('div', { class: 'actions' },
+        el('button', { type: 'submit', 'data-role': 'save' }, 'Save'),
+        el('button', { type: 'button', 'data-role': 'cancel' }, 'Cancel'))));
+  showTodo(item, todo);
+  return item;
+}
+
+/// Shows `todo` in `item`: rebuilds what it shows (keeping focus on the same control) and
+/// names the controls after its title.
+function showTodo(item, todo) {
+  const focused = item.querySelector('.show')?.contains(document.activeElement)
+    ? document.activeElement.dataset.role
+    : null;
+  item.classList.toggle('done', todo.status === 'DONE');
+  item.querySelector('.add-tag label').textContent = `New tag for “${todo.title}”`;
+  for (const name of item.querySelectorAll('.controls .actions .visually-hidden')) {
+    name.textContent = ` “${todo.title}”`;
+  }
+  item.querySelector('.show').replaceWith(el('div', { class: 'show' },
+    el('div', { class: 'line' },
+      el('input', {
+        type: 'checkbox', 'data-role': 'done', checked: todo.status === 'DONE',
+        'aria-label': `Done: ${todo.title}`,
+      }),
+      el('span', { class: 'title' }, todo.title),
+      todo.dueDate && el('span', { class: 'due' }, `due ${todo.dueDate}`)),
+    todo.description && el('p', { class: 'description' }, todo.description),
+    todo.tags.length > 0 && el('ul', { class: 'tags', 'aria-label': `Tags of “${todo.title}”` },
+      todo.tags.map((tag) => el('li', { class: 'tag' },
+        el('span', {}, tag),
+        el('button', { type: 'button', class: 'untag', 'data-role': `untag:${tag}`, 'data-tag': tag },
+          el('span', { 'aria-hidden': 'true' }, '×'), hidden(`Remove tag ${tag}`)))))));
+  if (focused) item.querySelector(`[data-role="${CSS.escape(focused)}"]`)?.focus();
+}
+
+/// Tells the user that the todo changed elsewhere, and shows it as it is now.
+async function showConflict(item, id, what) {
+  let current;
+  try {
+    current = await api.todo(id);
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'not_found') {
+      takeAway(id);
+      notice('That todo was deleted elsewhere.');
+      return null;
+    }
+    throw error;
+  }
+  place(current);
+  const box = item.querySelector('.conflict');
+  box.replaceChildren(
+    el('strong', {}, 'Changed elsewhere. '),
+    `It is now “${current.title}”`,
+    current.description ? `, “${current.description}”` : '',
+    current.dueDate ? `, due ${current.dueDate}` : '',
+    ` (version ${current.version}). ${what}`);
+  box.hidden = false;
+  box.focus();
+  return current;
+}
+
+const drafts = new Map(); // todo id -> { version, key }
+
+function openEditor(item, todo) {
+  const form = item.querySelector('form.edit');
+  form.elements.title.value = todo.title;
+  form.elements.description.value = todo.description ?? '';
+  form.elements.dueDate.value = todo.dueDate ?? '';
+  clearErrors(form);
+  item.querySelector('.conflict').hidden = true;
+  drafts.set(todo.id, { version: todo.version, key: new RetryKey() });
+  form.hidden = false;
+  form.elements.title.focus();
+}
+
+function closeEditor(item, id) {
+  drafts.delete(id);
+  item.querySelector('form.edit').hidden = true;
+  item.querySelector('.conflict').hidden = true;
+  item.querySelector('.controls [data-role="edit"]').focus();
+}
+
+async function save(item, id, form) {
+  const draft = drafts.get(id);
+  const input = {
+    title: form.elements.title.value,
+    description: form.elements.description.value.trim() ? form.elements.description.value : null,
+    dueDate: form.elements.dueDate.value || null,
+  };
+  try {
+    const todo = await busy(form.querySelector('[data-role="save"]'),
+      () => api.update(id, draft.version, input, draft.key.for([draft.version, input])));
+    place(todo);
+    closeEditor(item, id);
+    announce(`Saved “${todo.title}”.`);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.code === 'version_mismatch') {
+      clearErrors(form);
+      const current = await showConflict(item, id,
+        'Your edits are still in the form: save again to replace it with them, or cancel to keep it.');
+      // Saving again is now a choice made knowing the other change, not a silent overwrite.
+      if (current) draft.version = current.version;
+    } else if (error.code === 'not_found') {
+      takeAway(id);
+      notice('That todo was deleted elsewhere.');
+    } else if (error.code === 'unauthenticated') {
+      report(error);
+    } else {
+      showErrors(form, error);
+    }
+  }
+}
+
+const deleteKeys = new Map(); // todo id -> RetryKey
+
+async function remove(item, id) {
+  const todo = state.shown.get(id);
+  const key = deleteKeys.get(id) ?? new RetryKey();
+  deleteKeys.set(id, key);
+  // Taken now: the todo's own event may take it off the page before the answer comes.
+  const neighbour = item.nextElementSibling ?? item.previousElementSibling;
+  try {
+    await api.remove(id, todo.version, key.for([todo.version]));
+    deleteKeys.delete(id);
+    takeAway(id);
+    const next = neighbour?.isConnected ? neighbour : $('todos').firstElementChild;
+    (next?.querySelector('[data-role="done"]') ?? $('create-title')).focus();
+    announce(`Deleted “${todo.title}”.`);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.code === 'version_mismatch') {
+      await showConflict(item, id, 'It was not deleted: delete again if you still want to.');
+    } else if (error.code === 'not_found') {
+      takeAway(id);
+    } else {
+      report(error);
+    }
+  }
+}
+
+/// Runs a change to todo `id` that needs no version (complete, reopen, tags) and shows its
+/// answer. If it fails, the todo is shown as it was (a checkbox the user ticked is
+/// unticked again).
+async function change(id, work, then) {
+  try {
+    place(await work());
+    then?.();
+  } catch (error) {
+    const known = state.shown.get(id);
+    const item = itemOf(id);
+    if (known && item) showTodo(item, known);
+    if (error instanceof ApiError && error.code === 'not_found') {
+      takeAway(id);
+      notice('That todo was deleted elsewhere.');
+    } else {
+      report(error);
+    }
+  }
+}
+
+$('todos').addEventListener('click', async (event) => {
+  const control = event.target.closest('button');
+  const item = event.target.closest('li.todo');
+  if (!control || !item) return;
+  const id = item.dataset.id;
+  const role = control.dataset.role ?? '';
+  if (role === 'edit') openEditor(item, state.shown.get(id));
+  else if (role === 'cancel') closeEditor(item, id);
+  else if (role === 'delete') await busy(control, () => remove(item, id));
+  else if (role.startsWith('untag:')) {
+    const tag = control.dataset.tag;
+    await change(id, () => api.removeTag(id, tag), () => {
+      item.querySelector('[data-role="tag-input"]').focus();
+      announce(`Removed tag ${tag}.`);
+    });
+  }
+});
+
+$('todos').addEventListener('change', async (event) => {
+  if (event.target.dataset.role !== 'done') return;
+  const id = event.target.closest('li.todo').dataset.id;
+  const done = event.target.checked;
+  await change(id, () => (done ? api.complete(id) : api.reopen(id)),
+    () => announce(done ? 'Marked done.' : 'Marked open.'));
+});
+
+$('todos').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const item = form.closest('li.todo');
+  const id = item.dataset.id;
+  if (form.dataset.form === 'edit') {
+    await save(item, id, form);
+  } else if (form.dataset.form === 'add-tag') {
+    clearErrors(form);
+    const tag = form.elements.tag.value;
+    try {
+      place(await api.addTag(id, tag));
+      form.reset();
+      form.elements.tag.focus();
+      announce(`Tagged ${tag.trim().toLowerCase()}.`);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'validation_failed') showErrors(form, error);
+      else report(error);
+    }
+  }
+});
+
+// Live events.
+
+/// A change made anywhere (this window, another one, REST, gRPC): read the todo as it is
+/// now and show it. Reads for one todo are not run side by side; one more runs after the
+/// current read if events kept coming.
+function onEvent(event) {
+  if (event.type === 'DELETED') {
+    takeAway(event.todoId);
+    return;
+  }
+  refresh(event.todoId);
+}
+
+async function refresh(id) {
+  if (state.refreshing.has(id)) {
+    state.refreshing.set(id, true);
+    return;
+  }
+  state.refreshing.set(id, false);
+  try {
+    do {
+      state.refreshing.set(id, false);
+      try {
+        place(await api.todo(id));
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        if (error.code === 'not_found') takeAway(id);
+        else if (error.code === 'unauthenticated') report(error);
+        // Anything else: the next event, or a reload, shows it.
+      }
+    } while (state.refreshing.get(id));
+  } finally {
+    state.refreshing.delete(id);
+  }
+}
+
+// Start: a token kept from earlier in this tab is used if it still works.
+
+async function start() {
+  if (!session.token) {
+    $('log-in-email').focus();
+    return;
+  }
+  try {
+    await enter(await api.me());
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.code === 'unauthenticated') leave(null);
+    else notice(error.words);
+  }
+}
+
+start();

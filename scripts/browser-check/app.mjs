@@ -45,6 +45,7 @@ const offsite = [];
 const consoleErrors = [];
 const refusedWhileDown = [];
 let serverDown = false;
+let failedLoadExpected = false;
 const saw = (what) => console.log(`saw: ${what}`);
 const check = (ok, what) => {
   if (ok) saw(what);
@@ -134,6 +135,7 @@ async function newPage(label) {
     // While the page's server is down, Chromium itself logs each refused connection
     // attempt; those are counted apart. Any other error fails the run.
     if (serverDown && /ERR_CONNECTION_REFUSED/.test(message.text())) refusedWhileDown.push(label);
+    else if (failedLoadExpected && /ERR_FAILED/.test(message.text())) saw(`${label}, the answer the test dropped: ${message.text()}`);
     else consoleErrors.push(`${label}: ${message.text()}`);
   });
   page.on('pageerror', (error) => consoleErrors.push(`${label}: ${error}`));
@@ -233,12 +235,15 @@ try {
   await item(a, 'Buy milk').getByRole('button', { name: /^Edit/ }).click();
   check(await focusedId(a) === `edit-title-${milk.id}`, 'Edit moves focus to the title field');
   await a.fill(`#edit-title-${milk.id}`, 'Buy oat milk');
+  await a.fill(`#edit-description-${milk.id}`, 'Two litres, unsweetened');
   await a.fill(`#edit-due-${milk.id}`, '');
   await a.press(`#edit-title-${milk.id}`, 'Enter');
   await item(a, 'Buy oat milk').waitFor();
   check(await focusedRole(a) === 'edit', 'after Save focus is back on Edit');
   milk = await apiTodo(annToken, 'Buy oat milk');
-  check(milk?.version === 2 && milk.dueDate === null && milk.description === 'Two litres', `API: edited at version 2, due date cleared: ${JSON.stringify(milk)}`);
+  check(milk?.version === 2 && milk.dueDate === null && milk.description === 'Two litres, unsweetened',
+    `API: title and description edited and the due date cleared, at version 2: ${JSON.stringify(milk)}`);
+  check((await item(a, 'Buy oat milk').locator('.description').textContent()) === 'Two litres, unsweetened', 'the page shows the new description');
 
   // Complete and reopen, with the keyboard (space on the checkbox).
   const box = item(a, 'Buy oat milk').getByRole('checkbox');
@@ -325,6 +330,29 @@ try {
   const gone = await gql('query ($id: ID!) { todo(id: $id) { id } }', { id: plumber.id }, annToken);
   check(gone.errors?.[0]?.extensions?.code === 'not_found', 'deleted: the API answers not_found');
   check(await focusedRole(a) === 'done', `after Delete focus is on a neighbouring todo (${await a.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))})`);
+
+  // A create whose answer is lost on the way back: the user sends it again, with the same
+  // idempotency key, and there is one todo.
+  let lose = true;
+  await a.route(`${base}/graphql`, async (route) => {
+    if (lose && route.request().postData()?.includes('createTodo')) {
+      lose = false;
+      await route.fetch();
+      return route.abort('failed');
+    }
+    return route.fallback();
+  });
+  failedLoadExpected = true;
+  await a.fill('#create-title', 'Sent twice');
+  await a.press('#create-title', 'Enter');
+  await a.waitForSelector('#create-error:not([hidden])');
+  check(/cannot be reached/.test(await a.textContent('#create-error')), `the lost answer, in words: "${await a.textContent('#create-error')}"`);
+  await a.press('#create-title', 'Enter');
+  await a.waitForSelector('#create-error', { state: 'hidden' });
+  await a.unroute(`${base}/graphql`);
+  failedLoadExpected = false;
+  const sentTwice = (await apiTodos(annToken)).filter((t) => t.title === 'Sent twice');
+  check(sentTwice.length === 1 && await item(a, 'Sent twice').count() === 1, `sent again after the lost answer: ${sentTwice.length} todo made, shown once`);
   await axe(a, 'the list, with tags, a done todo and an open tag field');
 
   // Two windows as Ann, one as Bob.

@@ -36,17 +36,23 @@ fn assert_strict_page_headers(headers: &header::HeaderMap) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_root_redirects_to_the_app() {
+async fn the_root_and_the_app_with_a_slash_redirect_to_the_app() {
     let app = spawn_app().await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
 
-    let root = client.get(format!("{}/", app.base)).send().await.unwrap();
+    for path in ["/", "/app/"] {
+        let answer = client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
 
-    assert_eq!(root.status(), StatusCode::SEE_OTHER);
-    assert_eq!(root.headers()[header::LOCATION], "/app");
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(answer.headers()[header::LOCATION], "/app", "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

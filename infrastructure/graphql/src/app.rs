@@ -69,6 +69,7 @@ pub(crate) fn routes() -> Router {
     });
     let router = Router::new()
         .route("/", get(|| async { Redirect::to("/app") }))
+        .route("/app/", get(|| async { Redirect::to("/app") }))
         .route("/app", page);
     // `no-cache`: a browser asks again each time, so a new binary's modules are never
     // mixed with an old one's. They are small, and a page loads each once.

@@ -33,22 +33,26 @@ export class ApiError extends Error {
       case 'rate_limited': return `Too many attempts.${wait}`;
       case 'unavailable':
       case 'overloaded': return `The service is busy or unavailable.${wait}`;
+      case 'timeout': return `The server took too long to answer.${wait}`;
+      case 'payload_too_large': return 'That is more text than the server takes at once: shorten it and try again.';
       case 'network': return 'The server cannot be reached. Check the connection and try again.';
       case 'unauthenticated': return 'Your session has ended. Log in again.';
       case 'version_mismatch': return 'This todo was changed elsewhere.';
       case 'not_found': return 'This todo no longer exists.';
       case 'validation_failed': return 'Some fields need attention.';
-      default: return this.message;
+      case 'internal': return 'Something went wrong on the server. Try again later.';
+      case 'http': return `The server answered with an error (${this.message}).${wait}`;
+      default: return this.message || `Something went wrong.${wait}`;
     }
   }
 }
 
-function apiError(error) {
+function apiError(error, retryAfterHeader) {
   const extensions = error.extensions ?? {};
   return new ApiError(error.message, {
     code: extensions.code,
     fields: extensions.fields ?? [],
-    retryAfter: extensions.retryAfterSeconds ?? null,
+    retryAfter: extensions.retryAfterSeconds ?? retryAfterHeader,
     currentVersion: extensions.currentVersion ?? null,
   });
 }
@@ -67,19 +71,29 @@ export async function graphql(query, variables = {}) {
   } catch {
     throw new ApiError('network error', { code: 'network' });
   }
-  let body;
+  const retryAfter = Number(response.headers.get('retry-after')) || null;
+  let body = null;
   try {
     body = await response.json();
   } catch {
-    // Not a GraphQL answer: a proxy's page, or the server's load shedding before GraphQL.
-    const retry = Number(response.headers.get('retry-after')) || null;
-    throw new ApiError(`HTTP ${response.status}`, {
-      code: response.status === 503 ? 'unavailable' : 'network',
-      retryAfter: retry,
-    });
+    // Not JSON: a proxy's page, say. The status decides below.
   }
-  if (body.errors?.length) throw apiError(body.errors[0]);
-  return body.data;
+  if (Array.isArray(body?.errors) && body.errors.length) throw apiError(body.errors[0], retryAfter);
+  if (response.ok && body?.data) return body.data;
+  // Not a GraphQL answer: the server's HTTP layer refused the request before GraphQL saw it
+  // (a problem document, RFC 9457, with its own `code`: `payload_too_large`, `overloaded`,
+  // `timeout`, …), or something between the page and the server answered.
+  const code = typeof body?.code === 'string' ? body.code : codeOfStatus(response.status);
+  const message = typeof body?.detail === 'string' ? body.detail : (body?.title ?? `HTTP ${response.status}`);
+  throw new ApiError(message, { code, retryAfter });
+}
+
+function codeOfStatus(status) {
+  if (status === 429) return 'rate_limited';
+  if (status === 413) return 'payload_too_large';
+  if (status === 401) return 'unauthenticated';
+  if (status === 502 || status === 503 || status === 504) return 'unavailable';
+  return 'http';
 }
 
 const TODO = `id title description tags dueDate status completedAt version createdAt updatedAt`;

@@ -7,7 +7,8 @@
 //
 // What is shown is kept in `shown` (todo id to todo). Every answer and every live event
 // goes through `place`, which shows a todo where it belongs under the current filter, so
-// the list is the same whichever way a change arrives.
+// the list is the same whichever way a change arrives. A todo known to be deleted goes in
+// `gone`, and `place` never shows it again, even from a read that was already on its way.
 
 import { api, ApiError, RetryKey, session } from './api.js';
 import { LiveTodos } from './live.js';
@@ -26,6 +27,10 @@ const state = {
   live: null,
   // Todo ids whose current state is being read after an event (see `refresh`).
   refreshing: new Map(),
+  // Todo ids known to be deleted.
+  gone: new Set(),
+  // Todo ids this page is deleting: their own event is not news from elsewhere.
+  deleting: new Set(),
 };
 
 // Signing in and out.
@@ -40,10 +45,14 @@ async function enter(user) {
   state.live = new LiveTodos(session.token, {
     event: onEvent,
     state: showLiveState,
-    gap: () => list(),
+    resync: () => resync().catch(report),
     ended: () => leave('Your session has ended. Log in again.'),
   });
-  await list();
+  try {
+    await list();
+  } catch (error) {
+    report(error);
+  }
 }
 
 function leave(message) {
@@ -51,6 +60,8 @@ function leave(message) {
   state.live = null;
   session.token = null;
   state.shown.clear();
+  state.gone.clear();
+  drafts.clear();
   $('todos').replaceChildren();
   $('signed-in').hidden = true;
   $('account').hidden = true;
@@ -60,8 +71,13 @@ function leave(message) {
   $('log-in-email').focus();
 }
 
-function showLiveState(name) {
-  const words = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…' };
+function showLiveState(name, retryAfter) {
+  const words = {
+    connecting: 'Connecting…',
+    live: 'Live',
+    reconnecting: 'Reconnecting…',
+    limited: `Paused: too many windows open; trying again in ${retryAfter} s`,
+  };
   const badge = $('live');
   badge.dataset.state = name;
   badge.textContent = words[name];
@@ -167,6 +183,45 @@ async function list({ more = false } = {}) {
   return added;
 }
 
+/// Reads the list again and merges it into the page, which is not cleared: an open editor
+/// and the focus stay where they are. Called when live updates start with nothing to
+/// resume from, so that a change made before the subscription began is not missed. Reads
+/// as many pages as reach the oldest todo shown; each todo read is placed, and one shown
+/// that the pages no longer hold has been deleted or has left the filter.
+async function resync() {
+  const listing = state.listing;
+  const ids = [...state.shown.keys()].sort();
+  const oldest = ids[0] ?? null;
+  const read = [];
+  let after = null;
+  let page;
+  do {
+    page = await api.todos({ first: PAGE, after, status: state.filter.status, tag: state.filter.tag });
+    // A new listing (another filter) started meanwhile: it is the one to show.
+    if (listing !== state.listing) return;
+    read.push(...page.nodes);
+    after = page.pageInfo.endCursor;
+  } while (page.pageInfo.hasNextPage && oldest !== null && page.nodes.at(-1)?.id > oldest);
+  // Everything newer than the last todo read was read: what is missing there has gone.
+  const reached = page.pageInfo.hasNextPage ? page.nodes.at(-1)?.id ?? null : null;
+  const readIds = new Set(read.map((todo) => todo.id));
+  for (const id of ids) {
+    if (!readIds.has(id) && (reached === null || id > reached)) {
+      const todo = state.shown.get(id);
+      if (drafts.has(id) && todo) {
+        // Its editor is open: ask for it, to tell a deletion from a change of filter.
+        refresh(id);
+      } else {
+        takeAway(id);
+      }
+    }
+  }
+  state.endCursor = after;
+  state.hasNextPage = page.pageInfo.hasNextPage;
+  for (const todo of read) place(todo, { listed: true });
+  showListEnds();
+}
+
 function showListEnds() {
   $('load-more').hidden = !state.hasNextPage;
   $('empty').hidden = state.shown.size > 0;
@@ -179,9 +234,11 @@ const itemOf = (id) => document.querySelector(`li.todo[data-id="${id}"]`);
 /// listing (`listed`), and is older than the last one shown while more pages remain, is
 /// left for "Load more" to bring.
 function place(todo, { listed = false } = {}) {
+  if (state.gone.has(todo.id)) return;
   const known = state.shown.get(todo.id);
   if (known && known.version > todo.version) return;
-  if (!matches(todo)) {
+  // A todo being edited stays while its editor is open, even if it left the filter.
+  if (!matches(todo) && !(drafts.has(todo.id) && itemOf(todo.id))) {
     takeAway(todo.id);
     return;
   }
@@ -203,6 +260,25 @@ function place(todo, { listed = false } = {}) {
   showListEnds();
 }
 
+/// The todo is deleted (here, elsewhere, or found missing): it is taken off the page and
+/// never shown again. An editor open on it stays, saying so, so that what the user typed
+/// is not lost; closing the editor takes the todo away.
+function forget(id) {
+  state.gone.add(id);
+  state.shown.delete(id);
+  const item = itemOf(id);
+  if (!item || !drafts.has(id) || state.deleting.has(id)) {
+    drafts.delete(id);
+    takeAway(id);
+    return;
+  }
+  item.querySelector('form.edit [data-role="save"]').disabled = true;
+  const box = item.querySelector('.conflict');
+  box.replaceChildren(el('strong', {}, 'Deleted elsewhere. '),
+    'Your edits were not saved; they stay in the form until you cancel it.');
+  box.hidden = false;
+}
+
 /// Removes a todo from the page; focus, if it was in it, goes to a neighbour.
 function takeAway(id) {
   state.shown.delete(id);
@@ -218,6 +294,7 @@ function takeAway(id) {
 $('load-more').addEventListener('click', async (event) => {
   try {
     const added = await busy(event.currentTarget, () => list({ more: true }));
+    notice(null);
     const first = added.length && itemOf(added[0].id);
     if (first) first.querySelector('[data-role="done"]').focus();
     announce(`${added.length} more shown.`);
@@ -238,6 +315,7 @@ async function applyFilter(form) {
   state.filter = { status: status || null, tag: tag.trim().toLowerCase() || null };
   try {
     await list();
+    notice(null);
     announce(`${state.shown.size}${state.hasNextPage ? ' or more' : ''} todos shown.`);
   } catch (error) {
     if (error instanceof ApiError && error.code === 'validation_failed') showErrors(form, error);
@@ -260,7 +338,9 @@ $('create').addEventListener('submit', async (event) => {
   try {
     const todo = await busy(form.querySelector('button'), () => api.create(input, createKey.for(input)));
     createKey.done();
-    form.reset();
+    notice(null);
+    // What was typed while the todo was being sent stays, for the next one.
+    if (JSON.stringify(Object.fromEntries(new FormData(form))) === JSON.stringify(fields)) form.reset();
     place(todo);
     announce(`Added “${todo.title}”.`);
     $('create-title').focus();
@@ -292,10 +372,10 @@ function newItem(todo) {
     el('div', { class: 'conflict', role: 'alert', tabindex: '-1', hidden: true }),
     el('form', { class: 'edit', 'data-form': 'edit', hidden: true, novalidate: true },
       el('label', { for: `edit-title-${id}` }, 'Title'),
-      el('input', { id: `edit-title-${id}`, name: 'title', 'data-field': 'title', required: true, 'aria-describedby': `edit-title-${id}-error` }),
+      el('input', { id: `edit-title-${id}`, name: 'title', 'data-field': 'title', required: true, maxlength: '200', 'aria-describedby': `edit-title-${id}-error` }),
       el('p', { class: 'field-error', id: `edit-title-${id}-error`, hidden: true }),
       el('label', { for: `edit-description-${id}` }, 'Description'),
-      el('textarea', { id: `edit-description-${id}`, name: 'description', 'data-field': 'description', rows: '2', 'aria-describedby': `edit-description-${id}-error` }),
+      el('textarea', { id: `edit-description-${id}`, name: 'description', 'data-field': 'description', rows: '2', maxlength: '10000', 'aria-describedby': `edit-description-${id}-error` }),
       el('p', { class: 'field-error', id: `edit-description-${id}-error`, hidden: true }),
       el('label', { for: `edit-due-${id}` }, 'Due date'),
       el('input', { id: `edit-due-${id}`, name: 'dueDate', 'data-field': 'dueDate', type: 'date', 'aria-describedby': `edit-due-${id}-error` }),
@@ -343,7 +423,7 @@ async function showConflict(item, id, what) {
     current = await api.todo(id);
   } catch (error) {
     if (error instanceof ApiError && error.code === 'not_found') {
-      takeAway(id);
+      forget(id);
       notice('That todo was deleted elsewhere.');
       return null;
     }
@@ -378,6 +458,12 @@ function openEditor(item, todo) {
 
 function closeEditor(item, id) {
   drafts.delete(id);
+  const todo = state.shown.get(id);
+  if (!todo || !matches(todo)) {
+    // Deleted, or out of the filter, while it was being edited.
+    takeAway(id);
+    return;
+  }
   item.querySelector('form.edit').hidden = true;
   item.querySelector('.conflict').hidden = true;
   item.querySelector('.controls [data-role="edit"]').focus();
@@ -385,6 +471,7 @@ function closeEditor(item, id) {
 
 async function save(item, id, form) {
   const draft = drafts.get(id);
+  if (!draft || state.gone.has(id)) return;
   const input = {
     title: form.elements.title.value,
     description: form.elements.description.value.trim() ? form.elements.description.value : null,
@@ -393,6 +480,7 @@ async function save(item, id, form) {
   try {
     const todo = await busy(form.querySelector('[data-role="save"]'),
       () => api.update(id, draft.version, input, draft.key.for([draft.version, input])));
+    notice(null);
     place(todo);
     closeEditor(item, id);
     announce(`Saved “${todo.title}”.`);
@@ -405,8 +493,7 @@ async function save(item, id, form) {
       // Saving again is now a choice made knowing the other change, not a silent overwrite.
       if (current) draft.version = current.version;
     } else if (error.code === 'not_found') {
-      takeAway(id);
-      notice('That todo was deleted elsewhere.');
+      forget(id);
     } else if (error.code === 'unauthenticated') {
       report(error);
     } else {
@@ -419,14 +506,22 @@ const deleteKeys = new Map(); // todo id -> RetryKey
 
 async function remove(item, id) {
   const todo = state.shown.get(id);
+  if (!todo) {
+    // Deleted elsewhere already, and kept on the page for its open editor.
+    drafts.delete(id);
+    takeAway(id);
+    return;
+  }
   const key = deleteKeys.get(id) ?? new RetryKey();
   deleteKeys.set(id, key);
   // Taken now: the todo's own event may take it off the page before the answer comes.
   const neighbour = item.nextElementSibling ?? item.previousElementSibling;
+  state.deleting.add(id);
   try {
     await api.remove(id, todo.version, key.for([todo.version]));
     deleteKeys.delete(id);
-    takeAway(id);
+    notice(null);
+    forget(id);
     const next = neighbour?.isConnected ? neighbour : $('todos').firstElementChild;
     (next?.querySelector('[data-role="done"]') ?? $('create-title')).focus();
     announce(`Deleted “${todo.title}”.`);
@@ -435,11 +530,23 @@ async function remove(item, id) {
     if (error.code === 'version_mismatch') {
       await showConflict(item, id, 'It was not deleted: delete again if you still want to.');
     } else if (error.code === 'not_found') {
-      takeAway(id);
+      forget(id);
     } else {
       report(error);
     }
+  } finally {
+    state.deleting.delete(id);
   }
+}
+
+/// Shows the answer to a change made here that needs no version. If the todo's editor is
+/// open and this change is the only one since it opened, the editor's version follows, so
+/// that saving it is not reported as a change made elsewhere (the fields it edits are not
+/// ones these changes touch).
+function answered(todo) {
+  const draft = drafts.get(todo.id);
+  if (draft && draft.version + 1 === todo.version) draft.version = todo.version;
+  place(todo);
 }
 
 /// Runs a change to todo `id` that needs no version (complete, reopen, tags) and shows its
@@ -447,14 +554,15 @@ async function remove(item, id) {
 /// unticked again).
 async function change(id, work, then) {
   try {
-    place(await work());
+    answered(await work());
+    notice(null);
     then?.();
   } catch (error) {
     const known = state.shown.get(id);
     const item = itemOf(id);
     if (known && item) showTodo(item, known);
     if (error instanceof ApiError && error.code === 'not_found') {
-      takeAway(id);
+      forget(id);
       notice('That todo was deleted elsewhere.');
     } else {
       report(error);
@@ -480,6 +588,13 @@ $('todos').addEventListener('click', async (event) => {
   }
 });
 
+$('todos').addEventListener('keydown', (event) => {
+  const form = event.target.closest?.('form.edit');
+  if (event.key !== 'Escape' || !form) return;
+  const item = form.closest('li.todo');
+  closeEditor(item, item.dataset.id);
+});
+
 $('todos').addEventListener('change', async (event) => {
   if (event.target.dataset.role !== 'done') return;
   const id = event.target.closest('li.todo').dataset.id;
@@ -499,7 +614,8 @@ $('todos').addEventListener('submit', async (event) => {
     clearErrors(form);
     const tag = form.elements.tag.value;
     try {
-      place(await api.addTag(id, tag));
+      answered(await api.addTag(id, tag));
+      notice(null);
       form.reset();
       form.elements.tag.focus();
       announce(`Tagged ${tag.trim().toLowerCase()}.`);
@@ -517,7 +633,7 @@ $('todos').addEventListener('submit', async (event) => {
 /// current read if events kept coming.
 function onEvent(event) {
   if (event.type === 'DELETED') {
-    takeAway(event.todoId);
+    forget(event.todoId);
     return;
   }
   refresh(event.todoId);
@@ -536,7 +652,7 @@ async function refresh(id) {
         place(await api.todo(id));
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
-        if (error.code === 'not_found') takeAway(id);
+        if (error.code === 'not_found') forget(id);
         else if (error.code === 'unauthenticated') report(error);
         // Anything else: the next event, or a reload, shows it.
       }

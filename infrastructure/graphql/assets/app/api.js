@@ -15,8 +15,9 @@ export const session = {
   },
 };
 
-/// An error of the API (`code` is `extensions.code`, as in docs/src/errors.md), or of the
-/// network (`code` is `network`).
+/// An error of the API (`code` is `extensions.code`, as in docs/src/errors.md), of the
+/// network (`code` is `network`), or an answer that came after the user logged out or in
+/// as someone else (`code` is `superseded`: the page drops it).
 export class ApiError extends Error {
   constructor(message, { code, fields = [], retryAfter = null, currentVersion = null } = {}) {
     super(message);
@@ -71,6 +72,8 @@ export async function graphql(query, variables = {}) {
   } catch {
     throw new ApiError('network error', { code: 'network' });
   }
+  // Another session's answer must not reach this one's page.
+  if (session.token !== token) throw new ApiError('superseded', { code: 'superseded' });
   const retryAfter = Number(response.headers.get('retry-after')) || null;
   let body = null;
   try {

@@ -22,13 +22,18 @@ const state = {
   filter: { status: null, tag: null },
   endCursor: null,
   hasNextPage: false,
-  // Bumped by each new listing, so that a slower, older answer is dropped.
+  // Bumped by each new listing, so that a slower, older answer is dropped; `listed` is the
+  // listing on the page (behind `listing` while a new one is being read).
   listing: 0,
+  listed: 0,
   live: null,
   // Todo ids whose current state is being read after an event (see `refresh`).
   refreshing: new Map(),
   // Todo ids known to be deleted.
   gone: new Set(),
+  // The newest version known of each todo (from answers and events): an answer read before
+  // a newer change is not shown over it, even if the todo left the page meanwhile.
+  latest: new Map(),
   // Todo ids this page is deleting: their own event is not news from elsewhere.
   deleting: new Set(),
 };
@@ -45,7 +50,7 @@ async function enter(user) {
   state.live = new LiveTodos(session.token, {
     event: onEvent,
     state: showLiveState,
-    resync: () => resync().catch(report),
+    resync: () => resyncUntilRead(state.live),
     ended: () => leave('Your session has ended. Log in again.'),
   });
   try {
@@ -61,6 +66,7 @@ function leave(message) {
   session.token = null;
   state.shown.clear();
   state.gone.clear();
+  state.latest.clear();
   drafts.clear();
   $('todos').replaceChildren();
   $('signed-in').hidden = true;
@@ -87,18 +93,31 @@ function showLiveState(name, retryAfter) {
 /// at the top of the page.
 function report(error) {
   if (!(error instanceof ApiError)) throw error;
+  if (error.code === 'superseded') return;
   if (error.code === 'unauthenticated') leave(error.words);
   else notice(error.words);
 }
 
-/// Runs `work` with `button` disabled, so a double click does not send twice.
+/// Runs `work` with `button` disabled, so a double click does not send twice. A disabled
+/// button loses focus (to the page's body); it gets it back if nothing else took it since.
 async function busy(button, work) {
+  const hadFocus = document.activeElement === button;
   button.disabled = true;
   try {
     return await work();
   } finally {
     button.disabled = false;
+    if (hadFocus && button.isConnected && idle()) button.focus();
   }
+}
+
+/// Whether focus is nowhere in particular (on the page's body), so that the page may move
+/// it without taking it from where the user went meanwhile.
+const idle = () => !document.activeElement || document.activeElement === document.body;
+
+/// Moves focus to `element` if it is in `scope` or nowhere in particular.
+function focusFrom(scope, element) {
+  if (idle() || scope.contains(document.activeElement)) element?.focus();
 }
 
 $('log-in').addEventListener('submit', async (event) => {
@@ -163,16 +182,30 @@ const matches = (todo) =>
 
 /// Reads the first page under the current filter, or (`more`) the next page.
 async function list({ more = false } = {}) {
+  // "Load more" continues the listing on the page; while another is being read, it has
+  // nothing to continue.
+  if (more && state.listed !== state.listing) return [];
   const listing = more ? state.listing : ++state.listing;
-  const page = await api.todos({
-    first: PAGE,
-    after: more ? state.endCursor : null,
-    status: state.filter.status,
-    tag: state.filter.tag,
-  });
+  let page;
+  try {
+    page = await api.todos({
+      first: PAGE,
+      after: more ? state.endCursor : null,
+      status: state.filter.status,
+      tag: state.filter.tag,
+    });
+  } catch (error) {
+    // The page keeps the listing it shows, and no new one is being read.
+    if (!more && listing === state.listing) state.listed = listing;
+    throw error;
+  }
   if (listing !== state.listing) return [];
   if (!more) {
+    // A new listing: the page is read again from the top, and editors open on the old one
+    // close (a filter the user chose replaces the list).
+    state.listed = listing;
     state.shown.clear();
+    drafts.clear();
     $('todos').replaceChildren();
   }
   state.endCursor = page.pageInfo.endCursor;
@@ -189,7 +222,11 @@ async function list({ more = false } = {}) {
 /// as many pages as reach the oldest todo shown; each todo read is placed, and one shown
 /// that the pages no longer hold has been deleted or has left the filter.
 async function resync() {
+  // A listing being read may have been read before the subscription started: wait for it,
+  // then read again.
+  while (state.listed !== state.listing) await new Promise((resolve) => { setTimeout(resolve, 50); });
   const listing = state.listing;
+  const cursor = state.endCursor;
   const ids = [...state.shown.keys()].sort();
   const oldest = ids[0] ?? null;
   const read = [];
@@ -216,10 +253,31 @@ async function resync() {
       }
     }
   }
-  state.endCursor = after;
-  state.hasNextPage = page.pageInfo.hasNextPage;
+  // A "Load more" that ended meanwhile moved the list on further than this read.
+  if (state.endCursor === cursor) {
+    state.endCursor = after;
+    state.hasNextPage = page.pageInfo.hasNextPage;
+  }
   for (const todo of read) place(todo, { listed: true });
   showListEnds();
+}
+
+/// `resync`, tried again with a growing wait until it reads (the service may be busy just
+/// when the connection comes back), for as long as `live` is the page's live connection.
+async function resyncUntilRead(live) {
+  for (let attempt = 0; state.live === live; attempt += 1) {
+    try {
+      await resync();
+      return;
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      if (error.code === 'unauthenticated' || error.code === 'superseded') {
+        report(error);
+        return;
+      }
+    }
+    await new Promise((resolve) => { setTimeout(resolve, Math.min(30_000, 1000 * 2 ** attempt)); });
+  }
 }
 
 function showListEnds() {
@@ -235,8 +293,8 @@ const itemOf = (id) => document.querySelector(`li.todo[data-id="${id}"]`);
 /// left for "Load more" to bring.
 function place(todo, { listed = false } = {}) {
   if (state.gone.has(todo.id)) return;
-  const known = state.shown.get(todo.id);
-  if (known && known.version > todo.version) return;
+  if (todo.version < (state.latest.get(todo.id) ?? 0)) return;
+  state.latest.set(todo.id, todo.version);
   // A todo being edited stays while its editor is open, even if it left the filter.
   if (!matches(todo) && !(drafts.has(todo.id) && itemOf(todo.id))) {
     takeAway(todo.id);
@@ -272,7 +330,9 @@ function forget(id) {
     takeAway(id);
     return;
   }
-  item.querySelector('form.edit [data-role="save"]').disabled = true;
+  for (const control of item.querySelectorAll('.show input, .show button, .controls input, .controls button, form.edit [data-role="save"]')) {
+    control.disabled = true;
+  }
   const box = item.querySelector('.conflict');
   box.replaceChildren(el('strong', {}, 'Deleted elsewhere. '),
     'Your edits were not saved; they stay in the form until you cancel it.');
@@ -312,12 +372,15 @@ $('filter-status').addEventListener('change', () => applyFilter($('filter')));
 async function applyFilter(form) {
   clearErrors(form);
   const { status, tag } = Object.fromEntries(new FormData(form));
+  const previous = state.filter;
   state.filter = { status: status || null, tag: tag.trim().toLowerCase() || null };
   try {
     await list();
     notice(null);
     announce(`${state.shown.size}${state.hasNextPage ? ' or more' : ''} todos shown.`);
   } catch (error) {
+    // The list shown is still the previous filter's, and so is what "Load more" continues.
+    if (state.listed === state.listing) state.filter = previous;
     if (error instanceof ApiError && error.code === 'validation_failed') showErrors(form, error);
     else report(error);
   }
@@ -343,7 +406,8 @@ $('create').addEventListener('submit', async (event) => {
     if (JSON.stringify(Object.fromEntries(new FormData(form))) === JSON.stringify(fields)) form.reset();
     place(todo);
     announce(`Added “${todo.title}”.`);
-    $('create-title').focus();
+    // Back to the title, unless the user has moved on to another field or control.
+    if (idle() || document.activeElement === $('create-title')) $('create-title').focus();
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     if (error.code === 'unauthenticated') report(error);
@@ -413,7 +477,11 @@ function showTodo(item, todo) {
         el('span', {}, tag),
         el('button', { type: 'button', class: 'untag', 'data-role': `untag:${tag}`, 'data-tag': tag },
           el('span', { 'aria-hidden': 'true' }, '×'), hidden(`Remove tag ${tag}`)))))));
-  if (focused) item.querySelector(`[data-role="${CSS.escape(focused)}"]`)?.focus();
+  // The control may be gone (a tag removed elsewhere): then the todo's checkbox.
+  if (focused) {
+    (item.querySelector(`[data-role="${CSS.escape(focused)}"]`) ?? item.querySelector('[data-role="done"]')).focus();
+  }
+  item.querySelector('form.edit').setAttribute('aria-label', `Edit “${todo.title}”`);
 }
 
 /// Tells the user that the todo changed elsewhere, and shows it as it is now.
@@ -446,6 +514,12 @@ const drafts = new Map(); // todo id -> { version, key }
 
 function openEditor(item, todo) {
   const form = item.querySelector('form.edit');
+  if (!todo) return; // deleted meanwhile
+  if (drafts.has(todo.id)) {
+    // Open already: what is typed there stays.
+    form.elements.title.focus();
+    return;
+  }
   form.elements.title.value = todo.title;
   form.elements.description.value = todo.description ?? '';
   form.elements.dueDate.value = todo.dueDate ?? '';
@@ -464,9 +538,10 @@ function closeEditor(item, id) {
     takeAway(id);
     return;
   }
+  const inside = item.contains(document.activeElement) || idle();
   item.querySelector('form.edit').hidden = true;
   item.querySelector('.conflict').hidden = true;
-  item.querySelector('.controls [data-role="edit"]').focus();
+  if (inside) item.querySelector('.controls [data-role="edit"]').focus();
 }
 
 async function save(item, id, form) {
@@ -482,7 +557,7 @@ async function save(item, id, form) {
       () => api.update(id, draft.version, input, draft.key.for([draft.version, input])));
     notice(null);
     place(todo);
-    closeEditor(item, id);
+    if (drafts.get(id) === draft) closeEditor(item, id);
     announce(`Saved “${todo.title}”.`);
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
@@ -590,7 +665,7 @@ $('todos').addEventListener('click', async (event) => {
 
 $('todos').addEventListener('keydown', (event) => {
   const form = event.target.closest?.('form.edit');
-  if (event.key !== 'Escape' || !form) return;
+  if (event.key !== 'Escape' || event.isComposing || !form) return;
   const item = form.closest('li.todo');
   closeEditor(item, item.dataset.id);
 });
@@ -632,6 +707,7 @@ $('todos').addEventListener('submit', async (event) => {
 /// now and show it. Reads for one todo are not run side by side; one more runs after the
 /// current read if events kept coming.
 function onEvent(event) {
+  if (event.version > (state.latest.get(event.todoId) ?? 0)) state.latest.set(event.todoId, event.version);
   if (event.type === 'DELETED') {
     forget(event.todoId);
     return;

@@ -33,6 +33,11 @@ const STEADY_MS = 5000;
 /// in what is read or arrives as an event.
 const SETTLE_MS = 150;
 
+/// How long an answer to the client's keep-alive ping may take before the connection is
+/// taken for dead (a network that drops packets silently, a proxy holding a dead socket):
+/// it is then closed and opened again.
+const PONG_MS = 5000;
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class LiveTodos {
@@ -70,13 +75,16 @@ export class LiveTodos {
         this.#handlers.ended(outcome.ended);
         return;
       }
-      if (started.at !== null && Date.now() - started.at >= STEADY_MS) attempt = 0;
+      const steady = started.at !== null && Date.now() - started.at >= STEADY_MS;
+      if (steady) attempt = 0;
       if (outcome.gap) {
         // The last event seen is older than the events kept: start from now, and re-read
         // (the next subscription asks for that, having no `after`).
         this.#after = null;
       }
-      let wait = outcome.again ? 0 : backoff(attempt);
+      // `again` after a working subscription: at once. A stream that keeps ending as soon as
+      // it starts waits like any other failure.
+      let wait = outcome.again && steady ? 0 : backoff(attempt);
       if (outcome.limited) {
         wait = Math.max(wait, (outcome.retryAfter ?? 0) * 1000);
         this.#handlers.state('limited', Math.ceil(wait / 1000));
@@ -94,6 +102,7 @@ export class LiveTodos {
     const resuming = this.#after !== null;
     return new Promise((resolve) => {
       let settle = null;
+      let pong = null;
       const client = createClient({
         url: `${scheme}://${location.host}/graphql/ws`,
         connectionParams: { authorization: `Bearer ${this.#token}` },
@@ -102,6 +111,14 @@ export class LiveTodos {
         lazy: true,
         keepAlive: 10_000,
         on: {
+          ping: (received) => {
+            if (received) return;
+            clearTimeout(pong);
+            pong = setTimeout(() => client.terminate(), PONG_MS);
+          },
+          pong: (received) => {
+            if (received) clearTimeout(pong);
+          },
           connected: () => {
             connected();
             this.#handlers.state('live');
@@ -116,6 +133,7 @@ export class LiveTodos {
       this.#client = client;
       const finish = (outcome) => {
         clearTimeout(settle);
+        clearTimeout(pong);
         client.dispose();
         resolve(outcome);
       };
@@ -158,7 +176,8 @@ function classify(error) {
     return {};
   }
   // 4403: the token was refused, or the session ended while the socket was open. Other
-  // close codes (1001 the server going away, 1006 the network) are worth another try.
+  // close codes (1001 the server going away, 1006 the network, 4499 a ping left
+  // unanswered) are worth another try.
   if (error?.code === 4403) return { ended: 'unauthenticated' };
   return {};
 }

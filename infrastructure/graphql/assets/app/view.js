@@ -53,6 +53,8 @@ export function clearErrors(form) {
 /// `data-field`), anything else in the form's `.form-error`. Moves focus to the first field
 /// in error, or to the form's message. Returns whether anything was shown.
 export function showErrors(form, error) {
+  // An answer that came after the user logged out or in as someone else.
+  if (error.code === 'superseded') return false;
   clearErrors(form);
   let first = null;
   const unplaced = [];

@@ -61,7 +61,7 @@ export class LiveTodos {
 
   stop() {
     this.#stopped = true;
-    this.#client?.dispose();
+    if (this.#client) dispose(this.#client);
   }
 
   async #run() {
@@ -134,7 +134,7 @@ export class LiveTodos {
       const finish = (outcome) => {
         clearTimeout(settle);
         clearTimeout(pong);
-        client.dispose();
+        dispose(client);
         resolve(outcome);
       };
       const variables = resuming ? { after: this.#after } : {};
@@ -161,6 +161,12 @@ export class LiveTodos {
     }
     this.#handlers.event(event);
   }
+}
+
+/// Closes `client`'s socket. graphql-ws's `dispose` waits for the connection being made, and
+/// rejects with its close event if that failed: the socket is closed then already.
+function dispose(client) {
+  client.dispose().catch(() => {});
 }
 
 /// What to do after the stream ended with `error`: a close event of the WebSocket, or the

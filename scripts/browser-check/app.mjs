@@ -5,8 +5,8 @@
 //   - register (a field error first), log in, create (a field error first), edit, complete
 //     and reopen, add and remove tags, filter by status and tag, load more, delete, log out;
 //   - keyboard use and where focus goes after each action;
-//   - two windows as one user: a change in one (or through REST) shows in the other within
-//     a second; a third window, as another user, sees none of it;
+//   - two windows as one user: a change in one (or through REST or gRPC) shows in the other
+//     within a second; a third window, as another user, sees none of it;
 //   - two windows editing one todo: the second save shows "changed elsewhere" and the
 //     first's change is kept;
 //   - the server restarted while another replica takes changes: the page reconnects,
@@ -33,6 +33,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
 import { chromium } from 'playwright-core';
 
 const BIN = process.env.BIN ?? '../../target/debug/backend';
@@ -116,6 +118,25 @@ async function rest(method, path, token, body, url = base) {
   if (body) headers['content-type'] = 'application/json';
   const response = await fetch(`${url}${path}`, { method, headers, body: body && JSON.stringify(body) });
   return { status: response.status, body: response.status === 204 ? null : await response.json() };
+}
+
+/// A todo made through gRPC (the server takes gRPC on its HTTP port), from the repository's
+/// own .proto files.
+async function grpcCreate(token, title) {
+  const proto = new URL('../../proto/', import.meta.url).pathname;
+  const definition = protoLoader.loadSync('todo/v1/todos.proto', { includeDirs: [proto] });
+  const { TodoService } = grpc.loadPackageDefinition(definition).todo.v1;
+  const client = new TodoService(new URL(base).host, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${token}`);
+  try {
+    return await new Promise((resolve, reject) => {
+      client.CreateTodo({ todo: { title } }, metadata, { deadline: Date.now() + 5000 },
+        (error, todo) => (error ? reject(error) : resolve(todo)));
+    });
+  } finally {
+    client.close();
+  }
 }
 
 const TODO = 'id title description tags dueDate status version';
@@ -455,6 +476,10 @@ try {
   await rest('PUT', `/v1/todos/${viaRest.body.id}/tags/remote`, annToken);
   await item(a2, 'Made through REST').locator('.tag', { hasText: 'remote' }).waitFor({ timeout: 1000 });
   saw('a tag added through REST appears too');
+  const viaGrpc = await grpcCreate(annToken, 'Made through gRPC');
+  t0 = Date.now();
+  await Promise.all([item(a, 'Made through gRPC').waitFor({ timeout: 1000 }), item(a2, 'Made through gRPC').waitFor({ timeout: 1000 })]);
+  check(viaGrpc.name?.startsWith('todos/'), `a todo made through gRPC (${viaGrpc.name}) appears in both windows (${Date.now() - t0} ms)`);
   await sleep(1000);
   check(await b.locator('li.todo').count() === 0, 'Bob still sees none of it');
   check(restTodo.status === 200, 'REST reads what the page shows');

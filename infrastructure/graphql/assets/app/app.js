@@ -19,6 +19,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   shown: new Map(),
+  // The filter of the list on the page (a new one is taken once its list is read).
   filter: { status: null, tag: null },
   endCursor: null,
   hasNextPage: false,
@@ -26,6 +27,8 @@ const state = {
   // listing on the page (behind `listing` while a new one is being read).
   listing: 0,
   listed: 0,
+  // Bumped by each `resyncUntilRead`, so that only the newest one keeps trying.
+  resyncs: 0,
   live: null,
   // Todo ids whose current state is being read after an event (see `refresh`).
   refreshing: new Map(),
@@ -67,6 +70,8 @@ function leave(message) {
   state.shown.clear();
   state.gone.clear();
   state.latest.clear();
+  state.filter = { status: null, tag: null };
+  $('filter').reset();
   drafts.clear();
   $('todos').replaceChildren();
   $('signed-in').hidden = true;
@@ -180,30 +185,33 @@ const matches = (todo) =>
   (!state.filter.status || todo.status === state.filter.status) &&
   (!state.filter.tag || todo.tags.includes(state.filter.tag));
 
-/// Reads the first page under the current filter, or (`more`) the next page.
-async function list({ more = false } = {}) {
+/// Reads the first page under `filter` (by default the one on the page), or (`more`) the
+/// next page of the list on the page. Returns the todos added, or `null` when a newer
+/// listing made this one moot.
+async function list({ more = false, filter = state.filter } = {}) {
   // "Load more" continues the listing on the page; while another is being read, it has
   // nothing to continue.
-  if (more && state.listed !== state.listing) return [];
+  if (more && state.listed !== state.listing) return null;
   const listing = more ? state.listing : ++state.listing;
   let page;
   try {
     page = await api.todos({
       first: PAGE,
       after: more ? state.endCursor : null,
-      status: state.filter.status,
-      tag: state.filter.tag,
+      status: filter.status,
+      tag: filter.tag,
     });
   } catch (error) {
     // The page keeps the listing it shows, and no new one is being read.
     if (!more && listing === state.listing) state.listed = listing;
     throw error;
   }
-  if (listing !== state.listing) return [];
+  if (listing !== state.listing) return null;
   if (!more) {
     // A new listing: the page is read again from the top, and editors open on the old one
     // close (a filter the user chose replaces the list).
     state.listed = listing;
+    state.filter = filter;
     state.shown.clear();
     drafts.clear();
     $('todos').replaceChildren();
@@ -265,7 +273,9 @@ async function resync() {
 /// `resync`, tried again with a growing wait until it reads (the service may be busy just
 /// when the connection comes back), for as long as `live` is the page's live connection.
 async function resyncUntilRead(live) {
-  for (let attempt = 0; state.live === live; attempt += 1) {
+  // A newer call (the next subscription's) takes over from this one.
+  const mine = ++state.resyncs;
+  for (let attempt = 0; state.live === live && state.resyncs === mine; attempt += 1) {
     try {
       await resync();
       return;
@@ -291,9 +301,14 @@ const itemOf = (id) => document.querySelector(`li.todo[data-id="${id}"]`);
 /// taken away when it no longer matches the filter. A todo that did not come from a
 /// listing (`listed`), and is older than the last one shown while more pages remain, is
 /// left for "Load more" to bring.
-function place(todo, { listed = false } = {}) {
+function place(todo, { listed = false, reread = false } = {}) {
   if (state.gone.has(todo.id)) return;
-  if (todo.version < (state.latest.get(todo.id) ?? 0)) return;
+  if (todo.version < (state.latest.get(todo.id) ?? 0)) {
+    // Read before a change already seen: read it as it is now instead, unless it is shown
+    // (or this was that read: the next event brings it).
+    if (!reread && !state.shown.has(todo.id)) refresh(todo.id);
+    return;
+  }
   state.latest.set(todo.id, todo.version);
   // A todo being edited stays while its editor is open, even if it left the filter.
   if (!matches(todo) && !(drafts.has(todo.id) && itemOf(todo.id))) {
@@ -354,6 +369,7 @@ function takeAway(id) {
 $('load-more').addEventListener('click', async (event) => {
   try {
     const added = await busy(event.currentTarget, () => list({ more: true }));
+    if (added === null) return; // a new list is being read: it replaces this one
     notice(null);
     const first = added.length && itemOf(added[0].id);
     if (first) first.querySelector('[data-role="done"]').focus();
@@ -372,15 +388,13 @@ $('filter-status').addEventListener('change', () => applyFilter($('filter')));
 async function applyFilter(form) {
   clearErrors(form);
   const { status, tag } = Object.fromEntries(new FormData(form));
-  const previous = state.filter;
-  state.filter = { status: status || null, tag: tag.trim().toLowerCase() || null };
+  const filter = { status: status || null, tag: tag.trim().toLowerCase() || null };
   try {
-    await list();
+    // Until its list is read, the page (and "Load more") stays on the previous filter.
+    if (await list({ filter }) === null) return;
     notice(null);
     announce(`${state.shown.size}${state.hasNextPage ? ' or more' : ''} todos shown.`);
   } catch (error) {
-    // The list shown is still the previous filter's, and so is what "Load more" continues.
-    if (state.listed === state.listing) state.filter = previous;
     if (error instanceof ApiError && error.code === 'validation_failed') showErrors(form, error);
     else report(error);
   }
@@ -407,7 +421,8 @@ $('create').addEventListener('submit', async (event) => {
     place(todo);
     announce(`Added “${todo.title}”.`);
     // Back to the title, unless the user has moved on to another field or control.
-    if (idle() || document.activeElement === $('create-title')) $('create-title').focus();
+    const button = form.querySelector('button');
+    if (idle() || document.activeElement === $('create-title') || document.activeElement === button) $('create-title').focus();
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     if (error.code === 'unauthenticated') report(error);
@@ -725,7 +740,7 @@ async function refresh(id) {
     do {
       state.refreshing.set(id, false);
       try {
-        place(await api.todo(id));
+        place(await api.todo(id), { reread: true });
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         if (error.code === 'not_found') forget(id);

@@ -8,7 +8,9 @@
 // What is shown is kept in `shown` (todo id to todo). Every answer and every live event
 // goes through `place`, which shows a todo where it belongs under the current filter, so
 // the list is the same whichever way a change arrives. A todo known to be deleted goes in
-// `gone`, and `place` never shows it again, even from a read that was already on its way.
+// `gone`, and `place` never shows it again, even from a read that was already on its way;
+// `latest` holds the newest version seen of each todo (in answers and in events), and an
+// answer older than that is read again rather than shown.
 
 import { api, ApiError, RetryKey, session } from './api.js';
 import { LiveTodos } from './live.js';

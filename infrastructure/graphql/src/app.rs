@@ -1,5 +1,5 @@
-//! The example todo app, a client of this GraphQL API: `/app` (and `/`, which redirects
-//! there). One HTML page, one stylesheet and plain ES modules, no build step; the
+//! The example todo app, a client of this GraphQL API: `/app` (and `/` and `/app/`, which
+//! redirect there). One HTML page, one stylesheet and plain ES modules, no build step; the
 //! WebSocket client is graphql-ws, vendored (see `assets/app/README.md`). Everything is
 //! compiled into the binary, so the app works offline.
 //!
@@ -53,7 +53,7 @@ const ASSETS: [Asset; 7] = [
     },
 ];
 
-/// `/`, `/app` and the app's files, with the strict headers of a browser page.
+/// `/`, `/app/`, `/app` and the app's files, with the strict headers of a browser page.
 pub(crate) fn routes() -> Router {
     let page = get(|| async {
         (

@@ -122,11 +122,6 @@ async function busy(button, work) {
 /// it without taking it from where the user went meanwhile.
 const idle = () => !document.activeElement || document.activeElement === document.body;
 
-/// Moves focus to `element` if it is in `scope` or nowhere in particular.
-function focusFrom(scope, element) {
-  if (idle() || scope.contains(document.activeElement)) element?.focus();
-}
-
 $('log-in').addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = event.currentTarget;

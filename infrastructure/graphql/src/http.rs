@@ -21,12 +21,12 @@ use axum::{
 };
 
 use crate::{
-    admission::{Admitted, Transport},
+    admission::Transport,
     auth::{Caller, ClientAddress},
     error::codes,
     loaders::TodoCounts,
     replays::Replays,
-    schema::GraphqlSchema,
+    schema::{GraphqlSchema, Ran},
 };
 
 /// The media type of GraphQL responses in the GraphQL-over-HTTP spec.
@@ -151,17 +151,16 @@ async fn execute(
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default());
     let request = with_caller(request, bearer, &state.use_cases).await;
-    let admitted = Admitted::default();
     let replays = Replays::default();
-    let mut request = request
-        .data(transport)
-        .data(admitted.clone())
-        .data(replays.clone());
+    let mut request = request.data(replays.clone());
     if let Some(from) = from {
         request = request.data(from);
     }
 
-    let mut response = state.schema.execute(request).await;
+    let Ran {
+        mut response,
+        admitted,
+    } = state.schema.run(request, Some(transport)).await;
     mark_replays(&mut response, &replays.keys());
     for error in &mut response.errors {
         // An error async-graphql raises itself past the gate carries no code yet.
@@ -170,7 +169,7 @@ async fn execute(
             extensions.set("code", codes::MALFORMED_REQUEST);
         }
     }
-    if response.is_err() && !admitted.happened() {
+    if response.is_err() && !admitted {
         let method_not_allowed = response.errors.iter().any(|error| {
             error.extensions.as_ref().and_then(|e| e.get("code"))
                 == Some(&async_graphql::Value::from(codes::METHOD_NOT_ALLOWED))

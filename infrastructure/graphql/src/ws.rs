@@ -52,7 +52,7 @@ use tracing::Instrument;
 
 use crate::{
     GraphqlSchema,
-    admission::{Admitted, Transport},
+    admission::Transport,
     auth::{Caller, ClientAddress},
     settings::WsSettings,
 };
@@ -345,14 +345,11 @@ impl Socket {
         let caller = authenticate(&self.state.use_cases, self.authorization.as_deref())
             .instrument(span)
             .await?;
-        let admitted = Admitted::default();
         let mut request = Request::new(payload.query)
             .variables(Variables::from_json(
                 payload.variables.unwrap_or(serde_json::Value::Null),
             ))
-            .data(caller)
-            .data(Transport::WebSocket)
-            .data(admitted.clone());
+            .data(caller);
         if let Some(name) = payload.operation_name {
             request = request.operation_name(name);
         }
@@ -362,8 +359,8 @@ impl Socket {
         let responses = self
             .state
             .schema
-            .execute_stream(request)
-            .map(move |response| Some((response, admitted.happened())))
+            .run_stream(request, Some(Transport::WebSocket))
+            .map(|ran| Some((ran.response, ran.admitted)))
             .chain(futures_util::stream::once(async { None }));
         self.operations.insert(id, Box::pin(responses));
         Ok(Vec::new())

@@ -1,6 +1,13 @@
 //! The one gate every GraphQL document passes before it runs, whichever way it came in
-//! (`POST /graphql`, `GET /graphql` or the WebSocket). It is a schema extension, so nothing
-//! can execute a document without passing it; each transport only says which it is.
+//! (`POST /graphql`, `GET /graphql` or the WebSocket). It lives inside
+//! [`GraphqlSchema`](crate::GraphqlSchema), whose only ways to run a document go through
+//! [`Admission::admit`] first, so nothing can execute a document without passing it; each
+//! transport only says which it is.
+//!
+//! Why not an async-graphql extension: with any extension registered, async-graphql runs
+//! every field of every answer through the extension chain (a registry lookup and a boxed
+//! future per field), which cost GraphQL more CPU per request than the whole gate does.
+//! Nothing here needs to see fields, so the gate wraps the schema instead.
 //!
 //! Before anything parses the text into a tree:
 //! 1. its length (`GRAPHQL_MAX_QUERY_BYTES`): `query_too_large`;
@@ -10,7 +17,8 @@
 //!    there; a few thousand levels of `[[[…` in an argument overflow a thread's stack,
 //!    which aborts the whole process.
 //!
-//! Then, on the parsed document (kept by its text, see [`ParsedDocuments`]):
+//! Then, on the parsed document (kept by its text with what the checks below found in it,
+//! see [`ParsedDocuments`]):
 //! 3. the operation to run is found by `operationName` (`malformed_request` if there is
 //!    none), and the transport must allow its type: GET runs queries (a mutation is
 //!    `method_not_allowed`), POST queries and mutations, the WebSocket subscriptions only
@@ -26,24 +34,15 @@
 //! 6. when introspection is off, `__schema` and `__type` are refused
 //!    (`introspection_disabled`) rather than silently answered `null`.
 //!
-//! After validation, async-graphql's own refusals get their codes (depth, complexity), and
-//! the request is marked [`Admitted`]: an error after that point is a field error, which
-//! GraphQL over HTTP answers 200 rather than 400.
+//! async-graphql then checks what is left (its recursion, depth and complexity limits and
+//! the validation rules), and [`Admission::settle`] gives its refusals their codes and
+//! tells a refused request (answered 400 over HTTP, `error` on the WebSocket) from one
+//! that ran, whose errors are field errors (answered 200, `next`).
 
-use std::{
-    any::TypeId,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-};
+use std::sync::Arc;
 
 use async_graphql::{
-    Request, ServerError, ServerResult, ValidationResult, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-        NextValidation,
-    },
+    Request, Response, ServerError, ServerResult, Value,
     parser::types::{ExecutableDocument, OperationType},
 };
 
@@ -78,9 +77,8 @@ pub const MAX_SELECTIONS: u64 = 10_000;
 /// sends, and a few megabytes at most.
 const PARSED_DOCUMENTS: usize = 1_000;
 
-/// The way a request came in, which decides what it may run. Each transport puts it in the
-/// request's data; a request without one (a test calling the schema directly) may run any
-/// operation.
+/// The way a request came in, which decides what it may run. A request without one (a
+/// test calling the schema directly) may run any operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     /// `POST /graphql`: queries and mutations.
@@ -116,16 +114,15 @@ impl Transport {
     }
 }
 
-/// Put in a request's data by a transport; set once the request passed validation. A
-/// response with errors and no admission was refused as a request.
-#[derive(Debug, Default, Clone)]
-pub struct Admitted(Arc<AtomicBool>);
-
-impl Admitted {
-    /// Whether the request passed validation.
-    pub fn happened(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
+/// A document as parsed, with what the checks that read the whole of it found. None of
+/// that depends on the request's operation name, transport or variables, so it is worked
+/// out once per distinct text.
+struct Parsed {
+    document: ExecutableDocument,
+    /// How many selections the fragments expand to, or why they cannot be expanded.
+    expansion: Result<u64, Expansion>,
+    /// Whether any selection, through any fragment, is `__schema` or `__type`.
+    introspects: bool,
 }
 
 /// Documents already parsed, by query text.
@@ -135,9 +132,9 @@ impl Admitted {
 /// async-graphql's pest parser took 16 % of the CPU under load, more than validating and
 /// executing together. Only documents that passed the checks on the text are parsed, so
 /// only those are kept; bounded, so unique queries sent to fill it only evict each other.
-struct ParsedDocuments(quick_cache::sync::Cache<String, ExecutableDocument>);
+struct ParsedDocuments(quick_cache::sync::Cache<String, Arc<Parsed>>);
 
-/// The schema extension that admits documents: see the module's documentation.
+/// The gate: see the module's documentation.
 #[derive(Clone)]
 pub(crate) struct Admission {
     max_query_bytes: usize,
@@ -157,8 +154,12 @@ impl Admission {
         }
     }
 
-    /// `request` with its document parsed, or why it may not run.
-    fn admit(&self, mut request: Request, transport: Option<Transport>) -> ServerResult<Request> {
+    /// `request` with its document parsed, or why it may not run over `transport`.
+    pub(crate) fn admit(
+        &self,
+        mut request: Request,
+        transport: Option<Transport>,
+    ) -> ServerResult<Request> {
         let query = &request.query;
         if query.len() > self.max_query_bytes {
             return Err(refusal(
@@ -176,8 +177,8 @@ impl Admission {
                 format!("brackets nest more than {MAX_NESTING} deep"),
             ));
         }
-        let document = match self.parsed.0.get(query) {
-            Some(document) => document,
+        let parsed = match self.parsed.0.get(query) {
+            Some(parsed) => parsed,
             None => {
                 let document = async_graphql::parser::parse_query(query).map_err(|error| {
                     let error = ServerError::from(error);
@@ -189,15 +190,21 @@ impl Admission {
                     };
                     with_code(error, code)
                 })?;
-                self.parsed.0.insert(query.clone(), document.clone());
-                document
+                let parsed = Arc::new(Parsed {
+                    expansion: expanded_selections(&document, MAX_SELECTIONS),
+                    introspects: asks_for_introspection(&document),
+                    document,
+                });
+                self.parsed.0.insert(query.clone(), parsed.clone());
+                parsed
             }
         };
-        let operation = operation(&document, request.operation_name.as_deref())?;
+        let document = &parsed.document;
+        let operation = operation(document, request.operation_name.as_deref())?;
         if let Some((code, why)) = transport.and_then(|t| t.refuses(operation.ty)) {
             return Err(refusal(code, why.to_owned()));
         }
-        match expanded_selections(&document, MAX_SELECTIONS) {
+        match parsed.expansion {
             Ok(_) => {}
             Err(Expansion::TooLarge) => {
                 return Err(refusal(
@@ -214,10 +221,10 @@ impl Admission {
         }
         match operation.ty {
             OperationType::Subscription => {
-                check_single_root_field(&document, &operation.selection_set.node)?;
+                check_single_root_field(document, &operation.selection_set.node)?;
             }
             OperationType::Mutation => {
-                let fields = root_fields(&document, &operation.selection_set.node).len();
+                let fields = root_fields(document, &operation.selection_set.node).len();
                 if fields > MAX_MUTATION_FIELDS {
                     return Err(refusal(
                         codes::QUERY_TOO_COMPLEX,
@@ -230,20 +237,55 @@ impl Admission {
             }
             OperationType::Query => {}
         }
-        if !self.introspection && asks_for_introspection(&document) {
+        if !self.introspection && parsed.introspects {
             return Err(refusal(
                 codes::INTROSPECTION_DISABLED,
                 "introspection is disabled on this server".to_owned(),
             ));
         }
-        request.set_parsed_query(document);
+        // async-graphql takes the document by value (it strips `@skip`ped selections in
+        // place), so each request runs on its own copy: still far cheaper than a parse.
+        request.set_parsed_query(parsed.document.clone());
         Ok(request)
+    }
+
+    /// Whether async-graphql ran `response`'s document (`true`) or refused it before it ran
+    /// (`false`), with its refusals given their codes.
+    ///
+    /// What async-graphql refuses after the gate (its recursion, depth and complexity
+    /// limits, the validation rules, an unknown operation) it answers with no data and
+    /// errors that point at no field. Everything that goes wrong while a document runs is
+    /// a field error, which carries the path of its field: a root field's error has at
+    /// least that field's name, even when it nulls the whole of `data`. A test pins both.
+    pub(crate) fn settle(response: &mut Response) -> bool {
+        let refused = response.data == Value::Null
+            && !response.errors.is_empty()
+            && response.errors.iter().all(|error| error.path.is_empty());
+        if refused {
+            for error in &mut response.errors {
+                let code = refusal_code(&error.message);
+                let extensions = error.extensions.get_or_insert_with(Default::default);
+                if extensions.get("code").is_none() {
+                    extensions.set("code", code);
+                }
+            }
+        }
+        !refused
     }
 }
 
-impl ExtensionFactory for Admission {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(self.clone())
+/// The code of one of async-graphql's own refusals, by its message. async-graphql reports
+/// its limits with these exact messages; a test pins them, so a change in the library
+/// fails loudly instead of losing the codes.
+fn refusal_code(message: &str) -> &'static str {
+    if message == "Query is nested too deep."
+        || message.starts_with("The recursion depth of the query cannot be greater than")
+    {
+        codes::QUERY_TOO_DEEP
+    } else if message == "Query is too complex." {
+        codes::QUERY_TOO_COMPLEX
+    } else {
+        codes::MALFORMED_REQUEST
     }
 }
 
@@ -259,71 +301,6 @@ fn with_code(mut error: ServerError, code: &'static str) -> ServerError {
 /// A refusal of the whole request.
 fn refusal(code: &'static str, message: String) -> ServerError {
     with_code(ServerError::new(message, None), code)
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for Admission {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let transport = request
-            .data
-            .get(&TypeId::of::<Transport>())
-            .and_then(|data| data.downcast_ref::<Transport>())
-            .copied();
-        let request = self.admit(request, transport)?;
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<async_graphql::parser::types::ExecutableDocument> {
-        // The document was parsed in `prepare_request`; what can fail here is
-        // async-graphql's limit on how deep fragments and selections recurse.
-        next.run(ctx, query, variables).await.map_err(|error| {
-            let code = if error.message.contains("recursion") {
-                codes::QUERY_TOO_DEEP
-            } else {
-                codes::MALFORMED_REQUEST
-            };
-            with_code(error, code)
-        })
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        // async-graphql reports its limits with these messages; a test pins them, so a
-        // change in the library fails loudly instead of losing the codes.
-        let result = next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|error| {
-                    let code = if error.message.contains("nested too deep") {
-                        codes::QUERY_TOO_DEEP
-                    } else if error.message.contains("too complex") {
-                        codes::QUERY_TOO_COMPLEX
-                    } else {
-                        codes::MALFORMED_REQUEST
-                    };
-                    with_code(error, code)
-                })
-                .collect::<Vec<_>>()
-        })?;
-        if let Some(admitted) = ctx.data_opt::<Admitted>() {
-            admitted.0.store(true, Ordering::Relaxed);
-        }
-        Ok(result)
-    }
 }
 
 #[cfg(test)]
@@ -448,6 +425,85 @@ mod tests {
             "subscription { ...F } fragment F on Subscription { todoEvents { eventId } ...G } \
              fragment G on Subscription { ...F }"
         ));
+    }
+
+    /// A schema of its own, so that what is pinned here is async-graphql's behaviour and
+    /// not this API's.
+    mod pinned {
+        use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+
+        pub(super) struct Query;
+
+        #[Object]
+        impl Query {
+            async fn leaf(&self) -> i32 {
+                1
+            }
+            async fn nested(&self) -> Query {
+                Query
+            }
+            async fn fails(&self) -> async_graphql::Result<i32> {
+                Err("no".into())
+            }
+        }
+
+        pub(super) fn schema() -> Schema<Query, EmptyMutation, EmptySubscription> {
+            Schema::build(Query, EmptyMutation, EmptySubscription)
+                .limit_depth(20)
+                .limit_complexity(100)
+                .finish()
+        }
+    }
+
+    async fn settled(query: &str) -> (bool, Option<String>) {
+        let mut response = pinned::schema().execute(query).await;
+        let ran = Admission::settle(&mut response);
+        let code = response.errors.first().and_then(|error| {
+            match error.extensions.as_ref()?.get("code")? {
+                Value::String(code) => Some(code.clone()),
+                _ => None,
+            }
+        });
+        (ran, code)
+    }
+
+    #[tokio::test]
+    async fn async_graphqls_own_refusals_are_told_from_field_errors_and_get_their_codes() {
+        let nest = |levels: usize| {
+            (0..levels).fold("leaf".to_owned(), |inner, _| {
+                format!("nested {{ {inner} }}")
+            })
+        };
+        let many = |n: usize| {
+            format!(
+                "{{ {} }}",
+                (0..n).map(|i| format!("f{i}: leaf ")).collect::<String>()
+            )
+        };
+        // Past the depth limit (20), past the recursion limit (32), past the complexity
+        // limit (100, a field costing 1), and not valid: refused before running, each with
+        // its code.
+        for (query, code) in [
+            (format!("{{ {} }}", nest(25)), codes::QUERY_TOO_DEEP),
+            (format!("{{ {} }}", nest(40)), codes::QUERY_TOO_DEEP),
+            (many(101), codes::QUERY_TOO_COMPLEX),
+            ("{ nope }".to_owned(), codes::MALFORMED_REQUEST),
+            (
+                "query A { leaf } query B { leaf }".to_owned(),
+                codes::MALFORMED_REQUEST,
+            ),
+        ] {
+            assert_eq!(
+                settled(&query).await,
+                (false, Some(code.to_owned())),
+                "{query}"
+            );
+        }
+        // A root field that fails nulls the whole of `data` (it is not nullable), yet the
+        // document ran: its error points at its field and keeps no code of the gate's.
+        assert_eq!(settled("{ fails }").await, (true, None));
+        assert_eq!(settled("{ leaf fails }").await, (true, None));
+        assert_eq!(settled(&many(100)).await, (true, None));
     }
 
     #[test]

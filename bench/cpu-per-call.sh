@@ -10,6 +10,10 @@
 #   bench/cpu-per-call.sh            # DURATION=10 CONNS=64
 #   PERF=1 bench/cpu-per-call.sh     # and a flat profile of each load (needs perf): the
 #                                    # server's CPU by crate, and its hottest functions
+#   BIN=/tmp/backend-before bench/cpu-per-call.sh
+#                                    # another build of the server (a copy of an earlier
+#                                    # target/release/backend), to compare a change with
+#                                    # what was there before it, run by run
 #
 # The release binary keeps its symbols, so a flat profile (self time per function) needs no
 # special build; bench/profile.sh builds with frame pointers for whole call stacks.
@@ -28,7 +32,8 @@ command -v wrk >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractiv
 (cd "$ROOT" && cargo build --release -q -p backend -p grpc-load)
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 
-env -u DATABASE_URL -u REDIS_URL HTTP_ADDR=$ADDR RUST_LOG=warn "$TARGET/backend" serve >"$OUT/server.log" 2>&1 &
+BIN=${BIN:-$TARGET/backend}
+env -u DATABASE_URL -u REDIS_URL HTTP_ADDR=$ADDR RUST_LOG=warn "$BIN" serve >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf $URL/healthz >/dev/null && break; sleep 0.2; done

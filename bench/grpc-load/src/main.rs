@@ -2,7 +2,7 @@
 //! `bench/run.sh`'s wrk scripts, so the two protocols land in one results table:
 //!
 //! ```text
-//! RESULT rps=12345.6 p50_ms=1.23 p99_ms=4.56 non2xx=0 sock_err=0
+//! RESULT rps=12345.6 p50_ms=1.23 p99_ms=4.56 requests=123456 non2xx=0 sock_err=0
 //! ```
 //!
 //! `--concurrency` calls are in flight at any time, spread over `--connections` HTTP/2
@@ -101,10 +101,11 @@ async fn main() -> anyhow::Result<()> {
     // The one line of output, on stdout, for bench/run.sh to parse.
     writeln!(
         std::io::stdout().lock(),
-        "RESULT rps={:.1} p50_ms={:.2} p99_ms={:.2} non2xx={errors} sock_err=0",
+        "RESULT rps={:.1} p50_ms={:.2} p99_ms={:.2} requests={} non2xx={errors} sock_err=0",
         latencies.len() as f64 / elapsed,
         ms(0.50),
         ms(0.99),
+        latencies.len() + errors,
     )?;
     Ok(())
 }

@@ -506,6 +506,34 @@ async fn twenty_kinds_of_malformed_input_get_a_clear_error_and_never_an_internal
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_name_never_picks_an_anonymous_operation() {
+    let app = spawn_app().await;
+    let token = app.gql_user("ann@example.org").await;
+    for body in [
+        json!({"query": "{ me { id } }", "operationName": "X"}),
+        json!({"query": "mutation { logOut }", "operationName": ""}),
+    ] {
+        let response = app
+            .client
+            .post(format!("{}/graphql", app.base))
+            .bearer_auth(&token)
+            .header("accept", "application/graphql-response+json")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(code(&answer), "malformed_request", "{answer}");
+        assert!(answer["data"].is_null(), "{answer}");
+    }
+    // Nothing ran: the session the refused `logOut` named is still live.
+    let (status, body) = app.graphql(Some(&token), "{ me { id } }", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["data"]["me"]["id"].is_string(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_internal_error_reveals_nothing() {
     let app = spawn_app().await;
     let token = app.gql_user("ann@example.org").await;

@@ -162,13 +162,6 @@ async fn execute(
         admitted,
     } = state.schema.run(request, Some(transport)).await;
     mark_replays(&mut response, &replays.keys());
-    for error in &mut response.errors {
-        // An error async-graphql raises itself past the gate carries no code yet.
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", codes::MALFORMED_REQUEST);
-        }
-    }
     if response.is_err() && !admitted {
         let method_not_allowed = response.errors.iter().any(|error| {
             error.extensions.as_ref().and_then(|e| e.get("code"))

@@ -75,13 +75,16 @@ pub fn nesting_exceeds(query: &str, max: usize) -> bool {
     false
 }
 
-/// The operation `name` selects in `document`, as async-graphql will pick it.
+/// The operation `name` selects in `document`, as the GraphQL spec's GetOperation picks it:
+/// without a name, the only operation; with one, the operation of that name, which an
+/// anonymous operation never is.
 pub(super) fn operation<'a>(
     document: &'a ExecutableDocument,
     name: Option<&str>,
 ) -> ServerResult<&'a OperationDefinition> {
     let found = match (&document.operations, name) {
-        (DocumentOperations::Single(operation), _) => Some(&operation.node),
+        (DocumentOperations::Single(operation), None) => Some(&operation.node),
+        (DocumentOperations::Single(_), Some(_)) => None,
         (DocumentOperations::Multiple(operations), Some(name)) => {
             operations.get(name).map(|operation| &operation.node)
         }

@@ -1,8 +1,8 @@
 //! The one gate every GraphQL document passes before it runs, whichever way it came in
 //! (`POST /graphql`, `GET /graphql` or the WebSocket). It lives inside
-//! [`GraphqlSchema`](crate::GraphqlSchema), whose only ways to run a document go through
-//! [`Admission::admit`] first, so nothing can execute a document without passing it; each
-//! transport only says which it is.
+//! [`GraphqlSchema`](crate::GraphqlSchema), which keeps the async-graphql schema private and
+//! whose only ways to run a document go through [`Admission::admit`] first, so no transport
+//! can execute a document without passing it; each transport only says which it is.
 //!
 //! Why not an async-graphql extension: with any extension registered, async-graphql runs
 //! every field of every answer through the extension chain (a registry lookup and a boxed
@@ -20,7 +20,8 @@
 //! Then, on the parsed document (kept by its text with what the checks below found in it,
 //! see [`ParsedDocuments`]):
 //! 3. the operation to run is found by `operationName` (`malformed_request` if there is
-//!    none), and the transport must allow its type: GET runs queries (a mutation is
+//!    none, which is also the answer to a name sent with a document whose one operation is
+//!    anonymous), and the transport must allow its type: GET runs queries (a mutation is
 //!    `method_not_allowed`), POST queries and mutations, the WebSocket subscriptions only
 //!    (anything else is `operation_not_supported`);
 //! 4. how much it expands to: fragments may spread other fragments many times, and every
@@ -121,7 +122,8 @@ struct Parsed {
     document: ExecutableDocument,
     /// How many selections the fragments expand to, or why they cannot be expanded.
     expansion: Result<u64, Expansion>,
-    /// Whether any selection, through any fragment, is `__schema` or `__type`.
+    /// Whether a root field of any of its operations, through fragments, is `__schema` or
+    /// `__type` (the only fields that introspect the schema, and only on `Query`).
     introspects: bool,
 }
 
@@ -250,24 +252,30 @@ impl Admission {
     }
 
     /// Whether async-graphql ran `response`'s document (`true`) or refused it before it ran
-    /// (`false`), with its refusals given their codes.
+    /// (`false`), with every error given a code.
     ///
     /// What async-graphql refuses after the gate (its recursion, depth and complexity
-    /// limits, the validation rules, an unknown operation) it answers with no data and
-    /// errors that point at no field. Everything that goes wrong while a document runs is
-    /// a field error, which carries the path of its field: a root field's error has at
-    /// least that field's name, even when it nulls the whole of `data`. A test pins both.
+    /// limits, the validation rules) it answers with no data and errors that point at no
+    /// field. Everything that goes wrong while a document runs is a field error, which
+    /// carries the path of its field: a root field's error has at least that field's name,
+    /// even when it nulls the whole of `data`. A test pins both.
+    ///
+    /// The resolvers give their errors a code (`error::to_graphql`); one that async-graphql
+    /// raises itself while running (a variable used but not defined, say) has none, and is
+    /// `malformed_request`, as a refusal is.
     pub(crate) fn settle(response: &mut Response) -> bool {
         let refused = response.data == Value::Null
             && !response.errors.is_empty()
             && response.errors.iter().all(|error| error.path.is_empty());
-        if refused {
-            for error in &mut response.errors {
-                let code = refusal_code(&error.message);
-                let extensions = error.extensions.get_or_insert_with(Default::default);
-                if extensions.get("code").is_none() {
-                    extensions.set("code", code);
-                }
+        for error in &mut response.errors {
+            let code = if refused {
+                refusal_code(&error.message)
+            } else {
+                codes::MALFORMED_REQUEST
+            };
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", code);
             }
         }
         !refused
@@ -403,6 +411,25 @@ mod tests {
     }
 
     #[test]
+    fn an_operation_name_picks_a_named_operation_and_never_an_anonymous_one() {
+        let picked = |query: &str, name: Option<&str>| {
+            operation(&parse(query), name)
+                .map(|operation| operation.selection_set.node.items.len())
+                .map_err(|error| error.message)
+        };
+        assert_eq!(picked("{ a b }", None), Ok(2));
+        assert_eq!(
+            picked("{ a b }", Some("X")),
+            Err("the document has no operation named \"X\"".to_owned())
+        );
+        assert!(picked("{ a b }", Some("")).is_err());
+        assert_eq!(picked("query X { a }", Some("X")), Ok(1));
+        assert_eq!(picked("query X { a }", None), Ok(1));
+        assert!(picked("query X { a } query Y { a b }", None).is_err());
+        assert_eq!(picked("query X { a } query Y { a b }", Some("Y")), Ok(2));
+    }
+
+    #[test]
     fn a_subscription_has_exactly_one_root_field() {
         let check = |query: &str| {
             let document = parse(query);
@@ -444,6 +471,9 @@ mod tests {
             }
             async fn fails(&self) -> async_graphql::Result<i32> {
                 Err("no".into())
+            }
+            async fn echo(&self, n: Option<i32>) -> Option<i32> {
+                n
             }
         }
 
@@ -500,10 +530,18 @@ mod tests {
             );
         }
         // A root field that fails nulls the whole of `data` (it is not nullable), yet the
-        // document ran: its error points at its field and keeps no code of the gate's.
-        assert_eq!(settled("{ fails }").await, (true, None));
-        assert_eq!(settled("{ leaf fails }").await, (true, None));
+        // document ran: its error points at its field. Raised with no code (this schema's
+        // resolvers set none), it gets the generic one.
+        let ran = Some(codes::MALFORMED_REQUEST.to_owned());
+        assert_eq!(settled("{ fails }").await, (true, ran.clone()));
+        assert_eq!(settled("{ leaf fails }").await, (true, ran.clone()));
         assert_eq!(settled(&many(100)).await, (true, None));
+        // An error async-graphql raises while running (a variable that was never sent): the
+        // document ran, and the error has a code too.
+        assert_eq!(
+            settled("query($n: Int!) { leaf echo(n: $n) }").await,
+            (true, ran.clone())
+        );
     }
 
     #[test]

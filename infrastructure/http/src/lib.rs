@@ -42,7 +42,8 @@ use tower_http::{
 /// The largest request body accepted; larger ones get 413.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
-/// The request id header: taken from the client when sent, made otherwise, echoed always.
+/// The request id header: taken from the client when sent, made otherwise, and echoed on
+/// every answer that passes the shared layers (a CORS preflight is answered before them).
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The longest request id taken from a client, in bytes. The id goes into every log line
@@ -97,15 +98,17 @@ impl Default for HttpSettings {
 /// `routes` behind every shared layer, with `metrics` counting each request.
 ///
 /// The layers run in the order they are listed: the CORS check (when origins are
-/// configured), a client's request id checked and the request id set, then the span and
-/// metrics see every request, then a request past [`HttpSettings::in_flight`] is shed, then
-/// any bare error response becomes a problem, then the timeout, then the check of the
-/// announced body size, then the body limit that the extractors enforce while reading.
+/// configured; it answers a preflight itself), a client's request id checked and the
+/// request id set, then the span and metrics see every request that got this far, then a
+/// request past [`HttpSettings::in_flight`] is shed, then any bare error response becomes
+/// a problem, then the timeout, then the check of the announced body size, then the body
+/// limit that the extractors enforce while reading.
 ///
 /// They are composed into one stack and put on the router once. Each `Router::layer` call
 /// wraps every route in a boxed service of its own, and axum clones a route's whole
-/// service for every request at every boxed level, so ten layers added one by one cost
-/// some 70 boxed clones per request, where one stack of the same layers costs a handful.
+/// service for every request at every boxed level, so the nine layers of the default
+/// configuration, added one by one, cost some 70 boxed clones per request, where one
+/// stack of the same layers costs a handful.
 pub fn with_layers(routes: Router, settings: &HttpSettings, metrics: Arc<Metrics>) -> Router {
     let cors = (!settings.cors_allowed_origins.is_empty()).then(|| {
         CorsLayer::new()

@@ -247,6 +247,7 @@ async fn a_grpc_call_to_an_unknown_service_gets_a_grpc_status() {
         let request = Request::post(format!("{}{path}", server.base))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
+            .header("x-request-id", "unknown-service-call")
             .body(Full::new(Bytes::from_static(&[0, 0, 0, 0, 0])))
             .unwrap();
         let response = sender.send_request(request).await.unwrap();
@@ -254,6 +255,11 @@ async fn a_grpc_call_to_an_unknown_service_gets_a_grpc_status() {
             response.status(),
             200,
             "{path}: gRPC statuses travel in a 200"
+        );
+        assert_eq!(
+            response.headers()["x-request-id"],
+            "unknown-service-call",
+            "{path}: the caller's request id comes back"
         );
         let headers = response.headers().clone();
         let trailers = response

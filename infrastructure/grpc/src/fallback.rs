@@ -26,23 +26,32 @@ fn is_grpc(request: &Request) -> bool {
         .is_some_and(|v| v == "application/grpc" || v.starts_with("application/grpc+"))
 }
 
-/// Middleware for the whole listener: a gRPC call that no route took is answered as gRPC.
+/// Middleware for the whole listener: a gRPC call that no route took is answered as gRPC,
+/// with the request id the HTTP layers gave the answer it replaces.
 pub async fn unknown_services(request: Request, next: Next) -> Response {
-    let grpc = is_grpc(&request);
-    let path = request.uri().path().to_owned();
+    // Only a gRPC call needs its path again; every other request passes through untouched.
+    let grpc_path = is_grpc(&request).then(|| request.uri().path().to_owned());
     let response = next.run(request).await;
-    if grpc
-        && matches!(
-            response.status(),
-            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-        )
-    {
-        return refusal(
-            Code::Unimplemented,
-            grpc_codes::UNIMPLEMENTED,
-            format!("this server has no method {path}"),
-        )
-        .into_http::<Body>();
+    match grpc_path {
+        Some(path)
+            if matches!(
+                response.status(),
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+            ) =>
+        {
+            let mut answer = refusal(
+                Code::Unimplemented,
+                grpc_codes::UNIMPLEMENTED,
+                format!("this server has no method {path}"),
+            )
+            .into_http::<Body>();
+            if let Some(id) = response.headers().get(&driving_http::REQUEST_ID) {
+                answer
+                    .headers_mut()
+                    .insert(driving_http::REQUEST_ID, id.clone());
+            }
+            answer
+        }
+        _ => response,
     }
-    response
 }

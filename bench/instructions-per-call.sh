@@ -45,15 +45,8 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 300); do curl -sf $URL/healthz >/dev/null && break; sleep 0.2; done
 
-curl -sf -XPOST $URL/v1/users -H 'content-type: application/json' \
-  -d '{"email":"cpu@example.org","password":"cpu-password","display_name":"Cpu"}' >/dev/null
-TOKEN=$(curl -sf -XPOST $URL/v1/sessions -H 'content-type: application/json' \
-  -d '{"email":"cpu@example.org","password":"cpu-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-: >"$OUT/ids.txt"
-for n in $(seq 100); do
-  curl -sf -XPOST $URL/v1/todos -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
-    -d "{\"title\":\"cpu $n\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' >>"$OUT/ids.txt"
-done
+. "$ROOT/bench/seed-in-memory.sh"
+seed_in_memory
 
 measure() { # slug, label, then the load command, which prints a RESULT line with requests=
   local slug=$1 label=$2; shift 2

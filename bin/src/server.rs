@@ -1,9 +1,11 @@
-//! The HTTP server: binds, serves the REST adapter's router, and shuts down gracefully
-//! within a deadline.
+//! The HTTP server: binds, serves every protocol's routes on one listener, and shuts down
+//! gracefully within a deadline.
 
 use std::{
+    convert::Infallible,
     net::{IpAddr, SocketAddr},
     sync::Arc,
+    task::{self, Poll},
     time::Duration,
 };
 
@@ -12,7 +14,9 @@ use axum::{
     Router,
     body::Body,
     extract::ConnectInfo,
-    http::{HeaderMap, HeaderValue},
+    http::{HeaderMap, HeaderValue, Request},
+    response::Response,
+    routing::future::RouteFuture,
 };
 #[cfg(feature = "graphql")]
 use driving_graphql::GraphqlSettings;
@@ -30,7 +34,7 @@ use hyper_util::{
 use ipnet::IpNet;
 use tokio::{net::TcpListener, sync::Semaphore, task::JoinSet};
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
 use crate::{
     app::{Application, Jobs},
@@ -45,7 +49,7 @@ use crate::{
 #[derive(Debug)]
 pub struct Routes {
     /// Every protocol's routes.
-    pub router: Router,
+    pub router: Listener,
     /// Run it while serving; the server does.
     #[cfg(feature = "grpc")]
     pub health: ReadinessWatch,
@@ -58,9 +62,47 @@ pub struct Routes {
     connection_metrics: ConnectionMetrics,
 }
 
+/// The listener's service: a gRPC call goes to the gRPC routes, any other request to the
+/// HTTP ones (REST, GraphQL, the probes, the docs), by content type.
+///
+/// gRPC is not behind the shared HTTP layers (its errors are statuses, not problem
+/// documents), and a gRPC call must never fall through to REST's routes: a call to a
+/// service nobody serves gets the gRPC routes' UNIMPLEMENTED, not REST's 404. Telling the
+/// two apart once, here, keeps each protocol's routes and layers to itself, and costs a
+/// header lookup. (tower's `Steer` picks among any number of services, but clones a vector
+/// of them for every request; two routers need one `if`.)
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// REST and GraphQL, behind `driving_http::with_layers`.
+    http: Router,
+    /// The gRPC services, behind layers of their own.
+    #[cfg(feature = "grpc")]
+    grpc: Router,
+}
+
+impl Service<Request<Body>> for Listener {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = RouteFuture<Infallible>;
+
+    /// Both routers are always ready.
+    fn poll_ready(&mut self, _: &mut task::Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        #[cfg(feature = "grpc")]
+        if driving_grpc::is_grpc(&request) {
+            return self.grpc.call(request);
+        }
+        self.http.call(request)
+    }
+}
+
 /// Every protocol's routes over `app`: REST and GraphQL behind the shared HTTP layers,
-/// gRPC behind its own (its errors are statuses, not HTTP responses). Each is there when
-/// its feature is on (all are by default). The handler tests drive this router directly,
+/// gRPC behind its own (its errors are statuses, not HTTP responses), and the [`Listener`]
+/// that sends each request to one or the other. Each protocol is there when its feature is
+/// on (all are by default). The handler tests drive the listener's service directly,
 /// without a socket.
 ///
 /// # Errors
@@ -113,9 +155,9 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
             closing.clone(),
         ));
     }
-    let router = driving_http::with_layers(http, &settings, metrics);
+    let http = driving_http::with_layers(http, &settings, metrics);
     #[cfg(feature = "grpc")]
-    let (router, health) = {
+    let (grpc, health) = {
         let grpc = driving_grpc::router(
             app.use_cases.clone(),
             &GrpcSettings {
@@ -128,14 +170,15 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
             closing.clone(),
         )
         .context("cannot build the gRPC services")?;
-        // A gRPC call to a service nobody serves gets a gRPC status, not REST's 404.
-        let router = router
-            .merge(grpc.router)
-            .layer(axum::middleware::from_fn(driving_grpc::unknown_services));
-        (router, grpc.health)
+        (grpc.router, grpc.health)
     };
     #[cfg(not(feature = "grpc"))]
     drop(in_flight);
+    let router = Listener {
+        http,
+        #[cfg(feature = "grpc")]
+        grpc,
+    };
     Ok(Routes {
         router,
         #[cfg(feature = "grpc")]

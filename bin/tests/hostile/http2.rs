@@ -239,11 +239,18 @@ async fn two_million_bad_field_mask_paths_get_twenty_violations_and_a_count() {
 async fn a_grpc_call_to_an_unknown_service_gets_a_grpc_status() {
     let server = Server::start(&[]).await;
     let (mut sender, _connection) = h2_connect(server.addr).await;
-    for path in [
+    // Unknown services, and paths that are REST's or GraphQL's: a gRPC call never reaches
+    // their routes (a GET-only REST path used to answer with a stray `allow` header).
+    let paths = [
         "/todo.v1.Nope/Get",
         "/grpc.nope.v9.Nothing/Call",
         "/nothing",
-    ] {
+        "/v1/todos/0190a4f1-0000-7000-8000-000000000000",
+        "/v1/todos",
+        "/graphql",
+        "/healthz",
+    ];
+    for path in paths {
         let request = Request::post(format!("{}{path}", server.base))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
@@ -260,6 +267,10 @@ async fn a_grpc_call_to_an_unknown_service_gets_a_grpc_status() {
             response.headers()["x-request-id"],
             "unknown-service-call",
             "{path}: the caller's request id comes back"
+        );
+        assert!(
+            response.headers().get("allow").is_none(),
+            "{path}: no HTTP method list in a gRPC answer"
         );
         let headers = response.headers().clone();
         let trailers = response
@@ -279,15 +290,47 @@ async fn a_grpc_call_to_an_unknown_service_gets_a_grpc_status() {
             "unimplemented",
             "{path}"
         );
+        assert_eq!(
+            status.message(),
+            format!("this server has no method {path}"),
+            "{path}"
+        );
     }
-    // A plain HTTP request to an unknown path is still REST's 404 problem.
-    let response = server
+    // Plain HTTP to a path that is no route, or to a gRPC method's path, is REST's 404
+    // problem: only a gRPC call reaches the gRPC routes.
+    for path in ["/todo.v1.Nope/Get", "/todo.v1.TodoService/GetTodo"] {
+        let response = server
+            .client
+            .post(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+    }
+    // The calls were gRPC calls, and are counted as such, under the one label that
+    // invented paths get.
+    let metrics = server
         .client
-        .post(format!("{}/todo.v1.Nope/Get", server.base))
+        .get(format!("{}/metrics", server.base))
         .send()
         .await
+        .unwrap()
+        .text()
+        .await
         .unwrap();
-    assert_eq!(response.status(), 404);
+    let series = format!(
+        r#"grpc_server_handled_total{{grpc_service="unknown",grpc_method="unknown",grpc_code="UNIMPLEMENTED"}} {}"#,
+        paths.len()
+    );
+    assert!(
+        metrics.contains(&series),
+        "{series} missing from\n{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -8,11 +8,10 @@ pub mod server;
 use std::collections::HashMap;
 
 use axum::{
-    Router,
     body::Body,
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
-use backend::{Application, Config};
+use backend::{Application, Config, server::Listener};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -73,7 +72,7 @@ impl Reply {
 /// The router of an app, called without a socket.
 pub struct Api {
     pub app: Application,
-    router: Router,
+    router: Listener,
 }
 
 impl Api {

@@ -1,24 +1,25 @@
-//! What a gRPC client gets for a path nothing serves.
+//! Which requests are gRPC calls, and what a call gets for a method nobody serves.
 //!
-//! The listener's last resort is the REST adapter's fallback: an HTTP 404 problem document.
-//! A gRPC client cannot read that; it expects a `grpc-status`. An unknown method of a known
-//! service already gets one (tonic answers UNIMPLEMENTED); an unknown service never reaches
-//! tonic at all. So the fallback is chosen by content type: whatever a gRPC call gets as
-//! 404 or 405 from the routes becomes UNIMPLEMENTED, with the `unimplemented` reason.
+//! The listener sends every gRPC call to the gRPC routes and every other request to the
+//! HTTP ones, by content type ([`is_grpc`]). An unknown method of a known service already
+//! gets UNIMPLEMENTED from tonic; a call to a service nobody serves (or to a REST path) is
+//! answered by [`unknown_method`], the gRPC routes' fallback, with the same status and the
+//! `unimplemented` reason, never with REST's 404 problem document, which a gRPC client
+//! cannot read.
 
 use axum::{
     body::Body,
-    extract::Request,
-    http::{StatusCode, header},
-    middleware::Next,
+    http::{Request, Uri, header},
     response::Response,
 };
 use tonic::Code;
 
 use crate::status::{grpc_codes, refusal};
 
-/// Whether `request` is a gRPC call: `application/grpc`, or one of its `+codec` forms.
-fn is_grpc(request: &Request) -> bool {
+/// Whether `request` is a gRPC call: `application/grpc`, or one of its `+codec` forms
+/// (`application/grpc+proto`). gRPC-Web (`application/grpc-web`) is not: this server does
+/// not speak it, and such a request is HTTP like any other.
+pub fn is_grpc<B>(request: &Request<B>) -> bool {
     request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -26,32 +27,48 @@ fn is_grpc(request: &Request) -> bool {
         .is_some_and(|v| v == "application/grpc" || v.starts_with("application/grpc+"))
 }
 
-/// Middleware for the whole listener: a gRPC call that no route took is answered as gRPC,
-/// with the request id the HTTP layers gave the answer it replaces.
-pub async fn unknown_services(request: Request, next: Next) -> Response {
-    // Only a gRPC call needs its path again; every other request passes through untouched.
-    let grpc_path = is_grpc(&request).then(|| request.uri().path().to_owned());
-    let response = next.run(request).await;
-    match grpc_path {
-        Some(path)
-            if matches!(
-                response.status(),
-                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-            ) =>
-        {
-            let mut answer = refusal(
-                Code::Unimplemented,
-                grpc_codes::UNIMPLEMENTED,
-                format!("this server has no method {path}"),
-            )
-            .into_http::<Body>();
-            if let Some(id) = response.headers().get(&driving_http::REQUEST_ID) {
-                answer
-                    .headers_mut()
-                    .insert(driving_http::REQUEST_ID, id.clone());
-            }
-            answer
+/// The gRPC routes' fallback: UNIMPLEMENTED, naming the path that has no method.
+pub(crate) async fn unknown_method(uri: Uri) -> Response {
+    refusal(
+        Code::Unimplemented,
+        grpc_codes::UNIMPLEMENTED,
+        format!("this server has no method {}", uri.path()),
+    )
+    .into_http::<Body>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_type(content_type: &str) -> Request<()> {
+        Request::post("/todo.v1.TodoService/GetTodo")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(())
+            .unwrap()
+    }
+
+    #[test]
+    fn grpc_calls_are_told_by_their_content_type() {
+        for grpc in [
+            "application/grpc",
+            "application/grpc+proto",
+            "application/grpc+json",
+        ] {
+            assert!(is_grpc(&with_type(grpc)), "{grpc}");
         }
-        _ => response,
+        for other in [
+            "application/grpc-web",
+            "application/grpc-web+proto",
+            "application/json",
+            "application/grpcx",
+            "",
+        ] {
+            assert!(!is_grpc(&with_type(other)), "{other}");
+        }
+        let untyped = Request::post("/todo.v1.TodoService/GetTodo")
+            .body(())
+            .unwrap();
+        assert!(!is_grpc(&untyped));
     }
 }

@@ -12,7 +12,8 @@
 //! - [`status`]: the mapping to gRPC statuses with `google.rpc` error details.
 //! - `observe`: request ids, spans, the deadline, and metrics, for every call.
 //! - `health`: `grpc.health.v1.Health`, kept in step with readiness.
-//! - [`unknown_services`]: UNIMPLEMENTED for a gRPC call to a service nobody serves.
+//! - [`is_grpc`]: which requests are gRPC calls; the listener sends them here. A call to a
+//!   service nobody serves is answered UNIMPLEMENTED by this router's fallback.
 //!
 //! [`router`] returns an axum router, so gRPC is served on the same listener as the other
 //! protocols: one port, one set of probes, one shutdown.
@@ -41,7 +42,7 @@ pub mod status;
 mod todos;
 mod users;
 
-pub use fallback::unknown_services;
+pub use fallback::is_grpc;
 pub use health::ReadinessWatch;
 pub use observe::GrpcMetrics;
 pub use todos::TodoApi;
@@ -54,6 +55,7 @@ use application::UseCases;
 use axum::{Router, middleware};
 use prost::Message;
 use tonic::server::NamedService;
+use tower::ServiceBuilder;
 
 /// gRPC settings that come from configuration.
 #[derive(Debug, Clone)]
@@ -85,7 +87,8 @@ impl Default for GrpcSettings {
 #[derive(Debug)]
 pub struct Grpc {
     /// `/todo.v1.TodoService/*`, `/todo.v1.UserService/*`, health and reflection, each behind
-    /// the layers every call goes through.
+    /// the layers every call goes through, and UNIMPLEMENTED for any other path. The
+    /// listener sends it the gRPC calls only (see [`is_grpc`]).
     pub router: Router,
     /// Run it while serving (see [`ReadinessWatch::run`]).
     pub health: ReadinessWatch,
@@ -110,21 +113,21 @@ pub fn router(
     let users = UserServiceServer::new(UserApi::new(use_cases.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    // The API's services, behind the bearer-token check, and behind the in-flight limit
-    // (before anything else is spent on a call that will be shed).
-    let mut api = Router::new()
-        .route_service(&route(TodoServiceServer::<TodoApi>::NAME), todos)
-        .route_service(&route(UserServiceServer::<UserApi>::NAME), users)
+    // The API's services, each behind the in-flight limit (before anything else is spent
+    // on a call that will be shed), then the bearer-token check. The layers are put on each
+    // service rather than on the router: every `Router::layer` wraps each route in one more
+    // boxed service, which axum clones for every call.
+    let guard = ServiceBuilder::new()
+        .option_layer(
+            settings
+                .in_flight
+                .clone()
+                .map(|limit| middleware::from_fn_with_state(limit, observe::shed_load)),
+        )
         .layer(middleware::from_fn_with_state(
             use_cases.clone(),
             auth::authenticate,
         ));
-    if let Some(limit) = &settings.in_flight {
-        api = api.layer(middleware::from_fn_with_state(
-            limit.clone(),
-            observe::shed_load,
-        ));
-    }
 
     // Health and reflection are open to anyone, as infrastructure expects.
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -135,13 +138,24 @@ pub fn router(
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let router = api
+    // Every call, to a method the server has or not, is observed: one layer over all the
+    // routes and the fallback.
+    let router = Router::new()
+        .route_service(
+            &route(TodoServiceServer::<TodoApi>::NAME),
+            guard.service(todos),
+        )
+        .route_service(
+            &route(UserServiceServer::<UserApi>::NAME),
+            guard.service(users),
+        )
         .route_service(&route(service_name(&health)), health)
         .route_service(&route(service_name(&reflection_v1)), reflection_v1)
         .route_service(
             &route(service_name(&reflection_v1alpha)),
             reflection_v1alpha,
         )
+        .fallback(fallback::unknown_method)
         .layer(middleware::from_fn_with_state(
             observe::Observer {
                 metrics,

@@ -334,6 +334,35 @@ async fn a_grpc_call_to_an_unknown_service_gets_a_grpc_status() {
 }
 
 #[tokio::test]
+async fn a_grpc_media_type_in_any_case_or_with_parameters_is_a_grpc_call() {
+    let server = Server::start(&[]).await;
+    let (mut sender, _connection) = h2_connect(server.addr).await;
+    for content_type in [
+        "application/grpc",
+        "Application/GRPC; charset=utf-8",
+        "application/grpc+proto;charset=utf-8",
+    ] {
+        // Health's Check with an empty request: the whole server's status.
+        let request = Request::post(format!("{}/grpc.health.v1.Health/Check", server.base))
+            .header("content-type", content_type)
+            .header("te", "trailers")
+            .body(Full::new(Bytes::from_static(&[0, 0, 0, 0, 0])))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200, "{content_type}");
+        let trailers = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .trailers()
+            .cloned()
+            .unwrap_or_else(|| panic!("{content_type}: no trailers, so no answer message"));
+        assert_eq!(trailers["grpc-status"], "0", "{content_type}");
+    }
+}
+
+#[tokio::test]
 async fn a_client_that_shuts_its_window_holds_its_answers_no_longer_than_the_send_timeout() {
     let server =
         Server::start(&[("HTTP_SEND_TIMEOUT_SECS", "2"), ("HTTP_MAX_IN_FLIGHT", "4")]).await;

@@ -16,15 +16,26 @@ use tonic::Code;
 
 use crate::status::{grpc_codes, refusal};
 
-/// Whether `request` is a gRPC call: `application/grpc`, or one of its `+codec` forms
-/// (`application/grpc+proto`). gRPC-Web (`application/grpc-web`) is not: this server does
-/// not speak it, and such a request is HTTP like any other.
+/// Whether `request` is a gRPC call: its media type is `application/grpc`, or one of its
+/// `+codec` forms (`application/grpc+proto`), in any case and with any parameters
+/// (`application/grpc; charset=utf-8`), as media types may be written. gRPC-Web
+/// (`application/grpc-web`) is not: this server does not speak it, and such a request is
+/// HTTP like any other, as is one with no content type.
 pub fn is_grpc<B>(request: &Request<B>) -> bool {
-    request
+    const GRPC: &str = "application/grpc";
+    let Some(value) = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "application/grpc" || v.starts_with("application/grpc+"))
+    else {
+        return false;
+    };
+    let media_type = value.split(';').next().unwrap_or_default().trim();
+    // `get` rather than slicing: a value with a multi-byte character at the cut is not ours.
+    media_type
+        .get(..GRPC.len())
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(GRPC))
+        && matches!(media_type.as_bytes().get(GRPC.len()), None | Some(b'+'))
 }
 
 /// The gRPC routes' fallback: UNIMPLEMENTED, naming the path that has no method.
@@ -39,6 +50,8 @@ pub(crate) async fn unknown_method(uri: Uri) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     fn with_type(content_type: &str) -> Request<()> {
@@ -49,23 +62,42 @@ mod tests {
     }
 
     #[test]
-    fn grpc_calls_are_told_by_their_content_type() {
+    fn grpc_calls_are_told_by_their_media_type() {
         for grpc in [
             "application/grpc",
             "application/grpc+proto",
             "application/grpc+json",
+            "Application/GRPC",
+            "APPLICATION/GRPC+PROTO",
+            "application/grpc; charset=utf-8",
+            "application/grpc;charset=utf-8",
+            "application/grpc+proto; charset=utf-8",
+            "application/grpc ",
+            " application/grpc",
         ] {
-            assert!(is_grpc(&with_type(grpc)), "{grpc}");
+            assert!(is_grpc(&with_type(grpc)), "{grpc:?}");
         }
         for other in [
             "application/grpc-web",
             "application/grpc-web+proto",
+            "application/grpc-web; charset=utf-8",
             "application/json",
             "application/grpcx",
+            "application/grp",
+            "text/plain; application/grpc",
             "",
         ] {
-            assert!(!is_grpc(&with_type(other)), "{other}");
+            assert!(!is_grpc(&with_type(other)), "{other:?}");
         }
+        // Not UTF-8 at the cut (a header value of opaque bytes): not gRPC, and no panic.
+        let opaque = Request::post("/x")
+            .header(
+                header::CONTENT_TYPE,
+                HeaderValue::from_bytes(b"application/gr\xc3\xa9c").unwrap(),
+            )
+            .body(())
+            .unwrap();
+        assert!(!is_grpc(&opaque));
         let untyped = Request::post("/todo.v1.TodoService/GetTodo")
             .body(())
             .unwrap();

@@ -82,8 +82,8 @@ impl Default for GrpcSettings {
     }
 }
 
-/// What the adapter gives the composition root: the routes to merge into the listener's
-/// router, and the task that keeps health current.
+/// What the adapter gives the composition root: the router the listener sends gRPC calls
+/// to, and the task that keeps health current.
 #[derive(Debug)]
 pub struct Grpc {
     /// `/todo.v1.TodoService/*`, `/todo.v1.UserService/*`, health and reflection, each behind

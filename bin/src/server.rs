@@ -107,7 +107,8 @@ impl Service<Request<Body>> for Listener {
 ///
 /// # Errors
 /// When an allowed CORS origin is not a valid header value.
-// With no protocol at all, only the probes and `/metrics` are served, and `app` is unused.
+// With no protocol at all, `app` is unused. The probes and `/metrics` are REST routes, so
+// a build without `rest` serves neither (a gRPC-only build is probed by gRPC health).
 #[cfg_attr(
     not(any(feature = "rest", feature = "graphql", feature = "grpc")),
     allow(unused_variables)

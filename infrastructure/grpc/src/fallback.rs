@@ -31,7 +31,8 @@ pub fn is_grpc<B>(request: &Request<B>) -> bool {
         return false;
     };
     let media_type = value.split(';').next().unwrap_or_default().trim();
-    // `get` rather than slicing: a value with a multi-byte character at the cut is not ours.
+    // `get`, as a value may be shorter than the prefix (`to_str` admits visible ASCII only,
+    // so the cut is never inside a character).
     media_type
         .get(..GRPC.len())
         .is_some_and(|prefix| prefix.eq_ignore_ascii_case(GRPC))
@@ -89,7 +90,7 @@ mod tests {
         ] {
             assert!(!is_grpc(&with_type(other)), "{other:?}");
         }
-        // Not UTF-8 at the cut (a header value of opaque bytes): not gRPC, and no panic.
+        // Opaque bytes, not visible ASCII: not gRPC.
         let opaque = Request::post("/x")
             .header(
                 header::CONTENT_TYPE,

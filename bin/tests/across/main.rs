@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cancelled;
 mod client_cache;
 mod idempotency;
 mod live;

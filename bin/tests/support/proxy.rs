@@ -75,6 +75,11 @@ impl Proxy {
         self.frozen.send_replace(true);
     }
 
+    /// Forwards again after [`Proxy::freeze`], what was held first.
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
+    }
+
     /// The proxy's address.
     pub fn addr(&self) -> SocketAddr {
         self.addr

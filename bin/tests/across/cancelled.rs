@@ -5,14 +5,10 @@
 use std::time::Duration;
 
 use domain::{
-    event::{MessageId, OutboxMessage, TodoChange, TodoEvent},
-    ports::{TodoRepository, TodoWrite, UnitOfWork, UserRepository},
-    todo::{NewTodo, Tags, Title, Todo, TodoId},
+    ports::{UnitOfWork, UserRepository},
     user::{DisplayName, Email, PasswordHash, Role, User, UserId},
 };
-use driven_postgres::{
-    GroupCommitSettings, PgTodoRepository, PgUnitOfWork, PgUserRepository, PoolSettings,
-};
+use driven_postgres::{PgUnitOfWork, PgUserRepository, PoolSettings};
 use test_servers::TestDatabase;
 use uuid::Uuid;
 
@@ -41,17 +37,9 @@ async fn a_write_after_a_cancelled_begin_is_committed() {
     )
     .await
     .unwrap();
-    // Creates are written alone, in one statement each.
-    let unit_of_work = PgUnitOfWork::with_group_commit(
-        one.clone(),
-        GroupCommitSettings {
-            max_batch: 1,
-            ..GroupCommitSettings::default()
-        },
-    );
-    let owner = user();
-    PgUserRepository::new(one).insert(&owner).await.unwrap();
-    let others = PgTodoRepository::new(db.pool().clone());
+    let unit_of_work = PgUnitOfWork::new(one.clone());
+    let writer = PgUserRepository::new(one);
+    let others = PgUserRepository::new(db.pool().clone());
 
     for round in 0..3 {
         proxy.freeze();
@@ -63,30 +51,11 @@ async fn a_write_after_a_cancelled_begin_is_committed() {
         );
         proxy.thaw();
 
-        let new = NewTodo {
-            title: Title::new("written after a cancelled begin").unwrap(),
-            description: None,
-            due_date: None,
-            tags: Tags::default(),
-        };
-        let todo = Todo::create(
-            TodoId::from_uuid(Uuid::now_v7()),
-            owner.id,
-            new,
-            chrono::Utc::now(),
-        );
-        let event = OutboxMessage::TodoEvent(TodoEvent::of(
-            MessageId::from_uuid(Uuid::now_v7()),
-            chrono::Utc::now(),
-            &todo,
-            TodoChange::Created,
-        ));
-        unit_of_work
-            .write_todo(TodoWrite::Insert(todo.clone()), event, None)
-            .await
-            .unwrap();
+        // A write of its own, outside any transaction, on the pool's one connection.
+        let user = user();
+        writer.insert(&user).await.unwrap();
         assert!(
-            others.get(todo.id()).await.unwrap().is_some(),
+            others.get(user.id).await.unwrap().is_some(),
             "round {round}: a write answered as done is not committed"
         );
     }

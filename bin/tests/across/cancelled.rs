@@ -12,7 +12,7 @@ use driven_postgres::{PgUnitOfWork, PgUserRepository, PoolSettings};
 use test_servers::TestDatabase;
 use uuid::Uuid;
 
-use crate::support::proxy::Proxy;
+use crate::support::server::through_a_proxy;
 
 /// A cancelled `BEGIN`: the statement is on its way to Postgres when its caller goes away.
 /// If its connection went back to the pool inside the transaction that `BEGIN` opens, the
@@ -23,13 +23,9 @@ use crate::support::proxy::Proxy;
 #[tokio::test]
 async fn a_write_after_a_cancelled_begin_is_committed() {
     let db = TestDatabase::new().await;
-    let mut url = url::Url::parse(db.url()).unwrap();
-    let target = url.socket_addrs(|| Some(5432)).unwrap()[0];
-    let proxy = Proxy::start(target).await;
-    url.set_host(Some("127.0.0.1")).unwrap();
-    url.set_port(Some(proxy.addr().port())).unwrap();
+    let (url, proxy) = through_a_proxy(&db).await;
     let one = driven_postgres::connect(
-        url.as_str(),
+        &url,
         PoolSettings {
             max_connections: 1,
             ..PoolSettings::default()

@@ -42,12 +42,18 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
 /// Like [`spawn_app_with`], with Postgres reached through a [`Proxy`] that the test can cut.
 pub async fn spawn_app_behind_a_proxy(settings: &[(&str, &str)]) -> (TestApp, Proxy) {
     let db = TestDatabase::new().await;
+    let (url, proxy) = through_a_proxy(&db).await;
+    (start(db, &url, settings).await, proxy)
+}
+
+/// A URL of `db` that reaches it through a new [`Proxy`], and the proxy.
+pub async fn through_a_proxy(db: &TestDatabase) -> (String, Proxy) {
     let mut url = url::Url::parse(db.url()).unwrap();
     let target = url.socket_addrs(|| Some(5432)).unwrap()[0];
     let proxy = Proxy::start(target).await;
     url.set_host(Some("127.0.0.1")).unwrap();
     url.set_port(Some(proxy.addr().port())).unwrap();
-    (start(db, url.as_str(), settings).await, proxy)
+    (url.into(), proxy)
 }
 
 /// A second replica of a [`TestApp`]: the same database and Redis key space, its own

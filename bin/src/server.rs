@@ -22,7 +22,10 @@ use axum::{
 use driving_graphql::GraphqlSettings;
 #[cfg(feature = "grpc")]
 use driving_grpc::{GrpcMetrics, GrpcSettings, ReadinessWatch};
-use driving_http::{HttpSettings, InFlightLimit, Metrics};
+use driving_http::{
+    HttpSettings, InFlightLimit, Metrics,
+    operations::{Readiness, ReadinessCheck},
+};
 #[cfg(feature = "rest")]
 use driving_rest::ApiState;
 use hyper::body::Incoming;
@@ -107,12 +110,6 @@ impl Service<Request<Body>> for Listener {
 ///
 /// # Errors
 /// When an allowed CORS origin is not a valid header value.
-// With no protocol at all, `app` is unused. The probes and `/metrics` are REST routes, so
-// a build without `rest` serves neither (a gRPC-only build is probed by gRPC health).
-#[cfg_attr(
-    not(any(feature = "rest", feature = "graphql", feature = "grpc")),
-    allow(unused_variables)
-)]
 pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
     let mut metrics = Metrics::new();
     #[cfg(feature = "grpc")]
@@ -137,14 +134,13 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
         in_flight: in_flight.clone(),
     };
     let closing = CancellationToken::new();
+    // The probes and `/metrics` are the process's, so every build serves them, whichever
+    // protocols it has.
     #[cfg_attr(not(any(feature = "rest", feature = "graphql")), allow(unused_mut))]
-    let mut http = Router::new();
+    let mut http = driving_http::operations::router(readiness(app), metrics.clone());
     #[cfg(feature = "rest")]
     {
-        http = http.merge(driving_rest::router(ApiState::new(
-            app.use_cases.clone(),
-            metrics.clone(),
-        )));
+        http = http.merge(driving_rest::router(ApiState::new(app.use_cases.clone())));
     }
     #[cfg(feature = "graphql")]
     {
@@ -187,6 +183,18 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
         worker_metrics,
         closing,
         connection_metrics,
+    })
+}
+
+/// What `/readyz` reports: the readiness use case, which gRPC health reports too.
+fn readiness(app: &Application) -> ReadinessCheck {
+    let use_cases = app.use_cases.clone();
+    Arc::new(move || {
+        let use_cases = use_cases.clone();
+        Box::pin(async move {
+            let report = use_cases.readiness.execute().await;
+            Readiness::new(report.checks.iter().map(|check| (check.name, check.up)))
+        })
     })
 }
 
@@ -584,6 +592,53 @@ mod tests {
         assert_eq!(
             resolve("10.0.0.2", &["1.2.3.4, not-an-ip"], &proxies),
             "10.0.0.2"
+        );
+    }
+
+    /// The probes and `/metrics` are the process's, not REST's: CI runs this test in the
+    /// build of each protocol alone, and in the build with none.
+    #[tokio::test]
+    async fn every_build_serves_the_probes_and_metrics() {
+        use http_body_util::BodyExt;
+
+        let config = Config::from_vars(|_| None).unwrap();
+        let app = Application::build(&config).await.unwrap();
+        let listener = router(&app, &config).unwrap().router;
+        let get = |path: &'static str| {
+            let listener = listener.clone();
+            async move {
+                let request = Request::get(path).body(Body::empty()).unwrap();
+                let response = listener.oneshot(request).await.unwrap();
+                let status = response.status();
+                let content_type = response
+                    .headers()
+                    .get(axum::http::header::CONTENT_TYPE)
+                    .map(|value| value.to_str().unwrap().to_owned())
+                    .unwrap_or_default();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                (
+                    status,
+                    content_type,
+                    String::from_utf8(body.to_vec()).unwrap(),
+                )
+            }
+        };
+        let (status, _, _) = get("/healthz").await;
+        assert_eq!(status, 200);
+        // In memory there is no backing service to wait for.
+        let (status, content_type, body) = get("/readyz").await;
+        assert_eq!(
+            (status.as_u16(), content_type.as_str()),
+            (200, "application/json")
+        );
+        assert_eq!(body, r#"{"status":"ready","checks":{}}"#);
+        let (status, content_type, body) = get("/metrics").await;
+        assert_eq!(status, 200);
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        // The shared layers counted the two probes before.
+        assert!(
+            body.contains(r#"http_requests_total{method="GET",route="/readyz",status="200"} 1"#),
+            "{body}"
         );
     }
 }

@@ -126,20 +126,27 @@ fn every_variable_is_read() {
     assert_eq!(config.idempotency_key_ttl, Duration::from_secs(2 * 3600));
     assert_eq!(config.password_hash_concurrency, 3);
     assert_eq!(config.password_hash_max_wait, Duration::ZERO);
-    assert_eq!(config.graphql.max_depth, 4);
-    assert_eq!(config.graphql.max_complexity, 50);
-    assert_eq!(config.graphql.max_query_bytes, 100);
-    assert!(!config.graphql.introspection);
-    assert_eq!(config.graphql.ws_max_message_bytes, 200);
-    assert_eq!(config.graphql.ws_init_timeout, Duration::from_millis(300));
+    // A protocol's settings exist in the builds that have it.
+    #[cfg(feature = "graphql")]
+    {
+        assert_eq!(config.graphql.max_depth, 4);
+        assert_eq!(config.graphql.max_complexity, 50);
+        assert_eq!(config.graphql.max_query_bytes, 100);
+        assert!(!config.graphql.introspection);
+        assert_eq!(config.graphql.ws_max_message_bytes, 200);
+        assert_eq!(config.graphql.ws_init_timeout, Duration::from_millis(300));
+    }
     assert_eq!(config.http.max_connections, 9);
     assert_eq!(config.http.header_read_timeout, Duration::from_millis(400));
     assert_eq!(config.http.idle_timeout, Duration::from_secs(6));
     assert_eq!(config.http.send_timeout, Duration::from_secs(5));
     assert_eq!(config.http.keepalive_interval, Duration::from_secs(7));
     assert_eq!(config.http.keepalive_timeout, Duration::from_secs(8));
-    assert_eq!(config.grpc.max_message_bytes, 1024);
-    assert_eq!(config.grpc.health_interval, Duration::from_millis(250));
+    #[cfg(feature = "grpc")]
+    {
+        assert_eq!(config.grpc.max_message_bytes, 1024);
+        assert_eq!(config.grpc.health_interval, Duration::from_millis(250));
+    }
     assert_eq!(config.log_format, LogFormat::Json);
     assert_eq!(config.log_filter, "debug");
     let worker = &config.worker;

@@ -6,6 +6,7 @@
 //! - `limits`: the request timeout and the body limit.
 //! - `connections`: the [`ConnectionSlot`] a request's connection holds, which a WebSocket
 //!   keeps for as long as it lives.
+//! - [`operations`]: `/healthz`, `/readyz` and `/metrics`, which every build serves.
 //! - [`problem`]: RFC 9457 problem bodies, and the guarantee that every error response is
 //!   one, whoever made it.
 //! - [`browser_page_headers`] and [`strict_browser_page_headers`]: the security headers of
@@ -16,6 +17,7 @@
 mod connections;
 mod limits;
 mod observability;
+pub mod operations;
 mod pages;
 pub mod problem;
 

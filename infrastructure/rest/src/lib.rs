@@ -34,26 +34,24 @@ use axum::{
     Router,
     routing::{delete, get, post, put},
 };
-use driving_http::Metrics;
 
 /// What every handler can reach. Cheap to clone: everything is behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct ApiState {
     pub(crate) use_cases: Arc<UseCases>,
-    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl ApiState {
-    /// State over `use_cases`; `/metrics` renders `metrics`, which the shared layers record.
-    pub fn new(use_cases: Arc<UseCases>, metrics: Arc<Metrics>) -> Self {
-        Self { use_cases, metrics }
+    /// State over `use_cases`.
+    pub fn new(use_cases: Arc<UseCases>) -> Self {
+        Self { use_cases }
     }
 }
 
 /// Every REST route, with the fallbacks that answer unknown paths (404) and methods (405)
 /// with problems. Put it behind `driving_http::with_layers` to serve it.
 pub fn router(state: ApiState) -> Router {
-    use handlers::{health, todos, users};
+    use handlers::{todos, users};
 
     Router::new()
         .route("/v1/users", post(users::register).get(users::list))
@@ -74,9 +72,6 @@ pub fn router(state: ApiState) -> Router {
             "/v1/todos/{id}/tags/{tag}",
             put(todos::add_tag).delete(todos::remove_tag),
         )
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
-        .route("/metrics", get(health::metrics))
         .merge(openapi::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

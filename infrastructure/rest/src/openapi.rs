@@ -28,7 +28,9 @@ use crate::{ApiState, dto, handlers};
         handlers::todos::create, handlers::todos::list, handlers::todos::get, handlers::todos::update,
         handlers::todos::delete, handlers::todos::complete, handlers::todos::reopen,
         handlers::todos::add_tag, handlers::todos::remove_tag,
-        handlers::health::live, handlers::health::ready, handlers::health::metrics,
+        // Served on the same listener by every build, from the shared HTTP crate.
+        driving_http::operations::live, driving_http::operations::ready,
+        driving_http::operations::metrics_text,
     ),
     components(schemas(driving_http::Problem, driving_http::FieldError, dto::TodoResponse, dto::UserResponse)),
     modifiers(&BearerAuth, &SharedResponses),

@@ -1,6 +1,5 @@
 //! One function per route. Each parses, calls one use case, and builds the response.
 
-pub(crate) mod health;
 pub(crate) mod todos;
 pub(crate) mod users;
 

@@ -1,0 +1,134 @@
+//! The operations endpoints: liveness, readiness and metrics.
+//!
+//! They belong to the process, not to a protocol, so every build serves them on its
+//! listener, whichever protocols it has: a gRPC-only server is probed and scraped like any
+//! other. The composition root mounts [`router`] beside the protocols' routes, and REST's
+//! OpenAPI document describes these handlers, as the same listener serves them.
+//!
+//! This crate knows no use case, so readiness comes in as a [`ReadinessCheck`]: the
+//! composition root passes one that runs the readiness use case.
+
+use std::{collections::BTreeMap, fmt, future::Future, pin::Pin, sync::Arc};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::Metrics;
+
+/// The readiness report: each backing service and whether it answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `unavailable`.
+    status: &'static str,
+    /// Each configured service: `up` or `down`.
+    checks: BTreeMap<&'static str, &'static str>,
+}
+
+impl Readiness {
+    /// The report over each service's name and whether it answered: ready when all did.
+    pub fn new(checks: impl IntoIterator<Item = (&'static str, bool)>) -> Self {
+        let checks: BTreeMap<_, _> = checks
+            .into_iter()
+            .map(|(name, up)| (name, if up { "up" } else { "down" }))
+            .collect();
+        let ready = checks.values().all(|state| *state == "up");
+        Self {
+            status: if ready { "ready" } else { "unavailable" },
+            checks,
+        }
+    }
+
+    /// Whether every service answered.
+    pub fn is_ready(&self) -> bool {
+        self.status == "ready"
+    }
+}
+
+/// What `/readyz` runs: checks the backing services, and reports.
+pub type ReadinessCheck =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Readiness> + Send>> + Send + Sync>;
+
+/// The state of the operations routes.
+#[derive(Clone)]
+pub struct Operations {
+    readiness: ReadinessCheck,
+    metrics: Arc<Metrics>,
+}
+
+impl fmt::Debug for Operations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Operations").finish_non_exhaustive()
+    }
+}
+
+/// `/healthz`, `/readyz` and `/metrics`, over `readiness` and the `metrics` that the shared
+/// layers record.
+pub fn router(readiness: ReadinessCheck, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/healthz", get(live))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics_text))
+        .with_state(Operations { readiness, metrics })
+}
+
+/// Liveness: the process is running. Does no I/O, so a slow database never gets a live
+/// process restarted.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
+pub async fn live() -> StatusCode {
+    StatusCode::OK
+}
+
+/// Readiness: every configured backing service answers. 503 names the ones that do not.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Ready", body = Readiness),
+    (status = 503, description = "A backing service is down", body = Readiness),
+))]
+pub async fn ready(State(operations): State<Operations>) -> impl IntoResponse {
+    let report = (operations.readiness)().await;
+    let status = if report.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(report))
+}
+
+/// Request counts and latencies in Prometheus' text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
+pub async fn metrics_text(State(operations): State<Operations>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        operations.metrics.render(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_when_every_service_is_up() {
+        assert!(Readiness::new([("database", true), ("redis", true)]).is_ready());
+        assert!(Readiness::new([]).is_ready());
+        let down = Readiness::new([("database", true), ("redis", false)]);
+        assert!(!down.is_ready());
+        let json = serde_json::to_value(&down).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "status": "unavailable",
+                "checks": {"database": "up", "redis": "down"},
+            })
+        );
+    }
+}

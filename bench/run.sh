@@ -170,6 +170,15 @@ schema_anchor() { # rep
   printf '%s\twrite_path\ttransaction\t%s\t0\t0\t0\t0\t0\n%s\twrite_path\tstatement\t%s\t0\t0\t0\t0\t0\n' "$rep" "$tx" "$rep" "$cte" >>"$OUT/results.tsv"
   log "rep $rep pgbench todo + event: transaction $tx tps, one statement $cte tps"
 }
+statement_anchor() { # rep connections
+  [[ "create_c$2" =~ $BENCHES ]] || return 0
+  local rep=$1 conns=$2 base app
+  base=$(pgbench -n -M prepared -c "$conns" -j 1 -T "$DURATION" -d bench -f "$SHARED/pgbench/insert.sql" 2>/dev/null | awk '/^tps/{print $3}')
+  app=$(pgbench -n -M prepared -c "$conns" -j 1 -T "$DURATION" -d $APP_DB -f "$ROOT/bench/pgbench/insert_todo_cte.sql" 2>/dev/null | awk '/^tps/{print $3}')
+  clean_posts
+  printf '%s\tstatement_c%s\tbaseline\t%s\t0\t0\t0\t0\t0\n%s\tstatement_c%s\tapp\t%s\t0\t0\t0\t0\t0\n' "$rep" "$conns" "$base" "$rep" "$conns" "$app" >>"$OUT/results.tsv"
+  log "rep $rep pgbench at $conns connections: the bare insert $base tps, our todo + event $app tps"
+}
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { # url: the user + system CPU time, in clock ticks, of the server answering it
   awk '{print $14 + $15}' "/proc/${PID_OF[$1]}/stat"
@@ -242,6 +251,13 @@ for rep in $(seq "$REPS"); do
     clean_posts
   done
   [[ "create create_c1 create_c4" =~ $BENCHES ]] && nogroup_down
+  # The same creates' statements straight into each database, at the same connections
+  # (pgbench, no HTTP): how much of the gap at low concurrency is the database's, for the
+  # bare server's one row against our todo and its event (after the group commit-off app
+  # is gone, to keep within Postgres' connection limit).
+  for conns in 1 4; do
+    statement_anchor "$rep" "$conns"
+  done
   run "$rep" create_nolocal baseline $BASE "" "$ROUTE_LUA" post /todos
   clean_posts
   run "$rep" create_nolocal app $APP_NOLOCAL "$TOKEN" "$CREATE_LUA"
@@ -295,13 +311,16 @@ for bench, label in [("read_nocache", "GET /v1/todos/{id}, cache off"), ("read_c
     row = f"| {label} | {a:,.0f} | {b:,.0f} | **{ratio}** | {ap:.2f} | {bp:.2f} | {p99} | {cpu} | {errs(bench)} |" if b else f"| {label} | {a:,.0f} | – | {ratio} | {ap:.2f} | – | {p99} | {cpu} | {errs(bench)} |"
     print(row)
 print()
-print("| POST /v1/todos by connections | app req/s | baseline req/s | app ÷ baseline (target ≥ 1.0) | app p99 ms | baseline p99 ms | p99 app ÷ baseline (target ≤ 1.5) | group commit off req/s | on ÷ off | p99 on ÷ off | errors |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| POST /v1/todos by connections | app req/s | baseline req/s | app ÷ baseline (target ≥ 1.0) | app p99 ms | baseline p99 ms | p99 app ÷ baseline (target ≤ 1.5) | group commit off req/s | on ÷ off | p99 on ÷ off | the statements alone, pgbench: ours ÷ bare | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for bench, label in [("create_c1", "1 connection"), ("create_c4", "4 connections"), ("create", f"{sys.argv[2]} connections")]:
     a, b, o = (med(bench, t, "rps") for t in ("app", "baseline", "app_nogroup"))
     ap, bp, op = (med(bench, t, "p99_ms") for t in ("app", "baseline", "app_nogroup"))
+    statement = bench.replace("create", "statement")
+    sa, sb = med(statement, "app", "rps"), med(statement, "baseline", "rps")
+    alone = f"{sa / sb:.2f}" if sa and sb else "–"
     if a and b and o:
-        print(f"| {label} | {a:,.0f} | {b:,.0f} | **{a / b:.2f}** | {ap:.2f} | {bp:.2f} | **{ap / bp:.2f}** | {o:,.0f} | **{a / o:.2f}** | {ap / op:.2f} | {errs(bench)} |")
+        print(f"| {label} | {a:,.0f} | {b:,.0f} | **{a / b:.2f}** | {ap:.2f} | {bp:.2f} | **{ap / bp:.2f}** | {o:,.0f} | **{a / o:.2f}** | {ap / op:.2f} | {alone} | {errs(bench)} |")
 if med("graphql_nocache", "graphql", "rps") or med("graphql_cached", "graphql", "rps"):
     print()
     print("| GraphQL against REST, same app | GraphQL req/s | REST req/s | GraphQL ÷ REST | GraphQL p99 ms | REST p99 ms | p99 GraphQL ÷ REST | GraphQL CPU µs/req | REST CPU µs/req | CPU GraphQL ÷ REST (target ≤ 1.3) | errors |")

@@ -28,7 +28,7 @@ impl Readiness {
     }
 }
 
-/// Runs every readiness probe. What REST `/readyz` and gRPC health both report, so the two
+/// Runs every readiness probe. What the HTTP `/readyz` and gRPC health both report, so the two
 /// can never disagree and neither knows which servers exist.
 #[derive(Clone)]
 pub struct CheckReadiness {

@@ -76,7 +76,7 @@ pub struct Routes {
 /// of them for every request; two routers need one `if`.)
 #[derive(Debug, Clone)]
 pub struct Listener {
-    /// REST and GraphQL, behind `driving_http::with_layers`.
+    /// The probes and `/metrics`, REST and GraphQL, behind `driving_http::with_layers`.
     http: Router,
     /// The gRPC services, behind layers of their own.
     #[cfg(feature = "grpc")]

@@ -7,7 +7,7 @@ use crate::error::InfraError;
 /// One backing service a driven adapter talks to, which can say whether it is reachable.
 ///
 /// Each adapter that talks to a server implements this; the composition root collects
-/// them; the driving adapters (REST `/readyz`, gRPC health) report the checks without
+/// them; the driving side (the HTTP `/readyz`, gRPC health) reports the checks without
 /// knowing which servers exist. An adapter that needs no server (in memory) has none.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]

@@ -1,4 +1,4 @@
-//! `grpc.health.v1.Health`, following the same readiness checks as REST's `/readyz`.
+//! `grpc.health.v1.Health`, following the same readiness checks as the HTTP `/readyz`.
 //!
 //! tonic-health serves `Check` and `Watch` from statuses it holds; [`ReadinessWatch`] keeps
 //! them current by running the readiness use case every interval. So a load balancer that

@@ -33,12 +33,17 @@ pub struct Readiness {
 
 impl Readiness {
     /// The report over each service's name and whether it answered: ready when all did.
+    /// Readiness is decided over every check, before two of one name could be merged into
+    /// one entry, so it is what gRPC health decides from the same checks.
     pub fn new(checks: impl IntoIterator<Item = (&'static str, bool)>) -> Self {
+        let mut ready = true;
         let checks: BTreeMap<_, _> = checks
             .into_iter()
-            .map(|(name, up)| (name, if up { "up" } else { "down" }))
+            .map(|(name, up)| {
+                ready &= up;
+                (name, if up { "up" } else { "down" })
+            })
             .collect();
-        let ready = checks.values().all(|state| *state == "up");
         Self {
             status: if ready { "ready" } else { "unavailable" },
             checks,
@@ -122,6 +127,8 @@ mod tests {
         assert!(Readiness::new([]).is_ready());
         let down = Readiness::new([("database", true), ("redis", false)]);
         assert!(!down.is_ready());
+        // Two checks of one name: one entry, and not ready if either is down.
+        assert!(!Readiness::new([("redis", false), ("redis", true)]).is_ready());
         let json = serde_json::to_value(&down).unwrap();
         assert_eq!(
             json,

@@ -120,7 +120,10 @@ impl Application {
                 .context("cannot connect to Postgres (DATABASE_URL)")?;
                 tracing::info!(max_connections = db.max_connections, "storage: Postgres");
                 backends.postgres = Some(pool.clone());
-                probes.push(Arc::new(PgReadiness::new(pool.clone())));
+                probes.push(Arc::new(PgReadiness::new(
+                    pool.clone(),
+                    probe_patience(config),
+                )));
                 (
                     Arc::new(PgUserRepository::new(pool.clone())),
                     Arc::new(PgTodoRepository::new(pool.clone())),
@@ -176,7 +179,10 @@ impl Application {
                 tracing::info!(key_prefix = %r.key_prefix, "sessions, todo cache and events: Redis");
                 backends.redis = Some(manager.clone());
                 let rate_manager = manager.clone();
-                probes.push(Arc::new(RedisReadiness::new(manager.clone())));
+                probes.push(Arc::new(RedisReadiness::new(
+                    manager.clone(),
+                    probe_patience(config),
+                )));
                 // Sessions and cached todos are read on almost every request: with
                 // client-side caching, a second connection keeps what it read in memory
                 // and Redis tells it when a key changes.
@@ -335,6 +341,14 @@ impl Application {
             backends,
         })
     }
+}
+
+/// How long a readiness probe waits for its server before calling it down: half the
+/// request timeout, so that `/readyz` answers with its report (naming the server) before
+/// the request times out, and at most 2 s, as a server slower than that to a ping is not
+/// ready to serve.
+fn probe_patience(config: &Config) -> Duration {
+    (config.http.request_timeout / 2).min(Duration::from_secs(2))
 }
 
 /// At most `limit` a minute; 0 is no limit.

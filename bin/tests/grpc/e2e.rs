@@ -659,6 +659,8 @@ async fn health_follows_postgres_down_and_back() {
     let (app, proxy) = spawn_app_behind_a_proxy(&[
         ("GRPC_HEALTH_INTERVAL_MS", "100"),
         ("DATABASE_ACQUIRE_TIMEOUT_MS", "300"),
+        // A probe waits half of it at most.
+        ("HTTP_REQUEST_TIMEOUT_MS", "1000"),
     ])
     .await;
     let mut health = HealthClient::new(app.grpc().await);
@@ -711,6 +713,14 @@ async fn health_follows_postgres_down_and_back() {
         health.check(check("")).await.unwrap().into_inner().status(),
         ServingStatus::Serving
     );
+
+    // A server that hangs rather than refusing: without the probe's patience, the check
+    // would wait on its pooled connection for as long as TCP does, and health would keep
+    // saying SERVING meanwhile.
+    proxy.freeze();
+    until_watched(ServingStatus::NotServing).await;
+    proxy.thaw();
+    until_watched(ServingStatus::Serving).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::server::{authed, spawn_app, spawn_app_with};
+use support::server::{authed, spawn_app, spawn_app_behind_a_proxy, spawn_app_with};
 use tonic_types::StatusExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,6 +478,26 @@ async fn readiness_checks_postgres_and_redis() {
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["checks"], json!({"postgres": "up", "redis": "up"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_names_a_database_that_hangs_rather_than_timing_out() {
+    // A probe waits half the request timeout at most, so /readyz gets to answer with its
+    // report. Without that bound the ping waits for as long as TCP does, and the request
+    // ends in the 503 `timeout` problem, which names nothing.
+    let (app, proxy) = spawn_app_behind_a_proxy(&[("HTTP_REQUEST_TIMEOUT_MS", "2000")]).await;
+    let (status, _, _) = app.json(Method::GET, "/readyz", None, &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    proxy.freeze();
+    let (status, _, body) = app.json(Method::GET, "/readyz", None, &[], None).await;
+    proxy.thaw();
+
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        body,
+        json!({"status": "unavailable", "checks": {"postgres": "down", "redis": "up"}})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -197,7 +197,8 @@ async fn worker(config: &Config) -> anyhow::Result<()> {
     let Some(app) = unless_stopped(&shutdown, Application::build(config)).await? else {
         return Ok(());
     };
-    crate::worker::run_standalone(app.jobs.clone(), config.worker.clone(), shutdown).await?;
+    let worker = crate::worker::StandaloneWorker::bind(app.jobs.clone(), config).await?;
+    worker.run(shutdown).await?;
     app.close().await;
     Ok(())
 }

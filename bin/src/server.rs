@@ -222,12 +222,9 @@ pub fn graphql_settings(config: &Config) -> GraphqlSettings {
 pub struct HttpServer {
     listener: TcpListener,
     routes: Routes,
-    drain_timeout: Duration,
     /// The worker to run beside the server (`WORKER_IN_PROCESS`), with its settings.
     worker: Option<(Arc<Jobs>, WorkerConfig)>,
-    /// The proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
-    trusted_proxies: Arc<[IpNet]>,
-    /// The bounds on connections.
+    /// The bounds on connections, and the proxies whose `X-Forwarded-For` is believed.
     connections: HttpConfig,
 }
 
@@ -249,8 +246,6 @@ impl HttpServer {
         Ok(Self {
             listener,
             routes,
-            drain_timeout: config.http.drain_timeout,
-            trusted_proxies: config.http.trusted_proxies.clone().into(),
             connections: config.http.clone(),
             worker: config
                 .worker
@@ -268,20 +263,9 @@ impl HttpServer {
     }
 
     /// Serves until `shutdown` is cancelled; then stops accepting, asks every connection to
-    /// finish its in-flight requests (HTTP/1 closes after the current response; HTTP/2
-    /// sends GOAWAY), and closes whatever is still open when the drain timeout ends.
-    ///
-    /// This is hyper's connection loop written out, rather than `axum::serve`, for what
-    /// `axum::serve` cannot do:
-    /// - **a deadline**: `axum::serve` runs each connection as a task of its own that
-    ///   nothing can cancel, so a request stuck on a lock would outlive any deadline (and
-    ///   then hold a database connection while the pool is closed). Here every connection
-    ///   is a task in one [`JoinSet`], and aborting the set drops them all;
-    /// - **a cap** (`HTTP_MAX_CONNECTIONS`): past it, a new connection is closed at once,
-    ///   so the client learns it now and can try another replica, instead of waiting in
-    ///   the listen queue, and the process never runs out of file descriptors;
-    /// - **time limits** on each connection (see [`crate::connection`]) and HTTP/2
-    ///   keep-alive pings, which find peers that vanished without a FIN.
+    /// finish its in-flight requests, and closes whatever is still open when the drain
+    /// timeout ends (see [`serve`]). The in-process worker and gRPC health run beside it
+    /// and stop with it.
     ///
     /// # Errors
     /// None so far: accept errors (out of file descriptors, say) are logged and retried.
@@ -295,12 +279,10 @@ impl HttpServer {
                     health,
                     worker_metrics,
                     closing,
-                    connection_metrics: metrics,
+                    connection_metrics,
                 },
-            drain_timeout,
             worker,
-            trusted_proxies,
-            connections: limits,
+            connections,
         } = self;
         // The in-process worker stops with the server, and finishes its batch meanwhile.
         let worker = match (worker, worker_metrics) {
@@ -316,121 +298,15 @@ impl HttpServer {
         // from the moment it stops.
         #[cfg(feature = "grpc")]
         let health = tokio::spawn(health.run(shutdown.child_token()));
-        let slots = Arc::new(Semaphore::new(limits.max_connections));
-        let timeouts = ConnectionTimeouts {
-            header_read: limits.header_read_timeout,
-            idle: limits.idle_timeout,
-            send: limits.send_timeout,
-        };
-        let mut connections = JoinSet::new();
-        let mut builder = Builder::new(TokioExecutor::new());
-        // HTTP/2 gets pings that close a connection whose peer stopped answering. It does
-        // not offer WebSockets (extended CONNECT, RFC 8441): browsers open WebSockets over
-        // HTTP/1.1 (they never speak cleartext HTTP/2 to this server), and a WebSocket on
-        // an HTTP/2 stream would outlive its request, so the connection's watchdog would
-        // take the connection for idle under it. HTTP/1 gets no timer: hyper's header
-        // timeout would also close idle keep-alive connections, and the watchdog in
-        // `connection` times both apart.
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .keep_alive_interval(limits.keepalive_interval)
-            .keep_alive_timeout(limits.keepalive_timeout);
-        // Whether the last connection was refused for want of a slot: the warning is
-        // logged when that starts, not for every connection refused.
-        let mut full = false;
-
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                // Reap finished connections, so the set holds only live ones.
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(accepted) => accepted,
-                        Err(error) => {
-                            // Usually EMFILE: wait for connections to close rather than spin.
-                            tracing::warn!(%error, "cannot accept a connection");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            continue;
-                        }
-                    };
-                    let Ok(permit) = slots.clone().try_acquire_owned() else {
-                        metrics.refused();
-                        if !std::mem::replace(&mut full, true) {
-                            tracing::warn!(
-                                max_connections = limits.max_connections,
-                                "HTTP_MAX_CONNECTIONS are open; closing new connections at once"
-                            );
-                        }
-                        drop(stream);
-                        continue;
-                    };
-                    full = false;
-                    let slot = metrics.slot(permit);
-                    // Small responses go out at once rather than waiting for more to send.
-                    if let Err(error) = stream.set_nodelay(true) {
-                        tracing::debug!(%error, "cannot set TCP_NODELAY");
-                    }
-                    let activity = Activity::new();
-                    // Every request carries the client's address, for the limits counted by it
-                    // (the peer's, or the one a trusted proxy reports: see `client_address`),
-                    // and its connection's slot, which a WebSocket keeps. Its response counts
-                    // as in flight on the connection until it has been sent.
-                    let trusted = trusted_proxies.clone();
-                    let request_slot = slot.clone();
-                    let tracked = activity.clone();
-                    let service = router
-                        .clone()
-                        .map_request(move |request: axum::http::Request<Incoming>| {
-                            let mut request = request.map(Body::new);
-                            let client = client_address(peer.ip(), request.headers(), &trusted);
-                            let extensions = request.extensions_mut();
-                            extensions.insert(ConnectInfo(SocketAddr::new(client, peer.port())));
-                            extensions.insert(request_slot.clone());
-                            request
-                        })
-                        .map_future(move |response| {
-                            let in_flight = tracked.request_started();
-                            async move {
-                                let response: axum::response::Response = response.await?;
-                                Ok::<_, std::convert::Infallible>(
-                                    response.map(|body| Body::new(TrackedBody::new(body, in_flight))),
-                                )
-                            }
-                        });
-                    let io = TokioIo::new(WatchedIo::new(stream, activity.clone()));
-                    let connection = builder
-                        .serve_connection_with_upgrades(io, TowerToHyperService::new(service))
-                        .into_owned();
-                    let (shutdown, metrics) = (shutdown.clone(), metrics.clone());
-                    connections.spawn(async move {
-                        drive(connection, &activity, timeouts, &shutdown, &metrics).await;
-                        drop(slot);
-                    });
-                }
-            }
-        }
-
-        drop(listener);
-        // Live streams have no natural end: end them now, or the drain waits for its
-        // deadline whenever a client is watching.
-        closing.cancel();
-        tracing::info!(
-            open_connections = connections.len(),
-            "stopped accepting; draining"
-        );
-        // Each connection saw `shutdown` too, and is finishing its requests.
-        let drained = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(drain_timeout, drained).await.is_err() {
-            tracing::warn!(
-                drain_timeout_secs = drain_timeout.as_secs_f64(),
-                open_connections = connections.len(),
-                "requests still running after the drain timeout; closing their connections"
-            );
-            connections.abort_all();
-        }
-        while connections.join_next().await.is_some() {}
+        serve(
+            listener,
+            router,
+            connections,
+            connection_metrics,
+            shutdown,
+            closing,
+        )
+        .await;
         #[cfg(feature = "grpc")]
         if let Err(error) = health.await {
             tracing::warn!(%error, "the gRPC health task failed");
@@ -443,6 +319,158 @@ impl HttpServer {
         tracing::info!("HTTP server stopped");
         Ok(())
     }
+}
+
+/// Accepts connections on `listener` and serves `service` on each, within the bounds of
+/// `limits`, until `shutdown` is cancelled. Then it stops accepting, cancels `closing`
+/// (live streams have no natural end), asks every connection to finish its in-flight
+/// requests (HTTP/1 closes after the current response; HTTP/2 sends GOAWAY), and closes
+/// whatever is still open when `limits.drain_timeout` ends. Every listener of the process
+/// is served by it: the API's, and `backend worker`'s probes, which face the same clients.
+///
+/// This is hyper's connection loop written out, rather than `axum::serve`, for what
+/// `axum::serve` cannot do:
+/// - **a deadline**: `axum::serve` runs each connection as a task of its own that
+///   nothing can cancel, so a request stuck on a lock would outlive any deadline (and
+///   then hold a database connection while the pool is closed). Here every connection
+///   is a task in one [`JoinSet`], and aborting the set drops them all;
+/// - **a cap** (`HTTP_MAX_CONNECTIONS`): past it, a new connection is closed at once,
+///   so the client learns it now and can try another replica, instead of waiting in
+///   the listen queue, and the process never runs out of file descriptors;
+/// - **time limits** on each connection (see [`crate::connection`]) and HTTP/2
+///   keep-alive pings, which find peers that vanished without a FIN.
+///
+/// Accept errors (out of file descriptors, say) are logged and retried.
+pub(crate) async fn serve<S>(
+    listener: TcpListener,
+    service: S,
+    limits: HttpConfig,
+    metrics: ConnectionMetrics,
+    shutdown: CancellationToken,
+    closing: CancellationToken,
+) where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let trusted_proxies: Arc<[IpNet]> = limits.trusted_proxies.clone().into();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let timeouts = ConnectionTimeouts {
+        header_read: limits.header_read_timeout,
+        idle: limits.idle_timeout,
+        send: limits.send_timeout,
+    };
+    let mut connections = JoinSet::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/2 gets pings that close a connection whose peer stopped answering. It does
+    // not offer WebSockets (extended CONNECT, RFC 8441): browsers open WebSockets over
+    // HTTP/1.1 (they never speak cleartext HTTP/2 to this server), and a WebSocket on
+    // an HTTP/2 stream would outlive its request, so the connection's watchdog would
+    // take the connection for idle under it. HTTP/1 gets no timer: hyper's header
+    // timeout would also close idle keep-alive connections, and the watchdog in
+    // `connection` times both apart.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.keepalive_interval)
+        .keep_alive_timeout(limits.keepalive_timeout);
+    // Whether the last connection was refused for want of a slot: the warning is
+    // logged when that starts, not for every connection refused.
+    let mut full = false;
+
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            // Reap finished connections, so the set holds only live ones.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Usually EMFILE: wait for connections to close rather than spin.
+                        tracing::warn!(%error, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    metrics.refused();
+                    if !std::mem::replace(&mut full, true) {
+                        tracing::warn!(
+                            max_connections = limits.max_connections,
+                            "HTTP_MAX_CONNECTIONS are open; closing new connections at once"
+                        );
+                    }
+                    drop(stream);
+                    continue;
+                };
+                full = false;
+                let slot = metrics.slot(permit);
+                // Small responses go out at once rather than waiting for more to send.
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
+                let activity = Activity::new();
+                // Every request carries the client's address, for the limits counted by it
+                // (the peer's, or the one a trusted proxy reports: see `client_address`),
+                // and its connection's slot, which a WebSocket keeps. Its response counts
+                // as in flight on the connection until it has been sent.
+                let trusted = trusted_proxies.clone();
+                let request_slot = slot.clone();
+                let tracked = activity.clone();
+                let service = service
+                    .clone()
+                    .map_request(move |request: axum::http::Request<Incoming>| {
+                        let mut request = request.map(Body::new);
+                        let client = client_address(peer.ip(), request.headers(), &trusted);
+                        let extensions = request.extensions_mut();
+                        extensions.insert(ConnectInfo(SocketAddr::new(client, peer.port())));
+                        extensions.insert(request_slot.clone());
+                        request
+                    })
+                    .map_future(move |response| {
+                        let in_flight = tracked.request_started();
+                        async move {
+                            let response: axum::response::Response = response.await?;
+                            Ok::<_, std::convert::Infallible>(
+                                response.map(|body| Body::new(TrackedBody::new(body, in_flight))),
+                            )
+                        }
+                    });
+                let io = TokioIo::new(WatchedIo::new(stream, activity.clone()));
+                let connection = builder
+                    .serve_connection_with_upgrades(io, TowerToHyperService::new(service))
+                    .into_owned();
+                let (shutdown, metrics) = (shutdown.clone(), metrics.clone());
+                connections.spawn(async move {
+                    drive(connection, &activity, timeouts, &shutdown, &metrics).await;
+                    drop(slot);
+                });
+            }
+        }
+    }
+
+    drop(listener);
+    // Live streams have no natural end: end them now, or the drain waits for its
+    // deadline whenever a client is watching.
+    closing.cancel();
+    tracing::info!(
+        open_connections = connections.len(),
+        "stopped accepting; draining"
+    );
+    // Each connection saw `shutdown` too, and is finishing its requests.
+    let drained = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits.drain_timeout, drained)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            drain_timeout_secs = limits.drain_timeout.as_secs_f64(),
+            open_connections = connections.len(),
+            "requests still running after the drain timeout; closing their connections"
+        );
+        connections.abort_all();
+    }
+    while connections.join_next().await.is_some() {}
 }
 
 /// Serves one connection until it ends: gracefully when the server shuts down or the

@@ -19,6 +19,7 @@
 //! again when its lease ends.
 
 use std::{
+    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicI64, AtomicU64, Ordering},
@@ -28,18 +29,27 @@ use std::{
 
 use anyhow::Context;
 use application::jobs::{Delivery, JobOutcome};
-use axum::{Router, http::StatusCode, routing::get};
+use axum::Router;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use domain::event::JobKind;
+use driving_http::{
+    HttpSettings, Metrics,
+    operations::{Readiness, ReadinessCheck},
+};
 use prometheus_client::{
-    encoding::{EncodeLabelSet, text::encode},
+    encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::{app::Jobs, config::WorkerConfig};
+use crate::{
+    app::Jobs,
+    config::{Config, HttpConfig, WorkerConfig},
+    connection::ConnectionMetrics,
+    server,
+};
 
 /// How often the backlog gauges are refreshed.
 const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
@@ -345,71 +355,126 @@ async fn gauges(jobs: Arc<Jobs>, metrics: WorkerMetrics, shutdown: CancellationT
     }
 }
 
-/// `backend worker`: the worker, and its own probes and metrics on `settings.http_addr`.
+/// `backend worker`: the worker, and its own `/healthz`, `/readyz` and `/metrics` on
+/// `WORKER_HTTP_ADDR`, bound and not yet running.
 ///
-/// # Errors
-/// When the address cannot be bound.
-pub async fn run_standalone(
+/// Its listener is the API's in all but its routes: the same connection loop
+/// ([`server::serve`]), with the same bounds from the same `HTTP_*` settings (connections,
+/// header, idle and send timeouts, the drain), and the same shared layers (request ids, the
+/// request timeout, metrics, problem documents), so that a port meant for the orchestrator
+/// is no softer a target than the API's. Its routes are the operations routes, whose
+/// `/readyz` adds the delivery loop to the backing services.
+#[derive(Debug)]
+pub struct StandaloneWorker {
     jobs: Arc<Jobs>,
     settings: WorkerConfig,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let mut registry = Registry::default();
-    let metrics = WorkerMetrics::register(&mut registry);
-    let registry = Arc::new(registry);
-    let listener = TcpListener::bind(settings.http_addr)
-        .await
-        .with_context(|| format!("cannot listen on WORKER_HTTP_ADDR={}", settings.http_addr))?;
-    tracing::info!(addr = %listener.local_addr()?, "worker probes and metrics listening");
-    // Ready while the backing services answer and the delivery loop reached the queue
-    // lately (a stuck loop is not ready, whatever the services say).
-    let stale_after = TimeDelta::from_std(settings.poll_interval * 10 + Duration::from_secs(30))
-        .unwrap_or(TimeDelta::MAX);
-    let probes = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get({
-                let jobs = jobs.clone();
-                let metrics = metrics.clone();
-                move || async move {
-                    let report = jobs.readiness.execute().await;
-                    let looping = metrics.recently_ok(Utc::now(), stale_after);
-                    if report.is_ready() && looping {
-                        (StatusCode::OK, "ready")
-                    } else if !looping {
-                        (
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "the delivery loop has not reached the queue lately",
-                        )
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "a backing service is down")
-                    }
-                }
-            }),
-        )
-        .route(
-            "/metrics",
-            get(move || async move {
-                let mut text = String::new();
-                match encode(&mut text, &registry) {
-                    Ok(()) => (StatusCode::OK, text),
-                    Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, String::new()),
-                }
-            }),
+    metrics: WorkerMetrics,
+    listener: TcpListener,
+    routes: Router,
+    connections: HttpConfig,
+    connection_metrics: ConnectionMetrics,
+}
+
+impl StandaloneWorker {
+    /// Binds `WORKER_HTTP_ADDR` (port 0 picks a free port; see
+    /// [`StandaloneWorker::local_addr`]) and builds the probes over `jobs`.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn bind(jobs: Arc<Jobs>, config: &Config) -> anyhow::Result<Self> {
+        let settings = config.worker.clone();
+        let mut registry = Metrics::new();
+        let metrics = WorkerMetrics::register(registry.registry_mut());
+        let connection_metrics = ConnectionMetrics::register(registry.registry_mut());
+        let registry = Arc::new(registry);
+        let operations = driving_http::operations::router(
+            readiness(jobs.clone(), metrics.clone(), stale_after(&settings)),
+            registry.clone(),
         );
-    let http_shutdown = shutdown.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, probes)
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
+        // The probes are never shed: no in-flight limit.
+        let layers = HttpSettings {
+            request_timeout: config.http.request_timeout,
+            cors_allowed_origins: Vec::new(),
+            in_flight: None,
+        };
+        let routes = driving_http::with_layers(operations, &layers, registry);
+        let listener = TcpListener::bind(settings.http_addr)
             .await
-    });
-    run(jobs, settings, metrics, shutdown).await;
-    match http.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(error).context("the worker's HTTP listener failed"),
-        Err(error) => Err(error).context("the worker's HTTP listener panicked"),
+            .with_context(|| format!("cannot listen on WORKER_HTTP_ADDR={}", settings.http_addr))?;
+        Ok(Self {
+            jobs,
+            settings,
+            metrics,
+            listener,
+            routes,
+            connections: config.http.clone(),
+            connection_metrics,
+        })
     }
+
+    /// The address the probes listen on.
+    ///
+    /// # Errors
+    /// When the operating system cannot say (practically never for a bound socket).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Runs the worker's loops and serves the probes until `shutdown` is cancelled; returns
+    /// once both have stopped.
+    ///
+    /// # Errors
+    /// When the listener's task panicked.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Self {
+            jobs,
+            settings,
+            metrics,
+            listener,
+            routes,
+            connections,
+            connection_metrics,
+        } = self;
+        tracing::info!(addr = %listener.local_addr()?, "worker probes and metrics listening");
+        let http = tokio::spawn(server::serve(
+            listener,
+            routes,
+            connections,
+            connection_metrics,
+            shutdown.clone(),
+            CancellationToken::new(),
+        ));
+        run(jobs, settings, metrics, shutdown).await;
+        http.await.context("the worker's HTTP listener panicked")
+    }
+}
+
+/// How long the delivery loop may go without reaching the queue before the worker is not
+/// ready: ten poll intervals and half a minute, so a slow claim is not taken for a stuck
+/// loop.
+fn stale_after(settings: &WorkerConfig) -> TimeDelta {
+    TimeDelta::from_std(settings.poll_interval * 10 + Duration::from_secs(30))
+        .unwrap_or(TimeDelta::MAX)
+}
+
+/// What the worker's `/readyz` reports: the backing services, as the API's does, and
+/// `delivery`, up while the delivery loop reached the queue lately. A stuck loop is not
+/// ready, whatever the services say.
+fn readiness(jobs: Arc<Jobs>, metrics: WorkerMetrics, stale_after: TimeDelta) -> ReadinessCheck {
+    Arc::new(move || {
+        let (jobs, metrics) = (jobs.clone(), metrics.clone());
+        Box::pin(async move {
+            let report = jobs.readiness.execute().await;
+            let looping = metrics.recently_ok(Utc::now(), stale_after);
+            Readiness::new(
+                report
+                    .checks
+                    .iter()
+                    .map(|check| (check.name, check.up))
+                    .chain([("delivery", looping)]),
+            )
+        })
+    })
 }
 
 #[cfg(test)]

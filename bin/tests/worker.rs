@@ -26,7 +26,7 @@ use prometheus_client::registry::Registry;
 use redis::AsyncCommands;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{config, proxy::Proxy, server::spawn_app_with};
+use support::{closed_within, config, proxy::Proxy, server::spawn_app_with};
 use test_servers::{TestDatabase, TestRedis};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -975,4 +975,190 @@ async fn dead_jobs_are_listed_and_requeued_from_the_command_line() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("no dead job"));
     let listed = String::from_utf8(cli(&["jobs", "dead"]).stdout).unwrap();
     assert_eq!(listed.trim(), "no dead jobs");
+}
+
+/// `backend worker`'s listener and loops over `db` (through `database_url`) and `redis`,
+/// with `extra` settings, on a free port: its address, and the token that stops it.
+async fn standalone_worker(
+    database_url: &str,
+    redis: &TestRedis,
+    extra: &[(&str, &str)],
+) -> (
+    std::net::SocketAddr,
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let mut vars = vec![
+        ("DATABASE_URL", database_url),
+        ("REDIS_URL", redis.url()),
+        ("REDIS_KEY_PREFIX", redis.key_prefix()),
+        ("WORKER_HTTP_ADDR", "127.0.0.1:0"),
+    ];
+    vars.extend_from_slice(extra);
+    let config = config(&vars);
+    let app = Application::build(&config).await.unwrap();
+    let worker = worker::StandaloneWorker::bind(app.jobs.clone(), &config)
+        .await
+        .unwrap();
+    let addr = worker.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(worker.run(shutdown.clone()));
+    (addr, shutdown, running)
+}
+
+#[tokio::test]
+async fn the_workers_readiness_names_each_service_and_the_delivery_loop() {
+    let db = TestDatabase::new().await;
+    let redis = TestRedis::new().await;
+    let (url, proxy) = support::server::through_a_proxy(&db).await;
+    // Probes wait half the request timeout at most: 1 s here.
+    let (addr, shutdown, running) =
+        standalone_worker(&url, &redis, &[("HTTP_REQUEST_TIMEOUT_MS", "2000")]).await;
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("http://{addr}{path}")).send();
+
+    assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert!(ready.headers().contains_key("x-request-id"));
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({"status": "ready", "checks": {"delivery": "up", "postgres": "up", "redis": "up"}})
+    );
+
+    // A database that hangs is named, rather than the probe waiting for as long as TCP does.
+    proxy.freeze();
+    let unready = get("/readyz").await.unwrap();
+    proxy.thaw();
+    assert_eq!(unready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        unready.json::<Value>().await.unwrap(),
+        json!({"status": "unavailable", "checks": {"delivery": "up", "postgres": "down", "redis": "up"}})
+    );
+
+    let metrics = get("/metrics").await.unwrap();
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let metrics = metrics.text().await.unwrap();
+    for series in [
+        "outbox_backlog ",
+        r#"jobs_total{kind="reminder",outcome="done"}"#,
+        r#"http_requests_total{method="GET",route="/readyz",status="503"} 1"#,
+        "http_open_connections ",
+    ] {
+        assert!(metrics.contains(series), "{series} missing from {metrics}");
+    }
+    // Anything else is REST's problem document, as on the API's listener.
+    let unknown = get("/v1/todos").await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        unknown.headers()["content-type"],
+        "application/problem+json"
+    );
+
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+}
+
+/// A GET of `path` on `stream`, and its whole answer, which must be a 200 of at most 64 KiB
+/// ending in `end`.
+async fn get_on(stream: &mut tokio::net::TcpStream, path: &str, end: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: worker\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 16 * 1024];
+    while !String::from_utf8_lossy(&answer).ends_with(end) && answer.len() < 64 * 1024 {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(n > 0, "closed mid-answer");
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+}
+
+#[tokio::test]
+async fn the_workers_listener_has_the_apis_bounds_on_connections() {
+    let db = TestDatabase::new().await;
+    let redis = TestRedis::new().await;
+    let (addr, shutdown, running) = standalone_worker(
+        db.url(),
+        &redis,
+        &[
+            ("HTTP_HEADER_READ_TIMEOUT_MS", "300"),
+            ("HTTP_MAX_CONNECTIONS", "2"),
+        ],
+    )
+    .await;
+    let connect = || tokio::net::TcpStream::connect(addr);
+
+    // A connection that sends nothing, and one that sends its head a byte at a time, are
+    // dropped after the header timeout, and give their places back.
+    let mut silent = connect().await.unwrap();
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(5)).await,
+        "a silent connection stayed open"
+    );
+    let mut slow = connect().await.unwrap();
+    let trickle = {
+        use tokio::io::AsyncWriteExt;
+        let (mut reader, mut writer) = slow.split();
+        let trickle = async {
+            for byte in b"GET /healthz HTTP/1.1\r\nx-padding: ".iter().cycle() {
+                if writer.write_all(&[*byte]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let closed = async {
+            let mut buffer = [0u8; 64];
+            use tokio::io::AsyncReadExt;
+            let _ = reader.read(&mut buffer).await;
+        };
+        tokio::time::timeout(Duration::from_secs(5), async {
+            tokio::select! {
+                () = trickle => false,
+                () = closed => true,
+            }
+        })
+        .await
+    };
+    assert_eq!(trickle, Ok(true), "a slow client kept its connection");
+
+    // Two connections served and kept open fill the cap: a third is closed at once, and
+    // counted.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect().await.unwrap();
+        get_on(&mut stream, "/healthz", "\r\n\r\n").await;
+        held.push(stream);
+    }
+    let mut refused = connect().await.unwrap();
+    assert!(
+        closed_within(&mut refused, Duration::from_secs(5)).await,
+        "a third connection was kept"
+    );
+    let metrics = get_on(&mut held[0], "/metrics", "# EOF\n").await;
+    assert!(
+        metrics.contains("http_connections_refused_total 1"),
+        "the refusal is counted: {metrics}"
+    );
+    assert!(
+        metrics.contains(r#"http_connections_closed_total{reason="header_read"} 2"#),
+        "the two slow connections are counted: {metrics}"
+    );
+
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
 }

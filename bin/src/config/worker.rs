@@ -51,7 +51,8 @@ pub struct WorkerConfig {
     /// ends. Shorter than the orchestrator's grace period (30 s in the manifests).
     #[arg(id = "WORKER_DRAIN_TIMEOUT_SECS", long, default_value = "20", value_parser = seconds(0))]
     pub drain_timeout: Duration,
-    /// Where `backend worker` serves `/healthz`, `/readyz` and `/metrics`.
+    /// Where `backend worker` serves `/healthz`, `/readyz` and `/metrics`, within the same
+    /// `HTTP_*` bounds as the API's listener (connections, timeouts, the drain).
     #[arg(id = "WORKER_HTTP_ADDR", long, default_value = "127.0.0.1:9090", value_parser = parsed::<SocketAddr>)]
     pub http_addr: SocketAddr,
     /// Delivered jobs older than this are deleted. At least 24, so that a reminder's

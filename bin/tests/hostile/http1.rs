@@ -12,23 +12,7 @@ use tokio::{
     time::timeout,
 };
 
-use crate::{Server, graphql_code, nested_list_query};
-
-/// Whether the server closes `stream` within `within`: reading gives its end (or a reset)
-/// rather than waiting. Whatever the server sends first (an answer) is read past.
-async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
-    let mut buffer = [0u8; 4096];
-    timeout(within, async {
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await
-    .is_ok()
-}
+use crate::{Server, graphql_code, nested_list_query, support::closed_within};
 
 /// Sends a GET of `/healthz` on `stream` and reads its answer.
 async fn get_healthz(stream: &mut TcpStream) {

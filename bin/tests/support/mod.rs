@@ -16,6 +16,26 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+/// Whether the server closes `stream` within `within`: reading gives its end (or a reset)
+/// rather than waiting. Whatever the server sends first (an answer) is read past.
+pub async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
 /// A configuration from `vars` alone, ignoring the process environment.
 pub fn config(vars: &[(&str, &str)]) -> Config {
     let map: HashMap<String, String> = vars

@@ -358,12 +358,13 @@ async fn gauges(jobs: Arc<Jobs>, metrics: WorkerMetrics, shutdown: CancellationT
 /// `backend worker`: the worker, and its own `/healthz`, `/readyz` and `/metrics` on
 /// `WORKER_HTTP_ADDR`, bound and not yet running.
 ///
-/// Its listener is the API's in all but its routes: the same connection loop
-/// ([`server::serve`]), with the same bounds from the same `HTTP_*` settings (connections,
-/// header, idle and send timeouts, the drain), and the same shared layers (request ids, the
-/// request timeout, metrics, problem documents), so that a port meant for the orchestrator
-/// is no softer a target than the API's. Its routes are the operations routes, whose
-/// `/readyz` adds the delivery loop to the backing services.
+/// Its listener is served by the API's connection loop ([`server::serve`]), with the same
+/// time bounds from the same `HTTP_*` settings (header, idle and send timeouts, the drain)
+/// and a connection cap of its own (`WORKER_HTTP_MAX_CONNECTIONS`), behind the shared
+/// layers (request ids, the request timeout, metrics, problem documents), so that a port
+/// meant for the orchestrator is no softer a target than the API's. It has no CORS and no
+/// in-flight limit: no browser calls it, and the probes are never shed. Its routes are the
+/// operations routes, whose `/readyz` adds the delivery loop to the backing services.
 #[derive(Debug)]
 pub struct StandaloneWorker {
     jobs: Arc<Jobs>,
@@ -407,7 +408,10 @@ impl StandaloneWorker {
             metrics,
             listener,
             routes,
-            connections: config.http.clone(),
+            connections: HttpConfig {
+                max_connections: config.worker.http_max_connections,
+                ..config.http.clone()
+            },
             connection_metrics,
         })
     }
@@ -421,10 +425,11 @@ impl StandaloneWorker {
     }
 
     /// Runs the worker's loops and serves the probes until `shutdown` is cancelled; returns
-    /// once both have stopped.
+    /// once both have stopped: the delivery in hand within `WORKER_DRAIN_TIMEOUT_SECS`, the
+    /// probes' connections within `HTTP_DRAIN_TIMEOUT_SECS`, side by side.
     ///
     /// # Errors
-    /// When the listener's task panicked.
+    /// When the listener's address cannot be read, or its task panicked.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self {
             jobs,

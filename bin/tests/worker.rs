@@ -1088,7 +1088,7 @@ async fn get_on(stream: &mut tokio::net::TcpStream, path: &str, end: &str) -> St
 }
 
 #[tokio::test]
-async fn the_workers_listener_has_the_apis_bounds_on_connections() {
+async fn the_workers_listener_bounds_its_connections() {
     let db = TestDatabase::new().await;
     let redis = TestRedis::new().await;
     let (addr, shutdown, running) = standalone_worker(
@@ -1096,7 +1096,7 @@ async fn the_workers_listener_has_the_apis_bounds_on_connections() {
         &redis,
         &[
             ("HTTP_HEADER_READ_TIMEOUT_MS", "300"),
-            ("HTTP_MAX_CONNECTIONS", "2"),
+            ("WORKER_HTTP_MAX_CONNECTIONS", "2"),
         ],
     )
     .await;

@@ -52,9 +52,16 @@ pub struct WorkerConfig {
     #[arg(id = "WORKER_DRAIN_TIMEOUT_SECS", long, default_value = "20", value_parser = seconds(0))]
     pub drain_timeout: Duration,
     /// Where `backend worker` serves `/healthz`, `/readyz` and `/metrics`, within the same
-    /// `HTTP_*` bounds as the API's listener (connections, timeouts, the drain).
+    /// `HTTP_*` time bounds as the API's listener (header, idle and send timeouts, the
+    /// drain).
     #[arg(id = "WORKER_HTTP_ADDR", long, default_value = "127.0.0.1:9090", value_parser = parsed::<SocketAddr>)]
     pub http_addr: SocketAddr,
+    /// Connections open at once on `WORKER_HTTP_ADDR`; past it a new one is closed at once.
+    /// Its clients are the orchestrator's probes and a metrics scraper, so it is small: each
+    /// open connection costs some 20 KB, and the API's `HTTP_MAX_CONNECTIONS` would let a
+    /// neighbour hold more memory than the worker's pod has.
+    #[arg(id = "WORKER_HTTP_MAX_CONNECTIONS", long, default_value = "64", value_parser = at_least(1usize))]
+    pub http_max_connections: usize,
     /// Delivered jobs older than this are deleted. At least 24, so that a reminder's
     /// dedupe key outlives its window.
     #[arg(id = "OUTBOX_RETENTION_HOURS", long, default_value = "168", value_parser = hours(24))]

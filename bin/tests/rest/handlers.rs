@@ -817,6 +817,23 @@ async fn request_ids_are_echoed_or_made_and_put_in_error_bodies() {
         replaced.problem(StatusCode::UNAUTHORIZED, "unauthenticated")["request_id"],
         id.as_str()
     );
+    // So is one that a plain-text log line would split: a space or a tab.
+    for spaced in ["trace me", "trace\tme"] {
+        let replaced = api
+            .call(
+                Method::GET,
+                "/healthz",
+                None,
+                &[("x-request-id", spaced)],
+                None,
+            )
+            .await;
+        let id = replaced.header("x-request-id").unwrap();
+        assert!(
+            uuid::Uuid::parse_str(id).is_ok(),
+            "{spaced:?} kept as {id:?}"
+        );
+    }
     let longest = "x".repeat(driving_http::MAX_REQUEST_ID_BYTES);
     let kept = api
         .call(

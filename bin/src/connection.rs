@@ -475,7 +475,8 @@ impl ConnectionMetrics {
         );
         registry.register(
             "http_connections_refused",
-            "Connections closed at once because HTTP_MAX_CONNECTIONS were open",
+            "Connections closed at once because the listener's cap (HTTP_MAX_CONNECTIONS; \
+             WORKER_HTTP_MAX_CONNECTIONS on the worker's) was reached",
             metrics.refused.clone(),
         );
         registry.register(

@@ -396,8 +396,9 @@ pub(crate) async fn serve<S>(
                     metrics.refused();
                     if !std::mem::replace(&mut full, true) {
                         tracing::warn!(
+                            addr = ?listener.local_addr().ok(),
                             max_connections = limits.max_connections,
-                            "HTTP_MAX_CONNECTIONS are open; closing new connections at once"
+                            "the listener's connection cap is reached; closing new connections at once"
                         );
                     }
                     drop(stream);

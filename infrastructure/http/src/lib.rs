@@ -56,12 +56,10 @@ pub const MAX_REQUEST_ID_BYTES: usize = 128;
 /// The client's request id in `value`, if it is one this service keeps (see
 /// [`MAX_REQUEST_ID_BYTES`]).
 pub fn usable_request_id(value: &HeaderValue) -> Option<&str> {
+    // Visible ASCII only: `to_str` lets a space and a tab through, which would split the id
+    // in a plain-text log line.
     value.to_str().ok().filter(|v| {
-        !v.is_empty()
-                && v.len() <= MAX_REQUEST_ID_BYTES
-                // Visible ASCII only: `to_str` lets a space and a tab through, which would
-                // split the id in a plain-text log line.
-                && v.bytes().all(|b| b.is_ascii_graphic())
+        !v.is_empty() && v.len() <= MAX_REQUEST_ID_BYTES && v.bytes().all(|b| b.is_ascii_graphic())
     })
 }
 

@@ -234,6 +234,16 @@ impl Activity {
         RequestInFlight(self.clone())
     }
 
+    /// Restarts the idle clock of a connection with no request in progress, so that a
+    /// shorter idle limit (the drain's) runs from now rather than from when it went idle.
+    /// A request that starts meanwhile is not affected: while one is in flight, only
+    /// the send clock counts, whatever the state says.
+    pub(crate) fn restart_idle_clock(&self) {
+        if self.state.load(Ordering::Acquire) == IDLE {
+            self.enter(IDLE);
+        }
+    }
+
     /// What the watchdog waits for now, and until when: while busy, only a response the
     /// client takes nothing of.
     fn deadline(&self, timeouts: ConnectionTimeouts) -> Option<(Instant, Expired)> {
@@ -632,6 +642,27 @@ mod tests {
         );
         activity.write_blocked(false);
         assert_eq!(activity.deadline(TIMEOUTS), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn restarting_the_idle_clock_moves_only_an_idle_connections_deadline() {
+        let activity = Activity::new();
+        // Still waiting for its first request: the header clock is not touched.
+        let opened = Instant::now();
+        tokio::time::advance(Duration::from_millis(100)).await;
+        activity.restart_idle_clock();
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((opened + TIMEOUTS.header_read, Expired::HeaderRead))
+        );
+        drop(activity.request_started());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let restarted = Instant::now();
+        activity.restart_idle_clock();
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((restarted + TIMEOUTS.idle, Expired::Idle))
+        );
     }
 
     #[test]

@@ -478,6 +478,12 @@ pub(crate) async fn serve<S>(
 /// connection has been idle too long; at once when it overstays the header timeout (it
 /// has no request in progress then, so nothing is cut short) or the send timeout (its
 /// client has stopped taking what it asked for).
+///
+/// The watchdog keeps running through the server's drain, so the drain waits only for
+/// requests in progress: a connection that is still sending a request's head, or that
+/// has had nothing in progress for the header timeout since the drain began (an HTTP/2
+/// peer that does not answer the ping that ends its graceful close, say), is closed
+/// rather than left to hold shutdown until the drain timeout.
 async fn drive<C>(
     connection: C,
     activity: &Activity,
@@ -493,8 +499,10 @@ async fn drive<C>(
     tokio::pin!(watchdog);
     // Asked to finish (on shutdown, or when idle)...
     let mut graceful = false;
-    // ...and, when idle, given the header timeout again to do so. On shutdown the server's
-    // drain timeout is the bound.
+    // ...on shutdown, with the watchdog still running...
+    let mut draining = false;
+    // ...and, when idle, given the header timeout again to do so. (On shutdown the server's
+    // drain timeout is the bound, and the watchdog ends what has nothing in progress.)
     let mut give_up: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
@@ -507,9 +515,18 @@ async fn drive<C>(
             }
             () = shutdown.cancelled(), if !graceful => {
                 graceful = true;
+                draining = true;
                 connection.as_mut().graceful_shutdown();
+                // An HTTP/1 connection with nothing in progress has closed by now; an
+                // HTTP/2 one has sent GOAWAY and waits for its peer's answer. It gets the
+                // header timeout for that, from now.
+                activity.restart_idle_clock();
+                watchdog.set(activity.watch(ConnectionTimeouts {
+                    idle: timeouts.idle.min(timeouts.header_read),
+                    ..timeouts
+                }));
             }
-            expired = &mut watchdog, if !graceful => {
+            expired = &mut watchdog, if give_up.is_none() => {
                 metrics.expired(expired);
                 match expired {
                     Expired::HeaderRead => {
@@ -520,6 +537,11 @@ async fn drive<C>(
                     // would wait on the same client.
                     Expired::SendStalled => {
                         tracing::debug!("closing a connection whose client takes none of its responses");
+                        return;
+                    }
+                    // Already asked to finish, and with nothing in progress it has not.
+                    Expired::Idle if draining => {
+                        tracing::debug!("closing a connection that did not finish closing in the drain");
                         return;
                     }
                     Expired::Idle => {

@@ -256,6 +256,61 @@ async fn connections_that_send_nothing_or_send_their_head_slowly_are_closed() {
 }
 
 #[tokio::test]
+async fn the_drain_waits_for_requests_not_for_heads_half_sent_or_peers_that_never_answer() {
+    let mut server = Server::start(&[
+        ("HTTP_HEADER_READ_TIMEOUT_MS", "500"),
+        ("HTTP_DRAIN_TIMEOUT_SECS", "60"),
+    ])
+    .await;
+    // A socket opened and never written to.
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    // A head cut short before the bytes that tell HTTP/1.1 from HTTP/2...
+    let mut undecided = TcpStream::connect(server.addr).await.unwrap();
+    undecided.write_all(b"GET /he").await.unwrap();
+    // ...and one half sent past them.
+    let mut half_sent = TcpStream::connect(server.addr).await.unwrap();
+    half_sent
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\nx-never-ends: ")
+        .await
+        .unwrap();
+    // An HTTP/2 peer that opens properly and then never answers anything, so the ping
+    // that ends a graceful close (RFC 9113, section 6.8) goes unanswered.
+    let mut mute_h2 = TcpStream::connect(server.addr).await.unwrap();
+    mute_h2
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let mut frame = [0u8; 9];
+    timeout(Duration::from_secs(5), mute_h2.read_exact(&mut frame))
+        .await
+        .expect("the server's first frame")
+        .unwrap();
+    assert_eq!(
+        frame[3], 0x4,
+        "HTTP/2 spoken: the server's SETTINGS come first"
+    );
+
+    // Shut down before any of them overstays the header timeout: none has a request in
+    // progress, so nothing is left for the drain to wait for once that timeout is up.
+    let took = server.stop(Duration::from_secs(10)).await;
+    assert!(
+        took < Duration::from_secs(5),
+        "the drain took {took:?}, held by connections with no request in progress"
+    );
+    for (name, stream) in [
+        ("silent", &mut silent),
+        ("undecided", &mut undecided),
+        ("half-sent", &mut half_sent),
+        ("mute HTTP/2", &mut mute_h2),
+    ] {
+        assert!(
+            closed_within(stream, Duration::from_secs(1)).await,
+            "the {name} connection outlived the server"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_keep_alive_connection_is_served_while_used_and_closed_once_idle() {
     let server = Server::start(&[
         ("HTTP_IDLE_TIMEOUT_SECS", "1"),

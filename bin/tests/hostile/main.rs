@@ -26,6 +26,7 @@ use std::{net::SocketAddr, time::Duration};
 use backend::{Application, server::HttpServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
 /// The real server on an ephemeral port, in memory, with `settings` changed.
@@ -35,6 +36,7 @@ pub struct Server {
     pub base: String,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Server {
@@ -46,13 +48,27 @@ impl Server {
         let server = HttpServer::bind(&app, &config).await.unwrap();
         let addr = server.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        tokio::spawn(server.run(shutdown.clone()));
+        let running = tokio::spawn(server.run(shutdown.clone()));
         Self {
             addr,
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             shutdown,
+            running,
         }
+    }
+
+    /// Shuts the server down as SIGTERM does, and fails unless it has stopped within
+    /// `within`: how long it took.
+    pub async fn stop(&mut self, within: Duration) -> Duration {
+        let started = tokio::time::Instant::now();
+        self.shutdown.cancel();
+        timeout(within, &mut self.running)
+            .await
+            .unwrap_or_else(|_| panic!("the server still runs {within:?} after shutdown began"))
+            .unwrap()
+            .unwrap();
+        started.elapsed()
     }
 
     /// Fails unless the server still answers, on a new connection.

@@ -136,7 +136,6 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
     let closing = CancellationToken::new();
     // The probes and `/metrics` are the process's, so every build serves them, whichever
     // protocols it has.
-    #[cfg_attr(not(any(feature = "rest", feature = "graphql")), allow(unused_mut))]
     let mut http = driving_http::operations::router(readiness(app), metrics.clone());
     #[cfg(feature = "rest")]
     {
@@ -151,6 +150,11 @@ pub fn router(app: &Application, config: &Config) -> anyhow::Result<Routes> {
             &graphql,
             closing.clone(),
         ));
+    }
+    // REST answers unknown paths itself; without it, the same problem comes from here.
+    #[cfg(not(feature = "rest"))]
+    {
+        http = http.fallback(driving_http::operations::no_such_route);
     }
     let http = driving_http::with_layers(http, &settings, metrics);
     #[cfg(feature = "grpc")]
@@ -685,11 +689,31 @@ mod tests {
         assert_eq!(body, r#"{"status":"ready","checks":{}}"#);
         let (status, content_type, body) = get("/metrics").await;
         assert_eq!(status, 200);
-        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        // OpenMetrics, as the body is: `# EOF` ends it.
+        assert_eq!(
+            content_type,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        );
+        assert!(body.ends_with("# EOF\n"), "{body}");
         // The shared layers counted the two probes before.
         assert!(
             body.contains(r#"http_requests_total{method="GET",route="/readyz",status="200"} 1"#),
             "{body}"
+        );
+        // A path nothing serves: the same problem, whichever protocols are built in.
+        let (status, content_type, body) = get("/no/such/path").await;
+        assert_eq!(
+            (status.as_u16(), content_type.as_str()),
+            (404, "application/problem+json")
+        );
+        let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (&problem["code"], &problem["detail"]),
+            (
+                &serde_json::json!("not_found"),
+                &serde_json::json!("no such route")
+            ),
+            "{problem}"
         );
     }
 }

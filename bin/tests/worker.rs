@@ -1037,11 +1037,9 @@ async fn the_workers_readiness_names_each_service_and_the_delivery_loop() {
     );
 
     let metrics = get("/metrics").await.unwrap();
-    assert!(
-        metrics.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
+    assert_eq!(
+        metrics.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     let metrics = metrics.text().await.unwrap();
     for series in [

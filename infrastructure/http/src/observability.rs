@@ -20,6 +20,8 @@ use prometheus_client::{
 use std::sync::Arc;
 use tracing::Instrument;
 
+use crate::operations;
+
 tokio::task_local! {
     /// The id of the request being handled, so that error bodies can carry it without every
     /// handler passing it along.
@@ -87,7 +89,7 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The metrics in Prometheus' text format.
+    /// The metrics in the OpenMetrics text format (see [`crate::operations::OPENMETRICS`]).
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -148,12 +150,15 @@ pub(crate) async fn observe(
 
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
+    let latency_ms = elapsed.as_secs_f64() * 1e3;
     span.in_scope(|| {
-        tracing::info!(
-            status,
-            latency_ms = elapsed.as_secs_f64() * 1e3,
-            "request finished"
-        )
+        // The orchestrator's probes and the scraper call every few seconds, for the life
+        // of the process: their answers are news only when something is wrong.
+        if operations::is_routine(&route, status) {
+            tracing::debug!(status, latency_ms, "request finished");
+        } else {
+            tracing::info!(status, latency_ms, "request finished");
+        }
     });
     metrics.record(
         RequestLabels {
@@ -179,5 +184,79 @@ fn method_label(method: &Method) -> &'static str {
         Method::CONNECT => "CONNECT",
         Method::TRACE => "TRACE",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::{Arc, Mutex};
+
+    use axum::{Router, body::Body, http::Request, routing::get};
+    use tower::ServiceExt;
+
+    use crate::{HttpSettings, Metrics, operations, with_layers};
+
+    /// The level of each "request finished" line logged while `requests` are served.
+    async fn finished_levels(requests: &[&str], ready: bool) -> Vec<String> {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer({
+                let lines = lines.clone();
+                move || Captured(lines.clone())
+            })
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        let metrics = Arc::new(Metrics::new());
+        let readiness: operations::ReadinessCheck = Arc::new(move || {
+            Box::pin(async move { operations::Readiness::new([("postgres", ready)]) })
+        });
+        let routes = Router::new()
+            .route("/v1/todos", get(|| async { "[]" }))
+            .merge(operations::router(readiness, metrics.clone()));
+        let app = with_layers(routes, &HttpSettings::default(), metrics);
+        for path in requests {
+            let request = Request::get(*path).body(Body::empty()).unwrap();
+            app.clone().oneshot(request).await.unwrap();
+        }
+        let lines = lines.lock().unwrap();
+        String::from_utf8_lossy(&lines)
+            .lines()
+            .filter_map(|line| {
+                let line: serde_json::Value = serde_json::from_str(line).unwrap();
+                (line["fields"]["message"] == "request finished")
+                    .then(|| line["level"].as_str().unwrap().to_owned())
+            })
+            .collect()
+    }
+
+    #[derive(Clone)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn probes_and_scrapes_that_succeed_are_logged_at_debug_and_everything_else_at_info() {
+        let levels = finished_levels(
+            &["/healthz", "/readyz", "/metrics", "/v1/todos", "/nope"],
+            true,
+        )
+        .await;
+        assert_eq!(levels, ["DEBUG", "DEBUG", "DEBUG", "INFO", "INFO"]);
+        // A probe that fails is news.
+        assert_eq!(finished_levels(&["/readyz"], false).await, ["INFO"]);
     }
 }

@@ -83,6 +83,18 @@ pub fn router(readiness: ReadinessCheck, metrics: Arc<Metrics>) -> Router {
         .with_state(Operations { readiness, metrics })
 }
 
+/// The answer to a path no route serves, for a listener without REST, whose own fallback
+/// says the same: the shared layers make it a `not_found` problem with this detail.
+pub async fn no_such_route() -> (StatusCode, &'static str) {
+    (StatusCode::NOT_FOUND, "no such route")
+}
+
+/// Whether a request to `route` answered with `status` is routine: a probe or a scrape
+/// that succeeded. The orchestrator and the scraper send them every few seconds.
+pub(crate) fn is_routine(route: &str, status: u16) -> bool {
+    matches!(route, "/healthz" | "/readyz" | "/metrics") && status < 400
+}
+
 /// Liveness: the process is running. Does no I/O, so a slow database never gets a live
 /// process restarted.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
@@ -105,14 +117,17 @@ pub async fn ready(State(operations): State<Operations>) -> impl IntoResponse {
     (status, Json(report))
 }
 
-/// Request counts and latencies in Prometheus' text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
+/// The media type of what [`Metrics::render`] writes: OpenMetrics 1.0, which Prometheus
+/// scrapes. It must be named as such: read as Prometheus' older text format
+/// (`text/plain; version=0.0.4`), a counter declared as `x` whose samples are `x_total`
+/// would lose its type.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Request counts and latencies in the OpenMetrics text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics", responses((status = 200, description = "Prometheus metrics, in the OpenMetrics 1.0 text format", content_type = "application/openmetrics-text")))]
 pub async fn metrics_text(State(operations): State<Operations>) -> impl IntoResponse {
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, OPENMETRICS)],
         operations.metrics.render(),
     )
 }

@@ -38,7 +38,7 @@ use std::{
 
 use axum::body::Body;
 use driving_http::ConnectionSlot;
-use hyper::body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::{Body as HttpBody, Bytes, Frame, SizeHint};
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family, gauge::Gauge},
@@ -170,6 +170,8 @@ impl Activity {
             }
         } else if self.write_blocked_since_ms.load(Ordering::Acquire) != NEVER {
             self.write_blocked_since_ms.store(NEVER, Ordering::Release);
+            // An idle clock may count again.
+            self.changed.notify_one();
         }
     }
 
@@ -260,7 +262,11 @@ impl Activity {
             AWAITING_FIRST | READING_HEAD => {
                 Some((since + timeouts.header_read, Expired::HeaderRead))
             }
-            IDLE => Some((since + timeouts.idle, Expired::Idle)),
+            // Not idle while the socket refuses what is left to send (the end of a
+            // response that hyper holds): the send clock runs instead.
+            IDLE if self.write_blocked_since_ms.load(Ordering::Acquire) == NEVER => {
+                Some((since + timeouts.idle, Expired::Idle))
+            }
             _ => None,
         };
         match (send, other) {
@@ -278,12 +284,15 @@ impl Activity {
             changed.as_mut().enable();
             match self.deadline(timeouts) {
                 None => changed.await,
-                Some((at, expired)) => {
+                Some((at, _)) => {
                     tokio::select! {
                         () = tokio::time::sleep_until(at) => {
-                            // A change in the same instant wins: look again.
-                            if self.deadline(timeouts).is_some_and(|(now_at, _)| now_at <= Instant::now()) {
-                                return expired;
+                            // A change in the same instant wins: look again, and name the
+                            // deadline that is due now.
+                            if let Some((now_at, now_expired)) = self.deadline(timeouts)
+                                && now_at <= Instant::now()
+                            {
+                                return now_expired;
                             }
                         }
                         () = changed => {}
@@ -319,6 +328,14 @@ impl Drop for RequestInFlight {
     }
 }
 
+/// The most of a response handed to hyper at once. hyper asks a body for more only when
+/// it can send more (its HTTP/1 write queue has room, or the HTTP/2 stream has window), so
+/// handing over a large response in pieces keeps its request counted as in flight until
+/// little of it is left to send. In one piece, a megabyte for a slow reader would leave the
+/// connection looking idle (and, in the drain, closed) while hyper still held most of it.
+/// HTTP/2's default frame size.
+const CHUNK_BYTES: usize = 16 * 1024;
+
 /// A response body that keeps its request counted as in flight until it is dropped (once
 /// sent in full, or when the client goes away), and runs its send clock.
 ///
@@ -327,10 +344,14 @@ impl Drop for RequestInFlight {
 /// client. From its creation, and from each frame it hands over, until hyper asks for the
 /// next one, it is the client's: hyper asks only once the client has taken (or made room
 /// for) what it had. An HTTP/2 client that shuts its window, or any client that stops
-/// reading, leaves the clock running until the send timeout ends the connection.
+/// reading, leaves the clock running until the send timeout ends the connection. Data is
+/// handed over at most [`CHUNK_BYTES`] at a time, so that hyper's asking follows the
+/// client's reading.
 #[derive(Debug)]
 pub(crate) struct TrackedBody {
     body: Body,
+    /// What is left of a data frame larger than [`CHUNK_BYTES`].
+    rest: Bytes,
     id: u64,
     request: RequestInFlight,
 }
@@ -339,7 +360,20 @@ impl TrackedBody {
     pub(crate) fn new(body: Body, request: RequestInFlight) -> Self {
         let id = request.0.response_id();
         request.0.response_waits(id);
-        Self { body, id, request }
+        Self {
+            body,
+            rest: Bytes::new(),
+            id,
+            request,
+        }
+    }
+
+    /// The next piece of `data`, keeping what is past it for the next poll.
+    fn piece(&mut self, mut data: Bytes) -> Bytes {
+        if data.len() > CHUNK_BYTES {
+            self.rest = data.split_off(CHUNK_BYTES);
+        }
+        data
     }
 }
 
@@ -350,28 +384,46 @@ impl Drop for TrackedBody {
 }
 
 impl HttpBody for TrackedBody {
-    type Data = <Body as HttpBody>::Data;
+    type Data = Bytes;
     type Error = <Body as HttpBody>::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
-        let activity = &self.request.0;
-        activity.response_taken(self.id);
+        let this = &mut *self;
+        this.request.0.response_taken(this.id);
+        let polled = if this.rest.is_empty() {
+            match Pin::new(&mut this.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => Poll::Ready(Some(Ok(Frame::data(this.piece(data))))),
+                    Err(frame) => Poll::Ready(Some(Ok(frame))),
+                },
+                other => other,
+            }
+        } else {
+            let rest = std::mem::take(&mut this.rest);
+            Poll::Ready(Some(Ok(Frame::data(this.piece(rest)))))
+        };
         if let Poll::Ready(Some(Ok(_))) = &polled {
-            activity.response_waits(self.id);
+            this.request.0.response_waits(this.id);
         }
         polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.rest.is_empty() && self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        let hint = self.body.size_hint();
+        let rest = self.rest.len() as u64;
+        let mut total = SizeHint::new();
+        if let Some(upper) = hint.upper() {
+            total.set_upper(upper + rest);
+        }
+        total.set_lower(hint.lower() + rest);
+        total
     }
 }
 
@@ -625,6 +677,54 @@ mod tests {
         // Gone: nothing waits.
         drop(body);
         assert_eq!(activity.deadline(TIMEOUTS).unwrap().1, Expired::Idle);
+    }
+
+    #[tokio::test]
+    async fn a_large_response_is_handed_over_in_pieces_and_stays_in_flight_until_the_last() {
+        use http_body_util::BodyExt;
+
+        let activity = Activity::new();
+        let whole: Vec<u8> = (0..40 * 1024).map(|i| (i % 251) as u8).collect();
+        let mut body = TrackedBody::new(Body::from(whole.clone()), activity.request_started());
+        // hyper reads the length from the hint before the first frame.
+        assert_eq!(body.size_hint().exact(), Some(40 * 1024));
+        let mut pieces = Vec::new();
+        let mut sent = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap();
+            pieces.push(data.len());
+            sent.extend_from_slice(&data);
+            // Until the body ends, its request is in flight: the connection is not idle.
+            assert_eq!(activity.in_flight.load(Ordering::Acquire), 1);
+            assert_eq!(
+                body.size_hint().exact(),
+                Some((whole.len() - sent.len()) as u64)
+            );
+        }
+        assert_eq!(pieces, [CHUNK_BYTES, CHUNK_BYTES, 8 * 1024]);
+        assert_eq!(sent, whole);
+        assert!(body.is_end_stream());
+        drop(body);
+        assert_eq!(activity.in_flight.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_whose_socket_refuses_writes_is_not_idle_but_sending() {
+        let activity = Activity::new();
+        drop(activity.request_started());
+        let idle_from = Instant::now();
+        activity.write_blocked(true);
+        // The end of a response hyper still holds: only the send clock runs.
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((idle_from + TIMEOUTS.send, Expired::SendStalled))
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
+        activity.write_blocked(false);
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((idle_from + TIMEOUTS.idle, Expired::Idle))
+        );
     }
 
     #[tokio::test(start_paused = true)]

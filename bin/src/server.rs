@@ -462,8 +462,16 @@ pub(crate) async fn serve<S>(
         open_connections = connections.len(),
         "stopped accepting; draining"
     );
-    // Each connection saw `shutdown` too, and is finishing its requests.
-    let drained = async { while connections.join_next().await.is_some() {} };
+    // Each connection saw `shutdown` too, and is finishing its requests. A connection that
+    // was upgraded (a WebSocket) has left hyper, and its task, but keeps its slot until its
+    // socket is closed, which `closing` asked for: the drain also waits for every slot, so
+    // that the process does not exit before a WebSocket has said goodbye (1001).
+    // (A cap past u32::MAX connections is not one a process can reach.)
+    let all_slots = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let drained = async {
+        while connections.join_next().await.is_some() {}
+        let _every_slot = slots.acquire_many(all_slots).await;
+    };
     if tokio::time::timeout(limits.drain_timeout, drained)
         .await
         .is_err()
@@ -648,6 +656,68 @@ mod tests {
             resolve("10.0.0.2", &["1.2.3.4, not-an-ip"], &proxies),
             "10.0.0.2"
         );
+    }
+
+    /// What keeps a connection's slot past its response (a WebSocket's task, closing its
+    /// socket once `closing` is cancelled) holds the drain until it lets go, and no longer
+    /// than the drain timeout.
+    #[tokio::test]
+    async fn the_drain_waits_for_every_connection_slot_within_its_timeout() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        use driving_http::ConnectionSlot;
+
+        /// Serves a route whose task keeps its slot for `hold` after `closing`, calls it,
+        /// and shuts down: how long `serve` took to return, and whether the slot was let
+        /// go by then.
+        async fn drain_with_a_slot_held(hold: Duration) -> (Duration, bool) {
+            let released = Arc::new(AtomicBool::new(false));
+            let closing = CancellationToken::new();
+            let app = axum::Router::new().route(
+                "/hold",
+                axum::routing::get({
+                    let (closing, released) = (closing.clone(), released.clone());
+                    move |axum::Extension(slot): axum::Extension<ConnectionSlot>| async move {
+                        tokio::spawn(async move {
+                            closing.cancelled().await;
+                            tokio::time::sleep(hold).await;
+                            drop(slot);
+                            released.store(true, Ordering::Release);
+                        });
+                    }
+                }),
+            );
+            let config = Config::from_vars(|name| {
+                (name == "HTTP_DRAIN_TIMEOUT_SECS").then(|| "1".to_owned())
+            })
+            .unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let shutdown = CancellationToken::new();
+            let server = tokio::spawn(serve(
+                listener,
+                app,
+                config.http.clone(),
+                ConnectionMetrics::default(),
+                shutdown.clone(),
+                closing,
+            ));
+            let answer = reqwest::get(format!("http://{addr}/hold")).await.unwrap();
+            assert_eq!(answer.status(), 200);
+            let started = tokio::time::Instant::now();
+            shutdown.cancel();
+            server.await.unwrap();
+            (started.elapsed(), released.load(Ordering::Acquire))
+        }
+
+        let (took, released) = drain_with_a_slot_held(Duration::from_millis(300)).await;
+        assert!(
+            released,
+            "serve returned after {took:?}, before the slot was let go"
+        );
+        let (took, released) = drain_with_a_slot_held(Duration::from_secs(3600)).await;
+        assert!(!released);
+        assert!(took < Duration::from_secs(3), "the drain took {took:?}");
     }
 
     /// The probes and `/metrics` are the process's, not REST's: CI runs this test in the

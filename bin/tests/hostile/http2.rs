@@ -64,6 +64,55 @@ async fn an_idle_http2_connection_is_sent_away_after_the_idle_timeout() {
 }
 
 #[tokio::test]
+async fn a_large_answer_read_slowly_is_delivered_in_full_through_the_drain() {
+    let mut server = Server::start(&[
+        ("HTTP_HEADER_READ_TIMEOUT_MS", "300"),
+        ("HTTP_DRAIN_TIMEOUT_SECS", "30"),
+    ])
+    .await;
+    // A client that takes 16 KiB at a time: the server can send no more than that ahead.
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, connection) = http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(16 * 1024)
+        .handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let request = Request::get(format!("{}/docs/swagger-ui-bundle.js", server.base))
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let length: usize = response.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        length > 1_000_000,
+        "{length} bytes: too small to take a while"
+    );
+
+    // Shut down with most of it still to send, and read on, taking about a second: far
+    // longer than the header timeout, far shorter than the drain.
+    let stopped = tokio::spawn(async move { server.stop(Duration::from_secs(25)).await });
+    let mut body = response.into_body();
+    let mut received = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.unwrap_or_else(|error| {
+            panic!("the answer was cut after {received} of {length} bytes: {error}")
+        });
+        if let Ok(data) = frame.into_data() {
+            received += data.len();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(received, length);
+    let took = stopped.await.unwrap();
+    assert!(took < Duration::from_secs(20), "the drain took {took:?}");
+}
+
+#[tokio::test]
 async fn a_live_stream_is_never_idle() {
     let server = Server::start(&[("HTTP_IDLE_TIMEOUT_SECS", "1")]).await;
     let token = server.user("liv@example.org").await;

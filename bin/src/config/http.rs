@@ -43,7 +43,8 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Connections open at once, WebSockets included; past it a new one is closed at once.
     /// Keep it under the process's file-descriptor limit (`ulimit -n`), with room for the
-    /// pools.
+    /// pools, and under its memory: an idle connection costs some 20 KiB (HTTP/1.1) to
+    /// 25 KiB (HTTP/2), measured by `bench/connection-memory.sh`.
     #[arg(id = "HTTP_MAX_CONNECTIONS", long, default_value = "10000", value_parser = at_least(1usize))]
     pub max_connections: usize,
     /// A new connection's first request head (or HTTP/2 preface), and each later HTTP/1.1

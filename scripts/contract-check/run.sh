@@ -36,6 +36,11 @@ if [[ -z "${BIN:-}" ]]; then
 fi
 
 log "the example server on in-memory adapters, at $base"
+# A server left on the port would be checked instead of this one (ours could not bind).
+if curl -fsS -o /dev/null "$base/healthz" 2>/dev/null; then
+  echo "something already answers on $base: stop it, or set PORT to a free port" >&2
+  exit 1
+fi
 # The attempt limits are off: they would answer the fuzzer's many logins and
 # registrations with 429 before the rules behind them are reached. They have tests of
 # their own (bin/tests/across/rate_limits.rs).
@@ -51,6 +56,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 curl -fsS "$base/readyz" >/dev/null
+kill -0 "$server" 2>/dev/null || { cat "$out/server.log" >&2; exit 1; }
 
 # The account the fuzzer acts as (the dynamic auth in schemathesis.toml logs it in), and
 # the one the document's examples name, so that the example login succeeds too.

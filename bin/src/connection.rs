@@ -402,6 +402,14 @@ impl HttpBody for TrackedBody {
                 other => other,
             }
         } else {
+            // Asked for more, so the client has made room for the first piece. A made body's
+            // holds (its place among the requests in flight) go back now, as they did when
+            // hyper took a body in one piece once the client made room: the pieces left
+            // keep the request in flight for the connection's clocks only, or a client
+            // reading slowly could fill that limit for everyone.
+            if this.body.is_end_stream() {
+                this.body = Body::empty();
+            }
             let rest = std::mem::take(&mut this.rest);
             Poll::Ready(Some(Ok(Frame::data(this.piece(rest)))))
         };
@@ -581,6 +589,8 @@ impl ConnectionMetrics {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use std::sync::atomic::AtomicBool;
+
     use super::*;
 
     const TIMEOUTS: ConnectionTimeouts = ConnectionTimeouts {
@@ -679,17 +689,58 @@ mod tests {
         assert_eq!(activity.deadline(TIMEOUTS).unwrap().1, Expired::Idle);
     }
 
+    /// A made body that says when it is dropped, as a body holding an in-flight place
+    /// gives it back.
+    struct Flagged(http_body_util::Full<Bytes>, Arc<AtomicBool>);
+
+    impl Drop for Flagged {
+        fn drop(&mut self) {
+            self.1.store(true, Ordering::Release);
+        }
+    }
+
+    impl HttpBody for Flagged {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Pin::new(&mut self.0).poll_frame(cx)
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.0.is_end_stream()
+        }
+
+        fn size_hint(&self) -> SizeHint {
+            self.0.size_hint()
+        }
+    }
+
     #[tokio::test]
     async fn a_large_response_is_handed_over_in_pieces_and_stays_in_flight_until_the_last() {
         use http_body_util::BodyExt;
 
         let activity = Activity::new();
         let whole: Vec<u8> = (0..40 * 1024).map(|i| (i % 251) as u8).collect();
-        let mut body = TrackedBody::new(Body::from(whole.clone()), activity.request_started());
+        let inner_dropped = Arc::new(AtomicBool::new(false));
+        let inner = Flagged(
+            http_body_util::Full::new(Bytes::from(whole.clone())),
+            inner_dropped.clone(),
+        );
+        let mut body = TrackedBody::new(Body::new(inner), activity.request_started());
         // hyper reads the length from the hint before the first frame.
         assert_eq!(body.size_hint().exact(), Some(40 * 1024));
-        let mut pieces = Vec::new();
-        let mut sent = Vec::new();
+        // The made body, and what it holds (its in-flight place), go back once the first
+        // piece has been taken and more is asked for; the request stays in flight for the
+        // connection's clocks.
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert!(!inner_dropped.load(Ordering::Acquire));
+        let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert!(inner_dropped.load(Ordering::Acquire));
+        let (mut pieces, mut sent) = (vec![first.len(), second.len()], [first, second].concat());
         while let Some(frame) = body.frame().await {
             let data = frame.unwrap().into_data().unwrap();
             pieces.push(data.len());

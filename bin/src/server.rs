@@ -458,8 +458,10 @@ pub(crate) async fn serve<S>(
     // Live streams have no natural end: end them now, or the drain waits for its
     // deadline whenever a client is watching.
     closing.cancel();
+    // Every connection holds a slot, WebSockets (which have left `connections`) included.
+    let open = |slots: &Semaphore| limits.max_connections - slots.available_permits();
     tracing::info!(
-        open_connections = connections.len(),
+        open_connections = open(&slots),
         "stopped accepting; draining"
     );
     // Each connection saw `shutdown` too, and is finishing its requests. A connection that
@@ -478,8 +480,8 @@ pub(crate) async fn serve<S>(
     {
         tracing::warn!(
             drain_timeout_secs = limits.drain_timeout.as_secs_f64(),
-            open_connections = connections.len(),
-            "requests still running after the drain timeout; closing their connections"
+            open_connections = open(&slots),
+            "requests or WebSockets still open after the drain timeout; closing them"
         );
         connections.abort_all();
     }

@@ -25,8 +25,9 @@ pub struct HttpConfig {
     /// the API. Unset: CORS off.
     #[arg(id = "HTTP_CORS_ALLOWED_ORIGINS", long, value_delimiter = ',', value_parser = origin)]
     pub cors_allowed_origins: Vec<String>,
-    /// The most requests handled at once, each counted until its response has been sent in
-    /// full (so it also bounds the responses held for slow clients), REST, GraphQL and
+    /// The most requests handled at once, each counted until its response is made and its
+    /// client has made room for it (so answers a client takes nothing of count, until the
+    /// send timeout), REST, GraphQL and
     /// unary gRPC together; past it, 503 `overloaded` with `Retry-After: 1` (gRPC:
     /// `UNAVAILABLE` with a `RetryInfo`) rather than a queue. The probes, `/metrics`, gRPC
     /// health and reflection, and the live streams (capped by `WATCH_MAX_*`) are never

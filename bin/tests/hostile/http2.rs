@@ -464,6 +464,48 @@ async fn a_client_that_shuts_its_window_holds_its_answers_no_longer_than_the_sen
 }
 
 #[tokio::test]
+async fn clients_reading_large_answers_slowly_do_not_hold_the_in_flight_places() {
+    let server = Server::start(&[("HTTP_MAX_IN_FLIGHT", "2")]).await;
+    // Each stream's window is 16 KiB, and the client takes one piece of each answer.
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, connection) = http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(16 * 1024)
+        .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut reading = Vec::new();
+    for _ in 0..2 {
+        let request = Request::get(format!("{}/docs/swagger-ui-bundle.js", server.base))
+            .body(Full::default())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = response.into_body();
+        body.frame().await.unwrap().unwrap();
+        reading.push(body);
+    }
+
+    // The answers are made: the rest of each is the connection's to send, at the pace
+    // its client reads, and it no longer counts against everyone else.
+    let served = server
+        .client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let login = server
+        .client
+        .post(format!("{}/v1/sessions", server.base))
+        .json(&serde_json::json!({"email": "no@example.org", "password": "password-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 401);
+}
+
+#[tokio::test]
 async fn http2_does_not_offer_websockets_it_would_refuse() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = Server::start(&[]).await;

@@ -66,10 +66,10 @@ pub struct InFlightLimit {
 pub struct InFlightPermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 impl InFlightPermit {
-    /// `response`, whose body keeps this place until it has been sent in full (or the
-    /// client has gone). A request is in flight until its answer has left: counting it
-    /// only until the answer is made would let clients that do not read hold any number
-    /// of finished answers in memory, each outside the limit.
+    /// `response`, whose body keeps this place until the connection lets go of it: once it
+    /// has ended and its client has made room for it (or the client has gone). Counting a
+    /// request only until its answer is made would let clients that take nothing hold any
+    /// number of finished answers in memory, each outside the limit.
     pub fn held_by(self, response: Response) -> Response {
         response.map(|body| {
             Body::new(Holding {

@@ -511,12 +511,13 @@ async fn drive<C>(
     tokio::pin!(connection);
     let watchdog = activity.watch(timeouts);
     tokio::pin!(watchdog);
-    // Asked to finish (on shutdown, or when idle)...
+    // Asked to finish: on shutdown (the watchdog keeps running, on the drain's clocks), or
+    // when idle...
     let mut graceful = false;
-    // ...on shutdown, with the watchdog still running...
-    let mut draining = false;
-    // ...and, when idle, given the header timeout again to do so. (On shutdown the server's
-    // drain timeout is the bound, and the watchdog ends what has nothing in progress.)
+    // ...and then, when idle, given the header timeout again to do so. (On shutdown the
+    // server's drain timeout is the bound, and the watchdog ends what has nothing in
+    // progress.) The watchdog stops once this is set, so while it runs, `graceful` means
+    // the drain.
     let mut give_up: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
@@ -529,7 +530,6 @@ async fn drive<C>(
             }
             () = shutdown.cancelled(), if !graceful => {
                 graceful = true;
-                draining = true;
                 connection.as_mut().graceful_shutdown();
                 // An HTTP/1 connection with nothing in progress has closed by now; an
                 // HTTP/2 one has sent GOAWAY and waits for its peer's answer. It gets the
@@ -554,7 +554,7 @@ async fn drive<C>(
                         return;
                     }
                     // Already asked to finish, and with nothing in progress it has not.
-                    Expired::Idle if draining => {
+                    Expired::Idle if graceful => {
                         tracing::debug!("closing a connection that did not finish closing in the drain");
                         return;
                     }

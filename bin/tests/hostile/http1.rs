@@ -12,7 +12,7 @@ use tokio::{
     time::timeout,
 };
 
-use crate::{Server, graphql_code, nested_list_query, support::closed_within};
+use crate::{Server, graphql_code, nested_list_query, raw_h2, support::closed_within};
 
 /// Sends a GET of `/healthz` on `stream` and reads its answer.
 async fn get_healthz(stream: &mut TcpStream) {
@@ -275,20 +275,7 @@ async fn the_drain_waits_for_requests_not_for_heads_half_sent_or_peers_that_neve
         .unwrap();
     // An HTTP/2 peer that opens properly and then never answers anything, so the ping
     // that ends a graceful close (RFC 9113, section 6.8) goes unanswered.
-    let mut mute_h2 = TcpStream::connect(server.addr).await.unwrap();
-    mute_h2
-        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
-        .await
-        .unwrap();
-    let mut frame = [0u8; 9];
-    timeout(Duration::from_secs(5), mute_h2.read_exact(&mut frame))
-        .await
-        .expect("the server's first frame")
-        .unwrap();
-    assert_eq!(
-        frame[3], 0x4,
-        "HTTP/2 spoken: the server's SETTINGS come first"
-    );
+    let (mut mute_h2, _settings) = raw_h2(server.addr).await;
 
     // Shut down before any of them overstays the header timeout: none has a request in
     // progress, so nothing is left for the drain to wait for once that timeout is up.

@@ -12,7 +12,7 @@ use tokio::{net::TcpStream, time::timeout};
 use tonic_types::StatusExt;
 
 use crate::{
-    Server,
+    Server, raw_h2,
     support::{proxy::Proxy, server::authed},
 };
 
@@ -24,10 +24,24 @@ async fn h2_connect(
     http2::SendRequest<Full<Bytes>>,
     tokio::task::JoinHandle<Result<(), hyper::Error>>,
 ) {
+    h2_connect_with_window(addr, None).await
+}
+
+/// Like [`h2_connect`], with each stream's receive window `window` bytes when given: the
+/// most the server may send on a stream before the client reads.
+async fn h2_connect_with_window(
+    addr: std::net::SocketAddr,
+    window: Option<u32>,
+) -> (
+    http2::SendRequest<Full<Bytes>>,
+    tokio::task::JoinHandle<Result<(), hyper::Error>>,
+) {
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-        .await
-        .unwrap();
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    if let Some(window) = window {
+        builder.initial_stream_window_size(window);
+    }
+    let (sender, connection) = builder.handshake(TokioIo::new(stream)).await.unwrap();
     (sender, tokio::spawn(connection))
 }
 
@@ -71,15 +85,9 @@ async fn a_large_answer_read_slowly_is_delivered_in_full_through_the_drain() {
     ])
     .await;
     // A client that takes 16 KiB at a time: the server can send no more than that ahead.
-    let stream = TcpStream::connect(server.addr).await.unwrap();
-    let (mut sender, connection) = http2::Builder::new(TokioExecutor::new())
-        .initial_stream_window_size(16 * 1024)
-        .handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let (mut sender, _connection) = h2_connect_with_window(server.addr, Some(16 * 1024)).await;
     let request = Request::get(format!("{}/docs/swagger-ui-bundle.js", server.base))
-        .body(Full::<Bytes>::default())
+        .body(Full::default())
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), 200);
@@ -416,13 +424,7 @@ async fn a_client_that_shuts_its_window_holds_its_answers_no_longer_than_the_sen
     let server =
         Server::start(&[("HTTP_SEND_TIMEOUT_SECS", "2"), ("HTTP_MAX_IN_FLIGHT", "4")]).await;
     // Every stream's window is 0: the client asks, and takes no byte of any answer.
-    let stream = TcpStream::connect(server.addr).await.unwrap();
-    let (mut sender, connection) = http2::Builder::new(TokioExecutor::new())
-        .initial_stream_window_size(0)
-        .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-        .await
-        .unwrap();
-    let connection = tokio::spawn(connection);
+    let (mut sender, connection) = h2_connect_with_window(server.addr, Some(0)).await;
     let mut held = Vec::new();
     for _ in 0..4 {
         let request = Request::get(format!("{}/openapi.json", server.base))
@@ -467,13 +469,7 @@ async fn a_client_that_shuts_its_window_holds_its_answers_no_longer_than_the_sen
 async fn clients_reading_large_answers_slowly_do_not_hold_the_in_flight_places() {
     let server = Server::start(&[("HTTP_MAX_IN_FLIGHT", "2")]).await;
     // Each stream's window is 16 KiB, and the client takes one piece of each answer.
-    let stream = TcpStream::connect(server.addr).await.unwrap();
-    let (mut sender, connection) = http2::Builder::new(TokioExecutor::new())
-        .initial_stream_window_size(16 * 1024)
-        .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let (mut sender, _connection) = h2_connect_with_window(server.addr, Some(16 * 1024)).await;
     let mut reading = Vec::new();
     for _ in 0..2 {
         let request = Request::get(format!("{}/docs/swagger-ui-bundle.js", server.base))
@@ -507,21 +503,10 @@ async fn clients_reading_large_answers_slowly_do_not_hold_the_in_flight_places()
 
 #[tokio::test]
 async fn http2_does_not_offer_websockets_it_would_refuse() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     let server = Server::start(&[]).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    // The client preface and an empty SETTINGS frame.
-    stream
-        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
-        .await
-        .unwrap();
     // The server's first frame is its SETTINGS: 9 bytes of header, then 6 per setting.
-    let mut header = [0u8; 9];
-    timeout(Duration::from_secs(5), stream.read_exact(&mut header))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(header[3], 0x4, "a SETTINGS frame");
+    let (mut stream, header) = raw_h2(server.addr).await;
     let length =
         usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
     let mut payload = vec![0u8; length];

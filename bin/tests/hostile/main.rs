@@ -160,6 +160,26 @@ impl Drop for Server {
     }
 }
 
+/// An HTTP/2 connection opened by hand: the client preface and an empty SETTINGS frame,
+/// and nothing more. The stream, and the header of the server's first frame, which is
+/// checked to be its SETTINGS (HTTP/2 is spoken).
+pub async fn raw_h2(addr: SocketAddr) -> (tokio::net::TcpStream, [u8; 9]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let mut header = [0u8; 9];
+    timeout(Duration::from_secs(5), stream.read_exact(&mut header))
+        .await
+        .expect("the server's first frame")
+        .unwrap();
+    assert_eq!(header[3], 0x4, "a SETTINGS frame first: {header:?}");
+    (stream, header)
+}
+
 /// The `extensions.code` of a GraphQL response's first error.
 pub fn graphql_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]

@@ -30,7 +30,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering},
     },
     task::{Context, Poll},
     time::Duration,
@@ -50,6 +50,8 @@ use tokio::{
     time::Instant,
 };
 
+use crate::unsent::UnsentBudget;
+
 /// The time limits of one connection.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnectionTimeouts {
@@ -59,6 +61,16 @@ pub(crate) struct ConnectionTimeouts {
     pub(crate) idle: Duration,
     /// How long a response (or the socket) may wait for the client to take a byte.
     pub(crate) send: Duration,
+}
+
+impl ConnectionTimeouts {
+    /// The settings' defaults, for tests.
+    #[cfg(test)]
+    pub(crate) const DEFAULTS: Self = Self {
+        header_read: Duration::from_secs(10),
+        idle: Duration::from_secs(75),
+        send: Duration::from_secs(30),
+    };
 }
 
 /// No time: a clock that is not running.
@@ -91,6 +103,12 @@ pub(crate) struct Activity {
     write_blocked_since_ms: AtomicU64,
     /// The responses that have bytes ready for the client, by id, with since when.
     waiting: Mutex<Waiting>,
+    /// What its responses hold that hyper has not taken yet, in bytes.
+    unsent: AtomicUsize,
+    /// Chosen to be closed because answers hold more than their budget.
+    closing_for_memory: AtomicBool,
+    /// The budget it counts against, and its id there.
+    budget: Option<(UnsentBudget, u64)>,
     origin: Instant,
     changed: Notify,
 }
@@ -103,17 +121,34 @@ struct Waiting {
 }
 
 impl Activity {
+    /// A connection whose answers count against no budget.
+    #[cfg(test)]
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new(Self::with_budget(None))
+    }
+
+    /// A connection whose answers count against `budget`, which may close it.
+    pub(crate) fn counted_by(budget: &UnsentBudget) -> Arc<Self> {
+        Arc::new_cyclic(|this| {
+            let id = budget.register(this.clone());
+            Self::with_budget(Some((budget.clone(), id)))
+        })
+    }
+
+    fn with_budget(budget: Option<(UnsentBudget, u64)>) -> Self {
+        Self {
             state: AtomicU8::new(AWAITING_FIRST),
             since_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             preface_seen: AtomicUsize::new(0),
             write_blocked_since_ms: AtomicU64::new(NEVER),
             waiting: Mutex::new(Waiting::default()),
+            unsent: AtomicUsize::new(0),
+            closing_for_memory: AtomicBool::new(false),
+            budget,
             origin: Instant::now(),
             changed: Notify::new(),
-        })
+        }
     }
 
     fn now_ms(&self) -> u64 {
@@ -175,8 +210,9 @@ impl Activity {
         }
     }
 
-    /// The oldest send clock that runs, if any.
-    fn send_waiting_since(&self) -> Option<Instant> {
+    /// Since when its client has taken nothing of what is ready for it (the oldest send
+    /// clock that runs), if anything is.
+    pub(crate) fn send_waiting_since(&self) -> Option<Instant> {
         let blocked = self.write_blocked_since_ms.load(Ordering::Acquire);
         let oldest = self
             .waiting()
@@ -187,6 +223,38 @@ impl Activity {
             .unwrap_or(NEVER)
             .min(blocked);
         (oldest != NEVER).then(|| self.at(oldest))
+    }
+
+    /// Its responses hold `bytes` more that hyper has not taken.
+    fn hold(&self, bytes: usize) {
+        self.unsent.fetch_add(bytes, Ordering::AcqRel);
+        if let Some((budget, _)) = &self.budget {
+            budget.hold(bytes);
+        }
+    }
+
+    /// Its responses hold `bytes` fewer.
+    fn release(&self, bytes: usize) {
+        self.unsent.fetch_sub(bytes, Ordering::AcqRel);
+        if let Some((budget, _)) = &self.budget {
+            budget.release(bytes);
+        }
+    }
+
+    /// What its responses hold that hyper has not taken yet, in bytes.
+    pub(crate) fn unsent_bytes(&self) -> usize {
+        self.unsent.load(Ordering::Acquire)
+    }
+
+    /// Asks the watchdog to close the connection now: answers hold more than their budget,
+    /// and this client has taken nothing for longest.
+    pub(crate) fn close_for_memory(&self) {
+        self.closing_for_memory.store(true, Ordering::Release);
+        self.changed.notify_one();
+    }
+
+    pub(crate) fn is_closing_for_memory(&self) -> bool {
+        self.closing_for_memory.load(Ordering::Acquire)
     }
 
     fn enter(&self, state: u8) {
@@ -248,7 +316,10 @@ impl Activity {
 
     /// What the watchdog waits for now, and until when: while busy, only a response the
     /// client takes nothing of.
-    fn deadline(&self, timeouts: ConnectionTimeouts) -> Option<(Instant, Expired)> {
+    pub(crate) fn deadline(&self, timeouts: ConnectionTimeouts) -> Option<(Instant, Expired)> {
+        if self.is_closing_for_memory() {
+            return Some((self.origin, Expired::OverBudget));
+        }
         let send = self
             .send_waiting_since()
             .map(|since| (since + timeouts.send, Expired::SendStalled));
@@ -313,6 +384,17 @@ pub(crate) enum Expired {
     /// It left a response (or the socket) with bytes ready and took none for the send
     /// timeout.
     SendStalled,
+    /// Answers held more than their budget, and its client had taken nothing for longest
+    /// (see [`crate::unsent`]).
+    OverBudget,
+}
+
+impl Drop for Activity {
+    fn drop(&mut self) {
+        if let Some((budget, id)) = &self.budget {
+            budget.forget(*id);
+        }
+    }
 }
 
 /// A request in progress on a connection; dropped when its response has been sent (or
@@ -347,11 +429,16 @@ const CHUNK_BYTES: usize = 16 * 1024;
 /// reading, leaves the clock running until the send timeout ends the connection. Data is
 /// handed over at most [`CHUNK_BYTES`] at a time, so that hyper's asking follows the
 /// client's reading.
+///
+/// What it holds that hyper has not taken (a made body, whose size is known, and what is
+/// left of a frame) counts against the connection's [`UnsentBudget`].
 #[derive(Debug)]
 pub(crate) struct TrackedBody {
     body: Body,
     /// What is left of a data frame larger than [`CHUNK_BYTES`].
     rest: Bytes,
+    /// The bytes counted as held, as of the last [`TrackedBody::recount`].
+    held: usize,
     id: u64,
     request: RequestInFlight,
 }
@@ -360,12 +447,32 @@ impl TrackedBody {
     pub(crate) fn new(body: Body, request: RequestInFlight) -> Self {
         let id = request.0.response_id();
         request.0.response_waits(id);
-        Self {
+        let mut body = Self {
             body,
             rest: Bytes::new(),
+            held: 0,
             id,
             request,
+        };
+        body.recount();
+        body
+    }
+
+    /// Counts what it holds now: what is left of a frame, and a made body not yet polled
+    /// (whose size hint is exact). A stream's next frames are not made yet, so they hold
+    /// nothing.
+    fn recount(&mut self) {
+        let made = self.body.size_hint().exact().unwrap_or(0);
+        let now = self
+            .rest
+            .len()
+            .saturating_add(usize::try_from(made).unwrap_or(usize::MAX));
+        if now > self.held {
+            self.request.0.hold(now - self.held);
+        } else if now < self.held {
+            self.request.0.release(self.held - now);
         }
+        self.held = now;
     }
 
     /// The next piece of `data`, keeping what is past it for the next poll.
@@ -380,6 +487,7 @@ impl TrackedBody {
 impl Drop for TrackedBody {
     fn drop(&mut self) {
         self.request.0.response_taken(self.id);
+        self.request.0.release(self.held);
     }
 }
 
@@ -416,6 +524,7 @@ impl HttpBody for TrackedBody {
         if let Poll::Ready(Some(Ok(_))) = &polled {
             this.request.0.response_waits(this.id);
         }
+        this.recount();
         polled
     }
 
@@ -530,6 +639,7 @@ struct ClosedLabels {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ConnectionMetrics {
     open: Gauge,
+    unsent: Gauge,
     refused: Counter,
     closed: Family<ClosedLabels, Counter>,
 }
@@ -552,10 +662,18 @@ impl ConnectionMetrics {
         registry.register(
             "http_connections_closed",
             "Connections the server closed for overstaying a timeout, by which one \
-             (header_read, idle, send_stalled)",
+             (header_read, idle, send_stalled), or because answers held more than \
+             HTTP_MAX_UNSENT_BYTES and their client had taken nothing for longest \
+             (unsent_budget)",
             metrics.closed.clone(),
         );
-        for reason in ["header_read", "idle", "send_stalled"] {
+        registry.register(
+            "http_unsent_answer_bytes",
+            "Bytes that made answers hold while their clients take them, every connection \
+             together (bounded by HTTP_MAX_UNSENT_BYTES)",
+            metrics.unsent.clone(),
+        );
+        for reason in ["header_read", "idle", "send_stalled", "unsent_budget"] {
             let _ = metrics.closed.get_or_create(&ClosedLabels { reason });
         }
         metrics
@@ -571,6 +689,11 @@ impl ConnectionMetrics {
         })
     }
 
+    /// What reports the bytes answers hold.
+    pub(crate) fn unsent(&self) -> Gauge {
+        self.unsent.clone()
+    }
+
     pub(crate) fn refused(&self) {
         self.refused.inc();
     }
@@ -580,6 +703,7 @@ impl ConnectionMetrics {
             Expired::HeaderRead => "header_read",
             Expired::Idle => "idle",
             Expired::SendStalled => "send_stalled",
+            Expired::OverBudget => "unsent_budget",
         };
         self.closed.get_or_create(&ClosedLabels { reason }).inc();
     }
@@ -593,11 +717,7 @@ mod tests {
 
     use super::*;
 
-    const TIMEOUTS: ConnectionTimeouts = ConnectionTimeouts {
-        header_read: Duration::from_secs(10),
-        idle: Duration::from_secs(75),
-        send: Duration::from_secs(30),
-    };
+    const TIMEOUTS: ConnectionTimeouts = ConnectionTimeouts::DEFAULTS;
 
     #[tokio::test(start_paused = true)]
     async fn a_connection_that_sends_nothing_overstays_the_header_read_timeout() {

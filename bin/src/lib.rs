@@ -8,6 +8,7 @@
 //! - [`cli`]: the subcommands (`serve`, `migrate`, `users create`, `seed`, `config`).
 //! - [`server`]: the HTTP server and its graceful shutdown.
 //! - `connection`: one connection's life: its place among the open ones, its timeouts.
+//! - `unsent`: the budget of memory that answers hold while their clients take them.
 //! - [`shutdown`]: the cancellation token every server and task stops on.
 //!
 //! `main.rs` only strings these together.
@@ -20,6 +21,7 @@ pub mod secret_url;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+mod unsent;
 pub mod worker;
 
 pub use app::Application;

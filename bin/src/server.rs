@@ -45,6 +45,7 @@ use crate::{
     connection::{
         Activity, ConnectionMetrics, ConnectionTimeouts, Expired, TrackedBody, WatchedIo,
     },
+    unsent::UnsentBudget,
     worker::{self, WorkerMetrics},
 };
 
@@ -342,7 +343,10 @@ impl HttpServer {
 ///   so the client learns it now and can try another replica, instead of waiting in
 ///   the listen queue, and the process never runs out of file descriptors;
 /// - **time limits** on each connection (see [`crate::connection`]) and HTTP/2
-///   keep-alive pings, which find peers that vanished without a FIN.
+///   keep-alive pings, which find peers that vanished without a FIN;
+/// - **a memory budget** (`HTTP_MAX_UNSENT_BYTES`) for what answers hold while their
+///   clients take them, which closes the connections of clients that stopped reading
+///   (see [`crate::unsent`]).
 ///
 /// Accept errors (out of file descriptors, say) are logged and retried.
 pub(crate) async fn serve<S>(
@@ -358,6 +362,8 @@ pub(crate) async fn serve<S>(
 {
     let trusted_proxies: Arc<[IpNet]> = limits.trusted_proxies.clone().into();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // What every connection's answers hold, against HTTP_MAX_UNSENT_BYTES.
+    let budget = UnsentBudget::new(limits.max_unsent_bytes, metrics.unsent());
     let timeouts = ConnectionTimeouts {
         header_read: limits.header_read_timeout,
         idle: limits.idle_timeout,
@@ -414,7 +420,7 @@ pub(crate) async fn serve<S>(
                 if let Err(error) = stream.set_nodelay(true) {
                     tracing::debug!(%error, "cannot set TCP_NODELAY");
                 }
-                let activity = Activity::new();
+                let activity = Activity::counted_by(&budget);
                 // Every request carries the client's address, for the limits counted by it
                 // (the peer's, or the one a trusted proxy reports: see `client_address`),
                 // and its connection's slot, which a WebSocket keeps. Its response counts
@@ -551,6 +557,12 @@ async fn drive<C>(
                     // would wait on the same client.
                     Expired::SendStalled => {
                         tracing::debug!("closing a connection whose client takes none of its responses");
+                        return;
+                    }
+                    // The send timeout brought forward: its client has taken nothing for
+                    // longest while answers hold more than their budget.
+                    Expired::OverBudget => {
+                        tracing::info!("closing a connection whose client takes nothing while answers hold more than HTTP_MAX_UNSENT_BYTES");
                         return;
                     }
                     // Already asked to finish, and with nothing in progress it has not.

@@ -466,6 +466,56 @@ async fn a_client_that_shuts_its_window_holds_its_answers_no_longer_than_the_sen
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_is_closed_once_answers_hold_more_than_their_budget() {
+    // Room for one copy of the 1.5 MB bundle, not two, and a send timeout far off: only
+    // the budget can close anything here.
+    let server = Server::start(&[
+        ("HTTP_MAX_UNSENT_BYTES", "2000000"),
+        ("HTTP_SEND_TIMEOUT_SECS", "600"),
+    ])
+    .await;
+    let bundle = format!("{}/docs/swagger-ui-bundle.js", server.base);
+    // Two streams of it, each taken no further than its first 16 KiB window.
+    let (mut sender, connection) = h2_connect_with_window(server.addr, Some(16 * 1024)).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let request = Request::get(&bundle).body(Full::default()).unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        held.push(response);
+    }
+    let holding = server.metric("http_unsent_answer_bytes").await;
+    assert!(
+        holding > 2_000_000.0,
+        "the two answers hold {holding} bytes"
+    );
+    // Past the grace that a client taking nothing gets.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    // A client that reads: its answer is made, the budget is passed, and the connection
+    // that has taken nothing for longest is closed, not this one.
+    let answer = server.client.get(&bundle).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let length = answer.content_length().unwrap();
+    assert_eq!(answer.bytes().await.unwrap().len() as u64, length);
+    let _ = timeout(Duration::from_secs(5), connection)
+        .await
+        .expect("the server closed the connection that took nothing");
+    server
+        .await_metric(
+            r#"http_connections_closed_total{reason="unsent_budget"}"#,
+            1.0,
+            Duration::from_secs(5),
+        )
+        .await;
+    // What it held is let go with it.
+    server
+        .await_metric("http_unsent_answer_bytes", 0.0, Duration::from_secs(5))
+        .await;
+    server.assert_alive().await;
+}
+
+#[tokio::test]
 async fn clients_reading_large_answers_slowly_do_not_hold_the_in_flight_places() {
     let server = Server::start(&[("HTTP_MAX_IN_FLIGHT", "2")]).await;
     // Each stream's window is 16 KiB, and the client takes one piece of each answer.

@@ -1,0 +1,269 @@
+//! What answers hold in memory while their clients take them, bounded across every
+//! connection (`HTTP_MAX_UNSENT_BYTES`).
+//!
+//! A body made in one piece (a page of todos, a GraphQL document, an asset) stays in memory
+//! until its client has taken it. The send timeout closes a connection whose client takes
+//! nothing at all, but not one whose client takes a few bytes now and then, and on HTTP/2
+//! one connection holds an answer on each of its streams: forty streams of the largest
+//! GraphQL answer, each read a window at a time, held some 350 MB. The connection cap
+//! bounds connections, not what they hold.
+//!
+//! So what every connection's answers hold is counted together (each [`TrackedBody`]
+//! counts the bytes it has that hyper has not taken yet). When an answer is made and the
+//! count is past the budget, the connections whose clients have taken nothing for longest
+//! are closed, stalest first, until what is left fits:
+//!
+//! - up to the budget, a client that took something in the last [`GRACE`] is not closed
+//!   for it: clients that read get their answers, even when together they hold more than
+//!   the budget for a while;
+//! - past twice the budget, the grace ends too, stalest first still, until what is left is
+//!   back within twice the budget. Without that ceiling, a burst of answers made within
+//!   the grace (a hundred streams on each of a few HTTP/2 connections, all asked at once)
+//!   would hold whatever it could make in that second.
+//!
+//! Closing is the send timeout's action, brought forward: the connection's watchdog does
+//! it (see [`Activity::close_for_memory`]), and dropping the connection drops its answers.
+//!
+//! [`TrackedBody`]: crate::connection::TrackedBody
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, Weak},
+    time::Duration,
+};
+
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::time::Instant;
+
+use crate::connection::Activity;
+
+/// How long a client must have taken nothing before its connection may be closed for the
+/// budget: longer than a reading client waits between two pieces, even on a slow link.
+pub(crate) const GRACE: Duration = Duration::from_secs(1);
+
+/// The budget, shared by every connection of a listener.
+#[derive(Debug, Clone)]
+pub(crate) struct UnsentBudget(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    /// The most bytes held before connections are closed; `i64::MAX` for no limit.
+    max: i64,
+    /// What every connection's answers hold now, as `/metrics` reports it.
+    held: Gauge,
+    /// The live connections, to choose from when the budget is passed.
+    connections: Mutex<Connections>,
+}
+
+#[derive(Debug, Default)]
+struct Connections {
+    next_id: u64,
+    live: HashMap<u64, Weak<Activity>>,
+}
+
+impl UnsentBudget {
+    /// A budget of `max` bytes (0: no limit), whose use `held` reports.
+    pub(crate) fn new(max: usize, held: Gauge) -> Self {
+        Self(Arc::new(Inner {
+            max: match max {
+                0 => i64::MAX,
+                max => i64::try_from(max).unwrap_or(i64::MAX),
+            },
+            held,
+            connections: Mutex::new(Connections::default()),
+        }))
+    }
+
+    fn connections(&self) -> std::sync::MutexGuard<'_, Connections> {
+        // Nothing panics while holding the lock; a poisoned map is still a valid one.
+        self.0.connections.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts `activity`'s connection among those the budget may close; the id to
+    /// [`UnsentBudget::forget`] it by.
+    pub(crate) fn register(&self, activity: Weak<Activity>) -> u64 {
+        let mut connections = self.connections();
+        connections.next_id += 1;
+        let id = connections.next_id;
+        connections.live.insert(id, activity);
+        id
+    }
+
+    /// Connection `id` has ended.
+    pub(crate) fn forget(&self, id: u64) {
+        self.connections().live.remove(&id);
+    }
+
+    /// What every connection's answers hold now.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> i64 {
+        self.0.held.get()
+    }
+
+    /// An answer holds `bytes` more; past the budget, room is made.
+    pub(crate) fn hold(&self, bytes: usize) {
+        // A body's size fits an i64 (hyper's lengths are u64 of what is in memory).
+        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+        let held = self.0.held.inc_by(bytes).saturating_add(bytes);
+        if held > self.0.max {
+            self.make_room();
+        }
+    }
+
+    /// An answer holds `bytes` fewer: handed to hyper, or dropped.
+    pub(crate) fn release(&self, bytes: usize) {
+        self.0.held.dec_by(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Closes the connections whose clients have taken nothing for longest until what the
+    /// others hold fits: within the budget, counting only those past the [`GRACE`]; within
+    /// twice the budget, counting every one.
+    fn make_room(&self) {
+        // Upgraded under the lock, dropped after it: the last reference to a connection
+        // that has just ended would otherwise forget itself under the same lock.
+        let live: Vec<Arc<Activity>> = self
+            .connections()
+            .live
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        let now = Instant::now();
+        // Connections already being closed are not counted: what they hold goes soon. One
+        // whose client owes it nothing (its answers wait on themselves) is as fresh as now.
+        let mut kept: i64 = 0;
+        let mut holders = Vec::new();
+        for activity in &live {
+            let bytes = i64::try_from(activity.unsent_bytes()).unwrap_or(i64::MAX);
+            if bytes == 0 || activity.is_closing_for_memory() {
+                continue;
+            }
+            kept = kept.saturating_add(bytes);
+            let since = activity.send_waiting_since().unwrap_or(now);
+            holders.push((since, bytes, activity));
+        }
+        holders.sort_by_key(|(since, ..)| *since);
+        let ceiling = self.0.max.saturating_mul(2);
+        for (since, bytes, activity) in holders {
+            let limit = if now.saturating_duration_since(since) >= GRACE {
+                self.0.max
+            } else {
+                ceiling
+            };
+            // Stalest first: once one fits its limit, every later one (fresher, with a
+            // limit as high or higher) does too.
+            if kept <= limit {
+                break;
+            }
+            activity.close_for_memory();
+            kept -= bytes;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::connection::{ConnectionTimeouts, Expired, TrackedBody};
+
+    const TIMEOUTS: ConnectionTimeouts = ConnectionTimeouts::DEFAULTS;
+
+    /// A connection of `budget` with a made answer of `bytes` that its client has not
+    /// started to take.
+    fn answer(budget: &UnsentBudget, bytes: usize) -> (Arc<Activity>, TrackedBody) {
+        let activity = Activity::counted_by(budget);
+        let body = TrackedBody::new(Body::from(vec![7u8; bytes]), activity.request_started());
+        (activity, body)
+    }
+
+    fn closed(activity: &Activity) -> bool {
+        activity
+            .deadline(TIMEOUTS)
+            .is_some_and(|(_, expired)| expired == Expired::OverBudget)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_the_budget_the_stalest_clients_are_closed_until_the_rest_fits() {
+        let budget = UnsentBudget::new(100_000, Gauge::default());
+        let (oldest, _a) = answer(&budget, 60_000);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let (older, _b) = answer(&budget, 30_000);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        // Within the budget: nobody is closed, however long they have waited.
+        assert_eq!(budget.held(), 90_000);
+        assert!(!closed(&oldest) && !closed(&older));
+
+        // 130,000 held: closing the oldest (60,000) is enough.
+        let (newest, _c) = answer(&budget, 40_000);
+        assert!(closed(&oldest));
+        assert!(!closed(&older) && !closed(&newest));
+        assert_eq!(oldest.watch(TIMEOUTS).await, Expired::OverBudget);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn below_twice_the_budget_clients_that_took_something_within_the_grace_are_spared() {
+        let budget = UnsentBudget::new(70_000, Gauge::default());
+        let (reading, mut body) = answer(&budget, 60_000);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        // It takes its first piece now: its clock starts again.
+        body.frame().await.unwrap().unwrap();
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let (fresh, _other) = answer(&budget, 60_000);
+        assert!(budget.held() > 100_000);
+        assert!(!closed(&reading) && !closed(&fresh));
+
+        // The first takes nothing more; past the grace, the next answer made closes it, and
+        // not the second, whose client is still within it.
+        tokio::time::advance(Duration::from_millis(700)).await;
+        let (_third, _body) = answer(&budget, 1);
+        assert!(closed(&reading));
+        assert!(!closed(&fresh));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_twice_the_budget_even_clients_within_the_grace_are_closed_stalest_first() {
+        let budget = UnsentBudget::new(100_000, Gauge::default());
+        let (first, _a) = answer(&budget, 90_000);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let (second, _b) = answer(&budget, 90_000);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // 180,000: past the budget, within twice it, and nobody past the grace.
+        assert!(!closed(&first) && !closed(&second));
+
+        // 270,000: the stalest goes, and 180,000 is back within the ceiling.
+        let (third, _c) = answer(&budget, 90_000);
+        assert!(closed(&first));
+        assert!(!closed(&second) && !closed(&third));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_an_answer_holds_is_counted_until_hyper_takes_it_or_it_is_dropped() {
+        let budget = UnsentBudget::new(0, Gauge::default());
+        let (_activity, mut body) = answer(&budget, 40 * 1024);
+        assert_eq!(budget.held(), 40 * 1024);
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(budget.held(), (40 * 1024 - first.len()) as i64);
+        body.frame().await.unwrap().unwrap();
+        drop(body);
+        assert_eq!(budget.held(), 0);
+        // No limit: nothing is ever closed.
+        let (waiting, _body) = answer(&budget, 1 << 20);
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let (_other, _second) = answer(&budget, 1 << 20);
+        assert!(!closed(&waiting));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_ended_is_forgotten() {
+        let budget = UnsentBudget::new(10, Gauge::default());
+        let (activity, body) = answer(&budget, 100);
+        drop(body);
+        drop(activity);
+        assert!(budget.connections().live.is_empty());
+        assert_eq!(budget.held(), 0);
+    }
+}

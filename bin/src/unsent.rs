@@ -21,8 +21,11 @@
 //!   the grace (a hundred streams on each of a few HTTP/2 connections, all asked at once)
 //!   would hold whatever it could make in that second.
 //!
-//! Closing is the send timeout's action, brought forward: the connection's watchdog does
-//! it (see [`Activity::close_for_memory`]), and dropping the connection drops its answers.
+//! The check runs when an answer is made, because that is when more is held: a server
+//! that makes none holds no more than it did (and a deployment's probes make one every few
+//! seconds, so the grace ends on time). Closing is the send timeout's action, brought
+//! forward: the connection's watchdog does it (see [`Activity::close_for_memory`]), and
+//! dropping the connection drops its answers.
 //!
 //! [`TrackedBody`]: crate::connection::TrackedBody
 

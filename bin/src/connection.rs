@@ -38,7 +38,7 @@ use std::{
 
 use axum::body::Body;
 use driving_http::ConnectionSlot;
-use hyper::body::{Body as HttpBody, Bytes, Frame, SizeHint};
+use hyper::body::{Body as HttpBody, Buf, Bytes, Frame, SizeHint};
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{counter::Counter, family::Family, gauge::Gauge},
@@ -103,7 +103,7 @@ pub(crate) struct Activity {
     write_blocked_since_ms: AtomicU64,
     /// The responses that have bytes ready for the client, by id, with since when.
     waiting: Mutex<Waiting>,
-    /// What its responses hold that hyper has not taken yet, in bytes.
+    /// What its responses hold in memory until hyper lets go of them, in bytes.
     unsent: AtomicUsize,
     /// Chosen to be closed because answers hold more than their budget.
     closing_for_memory: AtomicBool,
@@ -225,7 +225,7 @@ impl Activity {
         (oldest != NEVER).then(|| self.at(oldest))
     }
 
-    /// Its responses hold `bytes` more that hyper has not taken.
+    /// Its responses hold `bytes` more.
     fn hold(&self, bytes: usize) {
         self.unsent.fetch_add(bytes, Ordering::AcqRel);
         if let Some((budget, _)) = &self.budget {
@@ -241,13 +241,13 @@ impl Activity {
         }
     }
 
-    /// What its responses hold that hyper has not taken yet, in bytes.
+    /// What its responses hold in memory, in bytes.
     pub(crate) fn unsent_bytes(&self) -> usize {
         self.unsent.load(Ordering::Acquire)
     }
 
     /// Asks the watchdog to close the connection now: answers hold more than their budget,
-    /// and this client has taken nothing for longest.
+    /// and this connection holds the most.
     pub(crate) fn close_for_memory(&self) {
         self.closing_for_memory.store(true, Ordering::Release);
         self.changed.notify_one();
@@ -384,8 +384,7 @@ pub(crate) enum Expired {
     /// It left a response (or the socket) with bytes ready and took none for the send
     /// timeout.
     SendStalled,
-    /// Answers held more than their budget, and its client had taken nothing for longest
-    /// (see [`crate::unsent`]).
+    /// Answers held more than their budget, and it held the most (see [`crate::unsent`]).
     OverBudget,
 }
 
@@ -430,69 +429,125 @@ const CHUNK_BYTES: usize = 16 * 1024;
 /// handed over at most [`CHUNK_BYTES`] at a time, so that hyper's asking follows the
 /// client's reading.
 ///
-/// What it holds that hyper has not taken (a made body, whose size is known, and what is
-/// left of a frame) counts against the connection's [`UnsentBudget`].
+/// What it holds in memory counts against the connection's [`UnsentBudget`]: a made body
+/// from its creation (its size hint is exact), and each frame until hyper has let go of
+/// every piece of it ([`Piece`]), since the pieces share the frame's memory. A body that
+/// is part of the binary (an asset compiled in) holds none, and is not counted.
 #[derive(Debug)]
 pub(crate) struct TrackedBody {
     body: Body,
-    /// What is left of a data frame larger than [`CHUNK_BYTES`].
+    /// What is left of a data frame larger than [`CHUNK_BYTES`], and its count.
     rest: Bytes,
-    /// The bytes counted as held, as of the last [`TrackedBody::recount`].
-    held: usize,
+    rest_counted: Option<Arc<Counted>>,
+    /// Counted from the size hint, for what the body has not handed over yet.
+    pending: usize,
+    /// Whether what it holds is counted at all.
+    counted: bool,
     id: u64,
     request: RequestInFlight,
 }
 
+/// A frame's bytes counted against the budget, given back when the last piece that
+/// shares them is dropped.
+#[derive(Debug)]
+pub(crate) struct Counted {
+    activity: Arc<Activity>,
+    bytes: usize,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.activity.release(self.bytes);
+    }
+}
+
+/// A piece of a response as hyper gets it: the bytes, and the count of the frame they
+/// share memory with, which hyper drops once it has written them.
+#[derive(Debug)]
+pub(crate) struct Piece {
+    data: Bytes,
+    _held: Option<Arc<Counted>>,
+}
+
+impl Buf for Piece {
+    fn remaining(&self) -> usize {
+        self.data.remaining()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.data.chunk()
+    }
+
+    fn advance(&mut self, cnt: usize) {
+        self.data.advance(cnt);
+    }
+}
+
 impl TrackedBody {
-    pub(crate) fn new(body: Body, request: RequestInFlight) -> Self {
+    /// `body`, the response to `request`; `counted` unless the body is part of the
+    /// binary.
+    pub(crate) fn new(body: Body, request: RequestInFlight, counted: bool) -> Self {
         let id = request.0.response_id();
         request.0.response_waits(id);
-        let mut body = Self {
+        let pending = if counted {
+            usize::try_from(body.size_hint().exact().unwrap_or(0)).unwrap_or(usize::MAX)
+        } else {
+            0
+        };
+        if pending > 0 {
+            request.0.hold(pending);
+        }
+        Self {
             body,
             rest: Bytes::new(),
-            held: 0,
+            rest_counted: None,
+            pending,
+            counted,
             id,
             request,
-        };
-        body.recount();
-        body
-    }
-
-    /// Counts what it holds now: what is left of a frame, and a made body not yet polled
-    /// (whose size hint is exact). A stream's next frames are not made yet, so they hold
-    /// nothing.
-    fn recount(&mut self) {
-        let made = self.body.size_hint().exact().unwrap_or(0);
-        let now = self
-            .rest
-            .len()
-            .saturating_add(usize::try_from(made).unwrap_or(usize::MAX));
-        if now > self.held {
-            self.request.0.hold(now - self.held);
-        } else if now < self.held {
-            self.request.0.release(self.held - now);
         }
-        self.held = now;
     }
 
-    /// The next piece of `data`, keeping what is past it for the next poll.
-    fn piece(&mut self, mut data: Bytes) -> Bytes {
+    /// `data`, a frame the body made, counted until every piece of it is let go: what the
+    /// size hint counted already moves to it, and anything beyond is added.
+    fn count(&mut self, data: &Bytes) -> Option<Arc<Counted>> {
+        if !self.counted || data.is_empty() {
+            return None;
+        }
+        let bytes = data.len();
+        let from_pending = bytes.min(self.pending);
+        self.pending -= from_pending;
+        if bytes > from_pending {
+            self.request.0.hold(bytes - from_pending);
+        }
+        Some(Arc::new(Counted {
+            activity: self.request.0.clone(),
+            bytes,
+        }))
+    }
+
+    /// The next piece of `data` (counted by `held`), keeping what is past it for the next
+    /// poll.
+    fn piece(&mut self, mut data: Bytes, held: Option<Arc<Counted>>) -> Piece {
         if data.len() > CHUNK_BYTES {
             self.rest = data.split_off(CHUNK_BYTES);
+            self.rest_counted.clone_from(&held);
+        } else {
+            self.rest_counted = None;
         }
-        data
+        Piece { data, _held: held }
     }
 }
 
 impl Drop for TrackedBody {
     fn drop(&mut self) {
         self.request.0.response_taken(self.id);
-        self.request.0.release(self.held);
+        self.request.0.release(self.pending);
     }
 }
 
 impl HttpBody for TrackedBody {
-    type Data = Bytes;
+    type Data = Piece;
     type Error = <Body as HttpBody>::Error;
 
     fn poll_frame(
@@ -504,10 +559,21 @@ impl HttpBody for TrackedBody {
         let polled = if this.rest.is_empty() {
             match Pin::new(&mut this.body).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                    Ok(data) => Poll::Ready(Some(Ok(Frame::data(this.piece(data))))),
-                    Err(frame) => Poll::Ready(Some(Ok(frame))),
+                    Ok(data) => {
+                        let held = this.count(&data);
+                        Poll::Ready(Some(Ok(Frame::data(this.piece(data, held)))))
+                    }
+                    Err(frame) => {
+                        Poll::Ready(Some(Ok(frame.map_data(|data| Piece { data, _held: None }))))
+                    }
                 },
-                other => other,
+                Poll::Ready(None) => {
+                    // A size hint that promised more than came: nothing is left to hold.
+                    this.request.0.release(std::mem::take(&mut this.pending));
+                    Poll::Ready(None)
+                }
+                Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(error))),
+                Poll::Pending => Poll::Pending,
             }
         } else {
             // Asked for more, so the client has made room for the first piece. A made body's
@@ -519,12 +585,12 @@ impl HttpBody for TrackedBody {
                 this.body = Body::empty();
             }
             let rest = std::mem::take(&mut this.rest);
-            Poll::Ready(Some(Ok(Frame::data(this.piece(rest)))))
+            let held = this.rest_counted.take();
+            Poll::Ready(Some(Ok(Frame::data(this.piece(rest, held)))))
         };
         if let Poll::Ready(Some(Ok(_))) = &polled {
             this.request.0.response_waits(this.id);
         }
-        this.recount();
         polled
     }
 
@@ -663,13 +729,12 @@ impl ConnectionMetrics {
             "http_connections_closed",
             "Connections the server closed for overstaying a timeout, by which one \
              (header_read, idle, send_stalled), or because answers held more than \
-             HTTP_MAX_UNSENT_BYTES and their client had taken nothing for longest \
-             (unsent_budget)",
+             HTTP_MAX_UNSENT_BYTES and it held the most (unsent_budget)",
             metrics.closed.clone(),
         );
         registry.register(
             "http_unsent_answer_bytes",
-            "Bytes that made answers hold while their clients take them, every connection \
+            "Bytes that made answers hold until they are written, every connection \
              together (bounded by HTTP_MAX_UNSENT_BYTES)",
             metrics.unsent.clone(),
         );
@@ -782,7 +847,8 @@ mod tests {
             let chunk = receiver.recv().await?;
             Some((Ok::<_, std::io::Error>(chunk), receiver))
         });
-        let mut body = TrackedBody::new(Body::from_stream(stream), activity.request_started());
+        let mut body =
+            TrackedBody::new(Body::from_stream(stream), activity.request_started(), true);
         let made = Instant::now();
         // Made and not asked for yet: waiting on the client.
         assert_eq!(
@@ -850,19 +916,23 @@ mod tests {
             http_body_util::Full::new(Bytes::from(whole.clone())),
             inner_dropped.clone(),
         );
-        let mut body = TrackedBody::new(Body::new(inner), activity.request_started());
+        let mut body = TrackedBody::new(Body::new(inner), activity.request_started(), true);
         // hyper reads the length from the hint before the first frame.
         assert_eq!(body.size_hint().exact(), Some(40 * 1024));
         // The made body, and what it holds (its in-flight place), go back once the first
         // piece has been taken and more is asked for; the request stays in flight for the
         // connection's clocks.
-        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        let data = |frame: Frame<Piece>| {
+            let mut piece = frame.into_data().unwrap();
+            piece.copy_to_bytes(piece.remaining())
+        };
+        let first = data(body.frame().await.unwrap().unwrap());
         assert!(!inner_dropped.load(Ordering::Acquire));
-        let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        let second = data(body.frame().await.unwrap().unwrap());
         assert!(inner_dropped.load(Ordering::Acquire));
         let (mut pieces, mut sent) = (vec![first.len(), second.len()], [first, second].concat());
         while let Some(frame) = body.frame().await {
-            let data = frame.unwrap().into_data().unwrap();
+            let data = data(frame.unwrap());
             pieces.push(data.len());
             sent.extend_from_slice(&data);
             // Until the body ends, its request is in flight: the connection is not idle.

@@ -23,7 +23,7 @@ use driving_graphql::GraphqlSettings;
 #[cfg(feature = "grpc")]
 use driving_grpc::{GrpcMetrics, GrpcSettings, ReadinessWatch};
 use driving_http::{
-    HttpSettings, InFlightLimit, Metrics,
+    BodyInBinary, HttpSettings, InFlightLimit, Metrics,
     operations::{Readiness, ReadinessCheck},
 };
 #[cfg(feature = "rest")]
@@ -442,8 +442,10 @@ pub(crate) async fn serve<S>(
                         let in_flight = tracked.request_started();
                         async move {
                             let response: axum::response::Response = response.await?;
+                            // A compiled-in asset holds no memory while it is sent.
+                            let counted = response.extensions().get::<BodyInBinary>().is_none();
                             Ok::<_, std::convert::Infallible>(
-                                response.map(|body| Body::new(TrackedBody::new(body, in_flight))),
+                                response.map(|body| TrackedBody::new(body, in_flight, counted)),
                             )
                         }
                     });
@@ -559,10 +561,11 @@ async fn drive<C>(
                         tracing::debug!("closing a connection whose client takes none of its responses");
                         return;
                     }
-                    // The send timeout brought forward: its client has taken nothing for
-                    // longest while answers hold more than their budget.
+                    // The send timeout brought forward: it holds the most while answers
+                    // hold more than their budget. (Counted in /metrics; at debug, like
+                    // the other closes, since clients decide how many there are.)
                     Expired::OverBudget => {
-                        tracing::info!("closing a connection whose client takes nothing while answers hold more than HTTP_MAX_UNSENT_BYTES");
+                        tracing::debug!("closing a connection that holds the most while answers hold more than HTTP_MAX_UNSENT_BYTES");
                         return;
                     }
                     // Already asked to finish, and with nothing in progress it has not.

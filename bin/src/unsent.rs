@@ -8,22 +8,30 @@
 //! GraphQL answer, each read a window at a time, held some 350 MB. The connection cap
 //! bounds connections, not what they hold.
 //!
-//! So what every connection's answers hold is counted together (each [`TrackedBody`]
-//! counts the bytes it has that hyper has not taken yet). When an answer is made and the
-//! count is past the budget, the connections whose clients have taken nothing for longest
-//! are closed, stalest first, until what is left fits:
+//! So what every connection's answers hold is counted together: each [`TrackedBody`]
+//! counts a made answer from its creation until hyper has let go of its last byte
+//! (written to the socket, or dropped with the connection), since the pieces hyper holds
+//! share the answer's memory. A body compiled into the binary holds none and is not
+//! counted. When an answer is made and the count is past the budget, the connections that
+//! hold the most are closed, largest first, until what is left fits:
 //!
-//! - up to the budget, a client that took something in the last [`GRACE`] is not closed
-//!   for it: clients that read get their answers, even when together they hold more than
-//!   the budget for a while;
-//! - past twice the budget, the grace ends too, stalest first still, until what is left is
-//!   back within twice the budget. Without that ceiling, a burst of answers made within
-//!   the grace (a hundred streams on each of a few HTTP/2 connections, all asked at once)
-//!   would hold whatever it could make in that second.
+//! - up to twice the budget, only connections whose client has taken nothing for the last
+//!   [`GRACE`]: clients that read get their answers, even when together they hold more
+//!   than the budget for a while;
+//! - past twice the budget, any connection, until what is left is back within twice the
+//!   budget. Without that ceiling, clients that each take a few bytes every half second
+//!   would never be past the grace, and a burst of answers all asked at once (a hundred
+//!   streams on each of a few HTTP/2 connections) would hold whatever it could make.
 //!
-//! The check runs when an answer is made, because that is when more is held: a server
-//! that makes none holds no more than it did (and a deployment's probes make one every few
-//! seconds, so the grace ends on time). Closing is the send timeout's action, brought
+//! Largest first, not stalest first: a client that holds many answers (streams it reads a
+//! window at a time) goes before one that reads a single download, however often the
+//! first takes a few bytes. Clients that hold as little as a reader are told apart from
+//! readers only by the send timeout.
+//!
+//! The check runs when an answer is made, because that is when more is held, and at most
+//! every [`SCAN_EVERY`], because it looks at every connection: a server that makes none
+//! holds no more than it did (and a deployment's probes make one every few seconds, so
+//! the grace ends on time). Closing is the send timeout's action, brought
 //! forward: the connection's watchdog does it (see [`Activity::close_for_memory`]), and
 //! dropping the connection drops its answers.
 //!
@@ -31,7 +39,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, Weak},
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -44,6 +55,10 @@ use crate::connection::Activity;
 /// budget: longer than a reading client waits between two pieces, even on a slow link.
 pub(crate) const GRACE: Duration = Duration::from_secs(1);
 
+/// How often, at most, the connections are looked over while the budget is passed: each
+/// look costs a lock and a visit to every open connection.
+pub(crate) const SCAN_EVERY: Duration = Duration::from_millis(10);
+
 /// The budget, shared by every connection of a listener.
 #[derive(Debug, Clone)]
 pub(crate) struct UnsentBudget(Arc<Inner>);
@@ -54,6 +69,10 @@ struct Inner {
     max: i64,
     /// What every connection's answers hold now, as `/metrics` reports it.
     held: Gauge,
+    /// When the connections were last looked over, in milliseconds since `origin`, plus
+    /// one (0: never).
+    scanned_ms: AtomicU64,
+    origin: Instant,
     /// The live connections, to choose from when the budget is passed.
     connections: Mutex<Connections>,
 }
@@ -73,6 +92,8 @@ impl UnsentBudget {
                 max => i64::try_from(max).unwrap_or(i64::MAX),
             },
             held,
+            scanned_ms: AtomicU64::new(0),
+            origin: Instant::now(),
             connections: Mutex::new(Connections::default()),
         }))
     }
@@ -118,10 +139,26 @@ impl UnsentBudget {
         self.0.held.dec_by(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
-    /// Closes the connections whose clients have taken nothing for longest until what the
-    /// others hold fits: within the budget, counting only those past the [`GRACE`]; within
-    /// twice the budget, counting every one.
+    /// Closes the connections that hold the most until what the others hold fits: within
+    /// the budget, counting only those whose client has taken nothing for the [`GRACE`];
+    /// within twice the budget, counting every one. Once per [`SCAN_EVERY`] at most: one
+    /// caller looks, the others in the meantime go on.
     fn make_room(&self) {
+        let now = Instant::now();
+        let now_ms = u64::try_from(now.duration_since(self.0.origin).as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let last = self.0.scanned_ms.load(Ordering::Acquire);
+        let every = u64::try_from(SCAN_EVERY.as_millis()).unwrap_or(u64::MAX);
+        if last != 0 && now_ms < last.saturating_add(every)
+            || self
+                .0
+                .scanned_ms
+                .compare_exchange(last, now_ms, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return;
+        }
         // Upgraded under the lock, dropped after it: the last reference to a connection
         // that has just ended would otherwise forget itself under the same lock.
         let live: Vec<Arc<Activity>> = self
@@ -130,9 +167,7 @@ impl UnsentBudget {
             .values()
             .filter_map(Weak::upgrade)
             .collect();
-        let now = Instant::now();
-        // Connections already being closed are not counted: what they hold goes soon. One
-        // whose client owes it nothing (its answers wait on themselves) is as fresh as now.
+        // Connections already being closed are not counted: what they hold goes soon.
         let mut kept: i64 = 0;
         let mut holders = Vec::new();
         for activity in &live {
@@ -141,24 +176,23 @@ impl UnsentBudget {
                 continue;
             }
             kept = kept.saturating_add(bytes);
-            let since = activity.send_waiting_since().unwrap_or(now);
-            holders.push((since, bytes, activity));
+            let stale = activity
+                .send_waiting_since()
+                .is_some_and(|since| now.saturating_duration_since(since) >= GRACE);
+            holders.push((bytes, stale, activity));
         }
-        holders.sort_by_key(|(since, ..)| *since);
+        holders.sort_by_key(|(bytes, ..)| std::cmp::Reverse(*bytes));
         let ceiling = self.0.max.saturating_mul(2);
-        for (since, bytes, activity) in holders {
-            let limit = if now.saturating_duration_since(since) >= GRACE {
-                self.0.max
-            } else {
-                ceiling
-            };
-            // Stalest first: once one fits its limit, every later one (fresher, with a
-            // limit as high or higher) does too.
-            if kept <= limit {
-                break;
+        for (limit, only_stale) in [(self.0.max, true), (ceiling, false)] {
+            for (bytes, stale, activity) in &holders {
+                if kept <= limit {
+                    break;
+                }
+                if (*stale || !only_stale) && !activity.is_closing_for_memory() {
+                    activity.close_for_memory();
+                    kept -= bytes;
+                }
             }
-            activity.close_for_memory();
-            kept -= bytes;
         }
     }
 }
@@ -179,7 +213,11 @@ mod tests {
     /// started to take.
     fn answer(budget: &UnsentBudget, bytes: usize) -> (Arc<Activity>, TrackedBody) {
         let activity = Activity::counted_by(budget);
-        let body = TrackedBody::new(Body::from(vec![7u8; bytes]), activity.request_started());
+        let body = TrackedBody::new(
+            Body::from(vec![7u8; bytes]),
+            activity.request_started(),
+            true,
+        );
         (activity, body)
     }
 
@@ -190,21 +228,20 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn past_the_budget_the_stalest_clients_are_closed_until_the_rest_fits() {
+    async fn past_the_budget_the_largest_quiet_holders_are_closed_until_the_rest_fits() {
         let budget = UnsentBudget::new(100_000, Gauge::default());
-        let (oldest, _a) = answer(&budget, 60_000);
-        tokio::time::advance(Duration::from_secs(2)).await;
-        let (older, _b) = answer(&budget, 30_000);
+        let (small, _a) = answer(&budget, 30_000);
+        let (large, _b) = answer(&budget, 60_000);
         tokio::time::advance(Duration::from_secs(2)).await;
         // Within the budget: nobody is closed, however long they have waited.
         assert_eq!(budget.held(), 90_000);
-        assert!(!closed(&oldest) && !closed(&older));
+        assert!(!closed(&small) && !closed(&large));
 
-        // 130,000 held: closing the oldest (60,000) is enough.
+        // 130,000 held: closing the largest quiet one (60,000) is enough.
         let (newest, _c) = answer(&budget, 40_000);
-        assert!(closed(&oldest));
-        assert!(!closed(&older) && !closed(&newest));
-        assert_eq!(oldest.watch(TIMEOUTS).await, Expired::OverBudget);
+        assert!(closed(&large));
+        assert!(!closed(&small) && !closed(&newest));
+        assert_eq!(large.watch(TIMEOUTS).await, Expired::OverBudget);
     }
 
     #[tokio::test(start_paused = true)]
@@ -216,7 +253,7 @@ mod tests {
         body.frame().await.unwrap().unwrap();
         tokio::time::advance(Duration::from_millis(500)).await;
         let (fresh, _other) = answer(&budget, 60_000);
-        assert!(budget.held() > 100_000);
+        assert_eq!(budget.held(), 120_000);
         assert!(!closed(&reading) && !closed(&fresh));
 
         // The first takes nothing more; past the grace, the next answer made closes it, and
@@ -228,36 +265,77 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn past_twice_the_budget_even_clients_within_the_grace_are_closed_stalest_first() {
+    async fn past_twice_the_budget_even_clients_within_the_grace_are_closed_largest_first() {
         let budget = UnsentBudget::new(100_000, Gauge::default());
-        let (first, _a) = answer(&budget, 90_000);
+        let (first, _a) = answer(&budget, 80_000);
         tokio::time::advance(Duration::from_millis(100)).await;
-        let (second, _b) = answer(&budget, 90_000);
+        let (second, _b) = answer(&budget, 100_000);
         tokio::time::advance(Duration::from_millis(100)).await;
         // 180,000: past the budget, within twice it, and nobody past the grace.
         assert!(!closed(&first) && !closed(&second));
 
-        // 270,000: the stalest goes, and 180,000 is back within the ceiling.
+        // 270,000: the largest goes, and 170,000 is back within the ceiling.
         let (third, _c) = answer(&budget, 90_000);
-        assert!(closed(&first));
-        assert!(!closed(&second) && !closed(&third));
+        assert!(closed(&second));
+        assert!(!closed(&first) && !closed(&third));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn what_an_answer_holds_is_counted_until_hyper_takes_it_or_it_is_dropped() {
+    async fn connections_are_looked_over_at_most_once_per_interval() {
+        let budget = UnsentBudget::new(100_000, Gauge::default());
+        // Past the budget: the first answer made looks (and finds nobody to close).
+        let (first, _a) = answer(&budget, 150_000);
+        // Past twice it, but within the interval: nobody looks yet.
+        tokio::time::advance(SCAN_EVERY / 2).await;
+        let (second, _b) = answer(&budget, 100_000);
+        assert!(!closed(&first) && !closed(&second));
+        // The next answer after the interval looks, and the largest goes.
+        tokio::time::advance(SCAN_EVERY).await;
+        let _c = answer(&budget, 1);
+        assert!(closed(&first));
+        assert!(!closed(&second));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_made_answer_is_counted_until_hyper_lets_go_of_its_last_piece() {
         let budget = UnsentBudget::new(0, Gauge::default());
         let (_activity, mut body) = answer(&budget, 40 * 1024);
         assert_eq!(budget.held(), 40 * 1024);
-        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
-        assert_eq!(budget.held(), (40 * 1024 - first.len()) as i64);
-        body.frame().await.unwrap().unwrap();
+        // The pieces share the answer's memory: handed over, still held, until hyper has
+        // written (dropped) every one of them.
+        let mut pieces = Vec::new();
+        while let Some(frame) = body.frame().await {
+            pieces.push(frame.unwrap().into_data().unwrap());
+            assert_eq!(budget.held(), 40 * 1024);
+        }
         drop(body);
+        assert_eq!(budget.held(), 40 * 1024);
+        let last = pieces.pop().unwrap();
+        drop(pieces);
+        assert_eq!(budget.held(), 40 * 1024);
+        drop(last);
         assert_eq!(budget.held(), 0);
         // No limit: nothing is ever closed.
         let (waiting, _body) = answer(&budget, 1 << 20);
         tokio::time::advance(Duration::from_secs(10)).await;
         let (_other, _second) = answer(&budget, 1 << 20);
         assert!(!closed(&waiting));
+    }
+
+    #[tokio::test]
+    async fn a_body_compiled_into_the_binary_is_not_counted() {
+        let budget = UnsentBudget::new(10, Gauge::default());
+        let activity = Activity::counted_by(&budget);
+        let mut body = TrackedBody::new(
+            Body::from(&b"compiled in"[..]),
+            activity.request_started(),
+            false,
+        );
+        assert_eq!(budget.held(), 0);
+        let piece = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(budget.held(), 0);
+        drop(piece);
+        assert!(!closed(&activity));
     }
 
     #[tokio::test(start_paused = true)]

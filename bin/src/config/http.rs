@@ -48,14 +48,15 @@ pub struct HttpConfig {
     /// 25 KiB (HTTP/2), measured by `bench/connection-memory.sh`.
     #[arg(id = "HTTP_MAX_CONNECTIONS", long, default_value = "10000", value_parser = at_least(1usize))]
     pub max_connections: usize,
-    /// The most bytes that made answers may hold, all connections together, while their
-    /// clients take them (a page of todos, a GraphQL document, an asset; not a live
-    /// stream). Past it, each time an answer is made, the connections whose clients have
-    /// taken nothing for longest (a second at least) are closed, as the send timeout would
-    /// close them later, until what is left fits: a client that reads a few bytes now and
-    /// then, or opens many HTTP/2 streams and reads none, cannot hold the process's memory.
-    /// Clients that read are not closed for it until answers hold twice this; past that,
-    /// the stalest go whatever their age. 0: no limit.
+    /// The most bytes that made answers may hold in memory, all connections together,
+    /// until they are written (a page of todos, a GraphQL document; not a compiled-in
+    /// asset). Past it, each time an answer is made, the connections holding the most whose
+    /// clients have taken nothing for a second are closed, as the send timeout would close
+    /// them later, until what is left fits; past twice it, the connections holding the
+    /// most, whatever their clients do. A client that reads a few bytes now and then, or
+    /// opens many HTTP/2 streams and reads none, cannot hold the process's memory. Keep it
+    /// well above what clients that read hold at your peak, and above twice the largest
+    /// answer. 0: no limit.
     #[arg(id = "HTTP_MAX_UNSENT_BYTES", long, default_value = "33554432", value_parser = at_least(0usize))]
     pub max_unsent_bytes: usize,
     /// A new connection's first request head (or HTTP/2 preface), and each later HTTP/1.1

@@ -467,37 +467,64 @@ async fn a_client_that_shuts_its_window_holds_its_answers_no_longer_than_the_sen
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_once_answers_hold_more_than_their_budget() {
-    // Room for one copy of the 1.5 MB bundle, not two, and a send timeout far off: only
-    // the budget can close anything here.
+    // A small budget (twice it is the ceiling past which even fresh clients go), and a
+    // send timeout far off: only the budget can close anything here.
     let server = Server::start(&[
-        ("HTTP_MAX_UNSENT_BYTES", "2000000"),
+        ("HTTP_MAX_UNSENT_BYTES", "200000"),
         ("HTTP_SEND_TIMEOUT_SECS", "600"),
     ])
     .await;
-    let bundle = format!("{}/docs/swagger-ui-bundle.js", server.base);
-    // Two streams of it, each taken no further than its first 16 KiB window.
+    let token = server.user("hog@example.org").await;
+    let title = "t".repeat(200);
+    for _ in 0..25 {
+        let created = server
+            .client
+            .post(format!("{}/v1/todos", server.base))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "title": title }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    // Some 29 KB of JSON, made for each request (a compiled-in asset would hold nothing).
+    let page = "todos(first: 25) { edges { node { id title status } } }";
+    let query = serde_json::json!({
+        "query": format!("{{ a: {page} b: {page} c: {page} d: {page} }}")
+    })
+    .to_string();
+    let ask = || {
+        Request::post(format!("{}/graphql", server.base))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(Bytes::from(query.clone())))
+            .unwrap()
+    };
+
+    // Ten streams of it, each taken no further than its first 16 KiB window.
     let (mut sender, connection) = h2_connect_with_window(server.addr, Some(16 * 1024)).await;
     let mut held = Vec::new();
-    for _ in 0..2 {
-        let request = Request::get(&bundle).body(Full::default()).unwrap();
-        let response = sender.send_request(request).await.unwrap();
+    for _ in 0..10 {
+        let response = sender.send_request(ask()).await.unwrap();
         assert_eq!(response.status(), 200);
         held.push(response);
     }
+    // Past the budget, within twice it, and within the grace: nobody is closed yet.
     let holding = server.metric("http_unsent_answer_bytes").await;
     assert!(
-        holding > 2_000_000.0,
-        "the two answers hold {holding} bytes"
+        (200_000.0..400_000.0).contains(&holding),
+        "the ten answers hold {holding} bytes"
     );
-    // Past the grace that a client taking nothing gets.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
 
     // A client that reads: its answer is made, the budget is passed, and the connection
-    // that has taken nothing for longest is closed, not this one.
-    let answer = server.client.get(&bundle).send().await.unwrap();
+    // that holds the most with a client that has taken nothing for a second is closed.
+    let (mut reader, _reading) = h2_connect(server.addr).await;
+    let answer = reader.send_request(ask()).await.unwrap();
     assert_eq!(answer.status(), 200);
-    let length = answer.content_length().unwrap();
-    assert_eq!(answer.bytes().await.unwrap().len() as u64, length);
+    let body = answer.into_body().collect().await.unwrap().to_bytes();
+    let document: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(document["data"]["d"]["edges"].as_array().unwrap().len(), 25);
     let _ = timeout(Duration::from_secs(5), connection)
         .await
         .expect("the server closed the connection that took nothing");

@@ -29,7 +29,7 @@ pub(crate) fn serve(
         router = router.route(
             asset.path,
             get(move || async move {
-                (
+                let mut response = (
                     [
                         (
                             header::CONTENT_TYPE,
@@ -42,7 +42,9 @@ pub(crate) fn serve(
                     ],
                     asset.body,
                 )
-                    .into_response()
+                    .into_response();
+                response.extensions_mut().insert(driving_http::BodyInBinary);
+                response
             }),
         );
     }

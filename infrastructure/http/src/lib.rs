@@ -10,7 +10,7 @@
 //! - [`problem`]: RFC 9457 problem bodies, and the guarantee that every error response is
 //!   one, whoever made it.
 //! - [`browser_page_headers`] and [`strict_browser_page_headers`]: the security headers of
-//!   the pages a browser renders.
+//!   the pages a browser renders; [`BodyInBinary`] marks their compiled-in assets.
 //!
 //! Nothing here knows a use case: the adapters do, and this crate knows only HTTP.
 
@@ -24,7 +24,7 @@ pub mod problem;
 pub use connections::ConnectionSlot;
 pub use limits::{InFlightLimit, InFlightPermit};
 pub use observability::{Metrics, current_request_id};
-pub use pages::{browser_page_headers, strict_browser_page_headers};
+pub use pages::{BodyInBinary, browser_page_headers, strict_browser_page_headers};
 pub use problem::{FieldError, Problem};
 
 use std::{sync::Arc, time::Duration};

@@ -22,6 +22,12 @@ const STRICT_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'se
      style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// Marks a response whose body is compiled into the binary (a page's script or style): it
+/// holds no memory while its client takes it, so the listener does not count it against
+/// its budget for what answers hold (`HTTP_MAX_UNSENT_BYTES`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyInBinary;
+
 /// Adds the browser-page headers to `response`: a content security policy that allows only
 /// the app's own assets, `X-Content-Type-Options: nosniff` and `Referrer-Policy:
 /// no-referrer`. For `axum::middleware::map_response` on the routers of such pages.

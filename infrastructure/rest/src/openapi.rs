@@ -185,7 +185,26 @@ impl Modify for SharedResponses {
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .layer(axum::middleware::from_fn(mark_compiled_in_assets))
         .layer(axum::middleware::map_response(
             driving_http::browser_page_headers,
         ))
+}
+
+/// Swagger UI's files under `/docs/` are compiled into the binary (its
+/// `swagger-initializer.js`, which carries the document's URL, is made per request).
+async fn mark_compiled_in_assets(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let compiled_in = request
+        .uri()
+        .path()
+        .strip_prefix("/docs/")
+        .is_some_and(|file| !file.is_empty() && file != "swagger-initializer.js");
+    let mut response = next.run(request).await;
+    if compiled_in && response.status().is_success() {
+        response.extensions_mut().insert(driving_http::BodyInBinary);
+    }
+    response
 }

@@ -134,7 +134,7 @@ impl UnsentBudget {
         }
     }
 
-    /// An answer holds `bytes` fewer: handed to hyper, or dropped.
+    /// An answer holds `bytes` fewer: hyper let go of it, or it was dropped unsent.
     pub(crate) fn release(&self, bytes: usize) {
         self.0.held.dec_by(i64::try_from(bytes).unwrap_or(i64::MAX));
     }

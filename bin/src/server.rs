@@ -344,9 +344,8 @@ impl HttpServer {
 ///   the listen queue, and the process never runs out of file descriptors;
 /// - **time limits** on each connection (see [`crate::connection`]) and HTTP/2
 ///   keep-alive pings, which find peers that vanished without a FIN;
-/// - **a memory budget** (`HTTP_MAX_UNSENT_BYTES`) for what answers hold while their
-///   clients take them, which closes the connections of clients that stopped reading
-///   (see [`crate::unsent`]).
+/// - **a memory budget** (`HTTP_MAX_UNSENT_BYTES`) for what answers hold until they are
+///   written, which closes the connections that hold the most (see [`crate::unsent`]).
 ///
 /// Accept errors (out of file descriptors, say) are logged and retried.
 pub(crate) async fn serve<S>(

@@ -345,7 +345,9 @@ impl HttpServer {
 /// - **time limits** on each connection (see [`crate::connection`]) and HTTP/2
 ///   keep-alive pings, which find peers that vanished without a FIN;
 /// - **a memory budget** (`HTTP_MAX_UNSENT_BYTES`) for what answers hold until they are
-///   written, which closes the connections that hold the most (see [`crate::unsent`]).
+///   written, which closes the connections that hold the most (see [`crate::unsent`]),
+///   and a small kernel send queue, so that what a client does not read waits where the
+///   budget counts it ([`KERNEL_UNSENT_BYTES`]).
 ///
 /// Accept errors (out of file descriptors, say) are logged and retried.
 pub(crate) async fn serve<S>(
@@ -419,6 +421,7 @@ pub(crate) async fn serve<S>(
                 if let Err(error) = stream.set_nodelay(true) {
                     tracing::debug!(%error, "cannot set TCP_NODELAY");
                 }
+                keep_unsent_out_of_the_kernel(&stream);
                 let activity = Activity::counted_by(&budget);
                 // Every request carries the client's address, for the limits counted by it
                 // (the peer's, or the one a trusted proxy reports: see `client_address`),
@@ -493,6 +496,29 @@ pub(crate) async fn serve<S>(
         connections.abort_all();
     }
     while connections.join_next().await.is_some() {}
+}
+
+/// What the kernel may hold of a connection's answers that the network has not taken yet
+/// (`TCP_NOTSENT_LOWAT`): one 16 KiB piece, enough to keep the link busy while the
+/// connection's task wakes to write the next.
+///
+/// Without it, Linux grows a socket's send buffer to megabytes (four at most, by default),
+/// and what a client does not read waits there: memory the kernel charges to the process's
+/// cgroup, that no setting of ours bounds, on each of up to `HTTP_MAX_CONNECTIONS`
+/// connections. With it, the rest of an answer waits in the process, where
+/// `HTTP_MAX_UNSENT_BYTES` counts it and the send timeout sees a client that takes nothing.
+/// Bytes sent and not yet acknowledged are not limited, so a fast link stays as fast.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const KERNEL_UNSENT_BYTES: u32 = 16 * 1024;
+
+/// Sets [`KERNEL_UNSENT_BYTES`] on an accepted socket, where the system has the option.
+fn keep_unsent_out_of_the_kernel(stream: &tokio::net::TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(error) = socket2::SockRef::from(stream).set_tcp_notsent_lowat(KERNEL_UNSENT_BYTES) {
+        tracing::debug!(%error, "cannot set TCP_NOTSENT_LOWAT");
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = stream;
 }
 
 /// Serves one connection until it ends: gracefully when the server shuts down or the

@@ -35,6 +35,11 @@
 //! forward: the connection's watchdog does it (see [`Activity::close_for_memory`]), and
 //! dropping the connection drops its answers.
 //!
+//! The kernel holds at most 16 KiB of each socket's unsent bytes (`TCP_NOTSENT_LOWAT`,
+//! which the server sets on every connection it accepts). So what a client does not read
+//! waits here, where it is counted, and not in a send buffer that the kernel would grow
+//! to megabytes.
+//!
 //! [`TrackedBody`]: crate::connection::TrackedBody
 
 use std::{

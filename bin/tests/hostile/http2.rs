@@ -45,6 +45,38 @@ async fn h2_connect_with_window(
     (sender, tokio::spawn(connection))
 }
 
+/// Registers `email` with 25 todos of 200-character titles: the bearer token. A page of
+/// them is some 7 KB of JSON, made anew for each request (see [`pages_request`]).
+async fn user_with_a_page_of_todos(server: &Server, email: &str) -> String {
+    let token = server.user(email).await;
+    let title = "t".repeat(200);
+    for _ in 0..25 {
+        let created = server
+            .client
+            .post(format!("{}/v1/todos", server.base))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "title": title }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    token
+}
+
+/// A GraphQL request, as `token`, for the page of todos `pages` times over, in the aliases
+/// `p0`, `p1`, and so on.
+fn pages_request(server: &Server, token: &str, pages: usize) -> Request<Full<Bytes>> {
+    let page = "todos(first: 25) { edges { node { id title status } } }";
+    let aliases: String = (0..pages).map(|i| format!(" p{i}: {page}")).collect();
+    let query = serde_json::json!({ "query": format!("{{{aliases} }}") }).to_string();
+    Request::post(format!("{}/graphql", server.base))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::new(Bytes::from(query)))
+        .unwrap()
+}
+
 /// A gRPC todo client for the server (or proxy) at `addr`.
 async fn todos_at(addr: std::net::SocketAddr) -> TodoServiceClient<tonic::transport::Channel> {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
@@ -474,32 +506,9 @@ async fn a_client_that_stops_reading_is_closed_once_answers_hold_more_than_their
         ("HTTP_SEND_TIMEOUT_SECS", "600"),
     ])
     .await;
-    let token = server.user("hog@example.org").await;
-    let title = "t".repeat(200);
-    for _ in 0..25 {
-        let created = server
-            .client
-            .post(format!("{}/v1/todos", server.base))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({ "title": title }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
-    }
+    let token = user_with_a_page_of_todos(&server, "hog@example.org").await;
     // Some 29 KB of JSON, made for each request (a compiled-in asset would hold nothing).
-    let page = "todos(first: 25) { edges { node { id title status } } }";
-    let query = serde_json::json!({
-        "query": format!("{{ a: {page} b: {page} c: {page} d: {page} }}")
-    })
-    .to_string();
-    let ask = || {
-        Request::post(format!("{}/graphql", server.base))
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(Full::new(Bytes::from(query.clone())))
-            .unwrap()
-    };
+    let ask = || pages_request(&server, &token, 4);
 
     // Ten streams of it, each taken no further than its first 16 KiB window.
     let (mut sender, connection) = h2_connect_with_window(server.addr, Some(16 * 1024)).await;
@@ -524,7 +533,10 @@ async fn a_client_that_stops_reading_is_closed_once_answers_hold_more_than_their
     assert_eq!(answer.status(), 200);
     let body = answer.into_body().collect().await.unwrap().to_bytes();
     let document: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(document["data"]["d"]["edges"].as_array().unwrap().len(), 25);
+    assert_eq!(
+        document["data"]["p3"]["edges"].as_array().unwrap().len(),
+        25
+    );
     let _ = timeout(Duration::from_secs(5), connection)
         .await
         .expect("the server closed the connection that took nothing");
@@ -540,6 +552,113 @@ async fn a_client_that_stops_reading_is_closed_once_answers_hold_more_than_their
         .await_metric("http_unsent_answer_bytes", 0.0, Duration::from_secs(5))
         .await;
     server.assert_alive().await;
+}
+
+/// A socket whose reading side can be stopped for good: once `deaf` is set, the client
+/// takes nothing more of what the server sends, while it can still write.
+struct Deaf {
+    stream: TcpStream,
+    deaf: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tokio::io::AsyncRead for Deaf {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.deaf.load(std::sync::atomic::Ordering::SeqCst) {
+            // Never woken: nothing is read again.
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Deaf {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn what_a_client_does_not_read_waits_where_the_budget_counts_it_not_in_the_kernel() {
+    // Nothing closes the connection here: the budget is far off, the send timeout too.
+    let server = Server::start(&[("HTTP_SEND_TIMEOUT_SECS", "600")]).await;
+    let token = user_with_a_page_of_todos(&server, "deaf@example.org").await;
+    let ask = || pages_request(&server, &token, 4);
+
+    // A client with a small receive buffer, and windows that let the server send it all:
+    // only the sockets stand between the answers and the client.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let deaf = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let io = Deaf {
+        stream: socket.connect(server.addr).await.unwrap(),
+        deaf: deaf.clone(),
+    };
+    let (mut sender, connection) = http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(1 << 30)
+        .initial_connection_window_size(1 << 30)
+        .handshake::<_, Full<Bytes>>(TokioIo::new(io))
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    // One answer read in full: the settings are exchanged, and its size is known.
+    let first = sender.send_request(ask()).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let size = first.into_body().collect().await.unwrap().to_bytes().len();
+    assert!(size > 25_000, "one answer is {size} bytes");
+
+    // Then forty more, and the client reads nothing of them.
+    deaf.store(true, std::sync::atomic::Ordering::SeqCst);
+    let asked = 40;
+    let mut held = Vec::new();
+    for _ in 0..asked {
+        held.push(tokio::spawn(sender.send_request(ask())));
+    }
+    // The server makes them all, and writes what the sockets take.
+    let total = asked * size;
+    let mut holding = 0.0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = server.metric("http_unsent_answer_bytes").await;
+        if now > 0.0 && now == holding {
+            break;
+        }
+        holding = now;
+    }
+    // The kernel took at most a piece or two of them (its 16 KiB of unsent bytes, what it
+    // had sent to the client's full buffer, and a frame being written): the rest waits in
+    // the process, counted. Without the limit, the kernel's send buffer takes them all
+    // and the count falls to nothing.
+    let in_the_kernel = total as f64 - holding;
+    assert!(
+        in_the_kernel < 200_000.0,
+        "of {total} bytes of answers, {holding} are counted: the kernel holds the rest"
+    );
+    assert!(!connection.is_finished(), "the connection is still open");
+    for asked in held {
+        asked.abort();
+    }
 }
 
 #[tokio::test]

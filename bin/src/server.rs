@@ -345,9 +345,10 @@ impl HttpServer {
 /// - **time limits** on each connection (see [`crate::connection`]) and HTTP/2
 ///   keep-alive pings, which find peers that vanished without a FIN;
 /// - **a memory budget** (`HTTP_MAX_UNSENT_BYTES`) for what answers hold until they are
-///   written, which closes the connections that hold the most (see [`crate::unsent`]),
-///   and a small kernel send queue, so that what a client does not read waits where the
-///   budget counts it ([`KERNEL_UNSENT_BYTES`]).
+///   written, which closes the connections that cost the most: what they hold, times how
+///   long they have held it (see [`crate::unsent`]); and a small kernel send queue, so
+///   that what a client does not read waits where the budget counts it
+///   ([`KERNEL_UNSENT_BYTES`]).
 ///
 /// Accept errors (out of file descriptors, say) are logged and retried.
 pub(crate) async fn serve<S>(
@@ -586,11 +587,11 @@ async fn drive<C>(
                         tracing::debug!("closing a connection whose client takes none of its responses");
                         return;
                     }
-                    // The send timeout brought forward: it holds the most while answers
+                    // The send timeout brought forward: it costs the most while answers
                     // hold more than their budget. (Counted in /metrics; at debug, like
                     // the other closes, since clients decide how many there are.)
                     Expired::OverBudget => {
-                        tracing::debug!("closing a connection that holds the most while answers hold more than HTTP_MAX_UNSENT_BYTES");
+                        tracing::debug!("closing a connection that costs the most memory while answers hold more than HTTP_MAX_UNSENT_BYTES");
                         return;
                     }
                     // Already asked to finish, and with nothing in progress it has not.

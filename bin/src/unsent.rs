@@ -13,7 +13,7 @@
 //! (written to the socket, or dropped with the connection), since the pieces hyper holds
 //! share the answer's memory. A body compiled into the binary holds none and is not
 //! counted. When an answer is made and the count is past the budget, the connections that
-//! hold the most are closed, largest first, until what is left fits:
+//! cost the most are closed, costliest first, until what is left fits:
 //!
 //! - up to twice the budget, only connections whose client has taken nothing for the last
 //!   [`GRACE`]: clients that read get their answers, even when together they hold more
@@ -23,10 +23,15 @@
 //!   would never be past the grace, and a burst of answers all asked at once (a hundred
 //!   streams on each of a few HTTP/2 connections) would hold whatever it could make.
 //!
-//! Largest first, not stalest first: a client that holds many answers (streams it reads a
-//! window at a time) goes before one that reads a single download, however often the
-//! first takes a few bytes. Clients that hold as little as a reader are told apart from
-//! readers only by the send timeout.
+//! Costliest first, and the cost is memory-time: every byte a connection holds, times how
+//! long ago it was made, plus one second (see [`Activity::memory_time`]). Answers made at
+//! the same moment, as in a burst, are weighed by their size alone; after that, time tells
+//! a client that takes a few bytes now and then, whose answers stay for tens of seconds,
+//! from a reader, whose answers go within moments of being made. Not stalest first: a
+//! client that holds many answers (streams it reads a window at a time) goes before one
+//! that reads a single download, however often the first takes a few bytes. Not largest
+//! first either: a reader of the largest answers would go before clients that each hold
+//! less but hold it for as long as they like, and enough of those outweigh any reader.
 //!
 //! The check runs when an answer is made, because that is when more is held, and at most
 //! every [`SCAN_EVERY`], because it looks at every connection: a server that makes none
@@ -147,7 +152,7 @@ impl UnsentBudget {
         self.0.held.dec_by(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
-    /// Closes the connections that hold the most until what the others hold fits: within
+    /// Closes the connections that cost the most until what the others hold fits: within
     /// the budget, counting only those whose client has taken nothing for the [`GRACE`];
     /// within twice the budget, counting every one. Once per [`SCAN_EVERY`] at most: one
     /// caller looks, the others in the meantime go on.
@@ -187,12 +192,12 @@ impl UnsentBudget {
             let stale = activity
                 .send_waiting_since()
                 .is_some_and(|since| now.saturating_duration_since(since) >= GRACE);
-            holders.push((bytes, stale, activity));
+            holders.push((bytes, stale, activity, activity.memory_time()));
         }
-        holders.sort_by_key(|(bytes, ..)| std::cmp::Reverse(*bytes));
+        holders.sort_by_key(|(.., cost)| std::cmp::Reverse(*cost));
         let ceiling = self.0.max.saturating_mul(2);
         for (limit, only_stale) in [(self.0.max, true), (ceiling, false)] {
-            for (bytes, stale, activity) in &holders {
+            for (bytes, stale, activity, _) in &holders {
                 if kept <= limit {
                     break;
                 }
@@ -209,8 +214,11 @@ impl UnsentBudget {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use axum::body::Body;
-    use http_body_util::BodyExt;
+    use std::convert::Infallible;
+
+    use axum::body::{Body, Bytes};
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::body::Frame;
 
     use super::*;
     use crate::connection::{ConnectionTimeouts, Expired, TrackedBody};
@@ -236,7 +244,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn past_the_budget_the_largest_quiet_holders_are_closed_until_the_rest_fits() {
+    async fn past_the_budget_the_quiet_holders_that_cost_the_most_are_closed_until_the_rest_fits() {
         let budget = UnsentBudget::new(100_000, Gauge::default());
         let (small, _a) = answer(&budget, 30_000);
         let (large, _b) = answer(&budget, 60_000);
@@ -245,7 +253,8 @@ mod tests {
         assert_eq!(budget.held(), 90_000);
         assert!(!closed(&small) && !closed(&large));
 
-        // 130,000 held: closing the largest quiet one (60,000) is enough.
+        // 130,000 held: closing the quiet one that costs the most (the larger, held as
+        // long as the other) is enough.
         let (newest, _c) = answer(&budget, 40_000);
         assert!(closed(&large));
         assert!(!closed(&small) && !closed(&newest));
@@ -273,7 +282,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn past_twice_the_budget_even_clients_within_the_grace_are_closed_largest_first() {
+    async fn past_twice_the_budget_even_clients_within_the_grace_are_closed_costliest_first() {
         let budget = UnsentBudget::new(100_000, Gauge::default());
         let (first, _a) = answer(&budget, 80_000);
         tokio::time::advance(Duration::from_millis(100)).await;
@@ -282,10 +291,60 @@ mod tests {
         // 180,000: past the budget, within twice it, and nobody past the grace.
         assert!(!closed(&first) && !closed(&second));
 
-        // 270,000: the largest goes, and 170,000 is back within the ceiling.
+        // 270,000: the largest goes (made within a second of the others, it costs the
+        // most), and 170,000 is back within the ceiling.
         let (third, _c) = answer(&budget, 90_000);
         assert!(closed(&second));
         assert!(!closed(&first) && !closed(&third));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_held_for_long_costs_more_than_a_larger_one_just_made() {
+        let budget = UnsentBudget::new(100_000, Gauge::default());
+        // A client that takes a piece now and then, so never past the grace, of an answer
+        // made twenty seconds ago.
+        let (trickling, mut body) = answer(&budget, 60_000);
+        let mut pieces = Vec::new();
+        for _ in 0..4 {
+            tokio::time::advance(GRACE - Duration::from_millis(100)).await;
+            pieces.push(body.frame().await.unwrap().unwrap());
+        }
+        assert_eq!(budget.held(), 60_000);
+
+        // A reader's larger answer takes the count past twice the budget: the trickling
+        // client's answer has cost 60,000 bytes for 21 s, the reader's 150,000 for 1 s.
+        let (reader, _body) = answer(&budget, 150_000);
+        assert!(closed(&trickling));
+        assert!(!closed(&reader));
+        assert!(trickling.memory_time() > reader.memory_time());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn memory_time_dates_a_streamed_frame_from_when_it_was_made() {
+        let budget = UnsentBudget::new(0, Gauge::default());
+        let activity = Activity::counted_by(&budget);
+        // A body with no size hint, whose frames come as they are made (a live stream).
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(1);
+        let frames = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            let data = receiver.recv().await?;
+            Some((Ok::<_, Infallible>(Frame::data(data)), receiver))
+        });
+        let mut body = TrackedBody::new(
+            Body::new(StreamBody::new(frames)),
+            activity.request_started(),
+            true,
+        );
+        assert_eq!(activity.memory_time(), 0);
+        tokio::time::advance(Duration::from_secs(60)).await;
+        sender.send(Bytes::from(vec![1u8; 1_000])).await.unwrap();
+        let piece = body.frame().await.unwrap().unwrap();
+        // A minute after the body began, the frame is new: a second's worth of it.
+        assert_eq!(activity.memory_time(), 1_000 * 1_000);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(activity.memory_time(), 1_000 * 3_000);
+        drop(piece);
+        assert_eq!(activity.memory_time(), 0);
+        assert_eq!(budget.held(), 0);
     }
 
     #[tokio::test(start_paused = true)]

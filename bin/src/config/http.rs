@@ -50,10 +50,11 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// The most bytes that made answers may hold in memory, all connections together,
     /// until they are written (a page of todos, a GraphQL document; not a compiled-in
-    /// asset). Past it, each time an answer is made, the connections holding the most whose
-    /// clients have taken nothing for five seconds are closed, as the send timeout would close
-    /// them later, until what is left fits; past twice it, the connections holding the
-    /// most, whatever their clients do. A client that reads a few bytes now and then, or
+    /// asset). Past it, each time an answer is made, the connections that cost the most
+    /// (what they hold, times how long they have held it) whose clients have taken nothing
+    /// for five seconds are closed, as the send timeout would close them later, until what
+    /// is left fits; past twice it, the connections that cost the most, whatever their
+    /// clients do. A client that reads a few bytes now and then, or
     /// opens many HTTP/2 streams and reads none, cannot hold the process's memory. Keep it
     /// well above what clients that read hold at your peak, and above twice the largest
     /// answer. 0: no limit.

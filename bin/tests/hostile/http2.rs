@@ -527,7 +527,7 @@ async fn a_client_that_stops_reading_is_closed_once_answers_hold_more_than_their
     tokio::time::sleep(Duration::from_millis(5_500)).await;
 
     // A client that reads: its answer is made, the budget is passed, and the connection
-    // that holds the most with a client that has taken nothing for five seconds is closed.
+    // that costs the most with a client that has taken nothing for five seconds is closed.
     let (mut reader, _reading) = h2_connect(server.addr).await;
     let answer = reader.send_request(ask()).await.unwrap();
     assert_eq!(answer.status(), 200);
@@ -659,6 +659,63 @@ async fn what_a_client_does_not_read_waits_where_the_budget_counts_it_not_in_the
     for asked in held {
         asked.abort();
     }
+}
+
+#[tokio::test]
+async fn a_reader_of_a_larger_answer_outlasts_a_client_that_holds_less_for_longer() {
+    // Twice the budget is 100,000 bytes: one reader's answer fits it, two clients' do not.
+    let server = Server::start(&[
+        ("HTTP_MAX_UNSENT_BYTES", "50000"),
+        ("HTTP_SEND_TIMEOUT_SECS", "600"),
+        ("GRAPHQL_MAX_COMPLEXITY", "100000"),
+    ])
+    .await;
+    let token = user_with_a_page_of_todos(&server, "holder@example.org").await;
+    let ask = |pages| pages_request(&server, &token, pages);
+
+    // A client holds four pages, taken no further than its first 16 KiB window...
+    let (mut holder, holding) = h2_connect_with_window(server.addr, Some(16 * 1024)).await;
+    let held = holder.send_request(ask(4)).await.unwrap();
+    assert_eq!(held.status(), 200);
+    let holds = server.metric("http_unsent_answer_bytes").await;
+    assert!(
+        (20_000.0..50_000.0).contains(&holds),
+        "four pages hold {holds} bytes"
+    );
+    // ...for three seconds, within the grace: it is not yet a client that takes nothing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // A reader asks for twelve pages: together they pass twice the budget. The reader's
+    // answer is the larger, the holder's has been held the longer, and costs the more.
+    let (mut reader, _reading) = h2_connect(server.addr).await;
+    let answer = reader.send_request(ask(12)).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body = answer
+        .into_body()
+        .collect()
+        .await
+        .expect("the reader's answer in full")
+        .to_bytes();
+    let document: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        document["data"]["p11"]["edges"].as_array().unwrap().len(),
+        25
+    );
+    assert!(
+        body.len() as f64 > 2.0 * holds,
+        "the reader's answer is {} bytes",
+        body.len()
+    );
+    let _ = timeout(Duration::from_secs(5), holding)
+        .await
+        .expect("the server closed the connection that held its answer longer");
+    assert_eq!(
+        server
+            .metric(r#"http_connections_closed_total{reason="unsent_budget"}"#)
+            .await,
+        1.0
+    );
+    server.assert_alive().await;
 }
 
 #[tokio::test]

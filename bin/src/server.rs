@@ -364,8 +364,11 @@ pub(crate) async fn serve<S>(
 {
     let trusted_proxies: Arc<[IpNet]> = limits.trusted_proxies.clone().into();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    // What every connection's answers hold, against HTTP_MAX_UNSENT_BYTES.
+    // What every connection's answers hold, against HTTP_MAX_UNSENT_BYTES, looked at
+    // while nothing is made too (the set aborts the look when `serve` returns).
     let budget = UnsentBudget::new(limits.max_unsent_bytes, metrics.unsent());
+    let mut watching = JoinSet::new();
+    watching.spawn(budget.clone().keep_watch());
     let timeouts = ConnectionTimeouts {
         header_read: limits.header_read_timeout,
         idle: limits.idle_timeout,

@@ -33,10 +33,10 @@
 //! first either: a reader of the largest answers would go before clients that each hold
 //! less but hold it for as long as they like, and enough of those outweigh any reader.
 //!
-//! The check runs when an answer is made, because that is when more is held, and at most
-//! every [`SCAN_EVERY`], because it looks at every connection: a server that makes none
-//! holds no more than it did (and a deployment's probes make one every few seconds, so
-//! the grace ends on time). Closing is the send timeout's action, brought
+//! The check runs when an answer is made, because that is when more is held, and every
+//! [`RECHECK_EVERY`] while the count is past the budget, because graces end whether or
+//! not anything is made ([`UnsentBudget::keep_watch`]); at most every [`SCAN_EVERY`],
+//! because it looks at every connection. Closing is the send timeout's action, brought
 //! forward: the connection's watchdog does it (see [`Activity::close_for_memory`]), and
 //! dropping the connection drops its answers.
 //!
@@ -71,6 +71,10 @@ pub(crate) const GRACE: Duration = Duration::from_secs(5);
 /// How often, at most, the connections are looked over while the budget is passed: each
 /// look costs a lock and a visit to every open connection.
 pub(crate) const SCAN_EVERY: Duration = Duration::from_millis(10);
+
+/// How often the budget is looked at while nothing is being made: connections whose
+/// grace ends while the count is past the budget are closed within this much of it.
+pub(crate) const RECHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The budget, shared by every connection of a listener.
 #[derive(Debug, Clone)]
@@ -144,6 +148,20 @@ impl UnsentBudget {
         let held = self.0.held.inc_by(bytes).saturating_add(bytes);
         if held > self.0.max {
             self.make_room();
+        }
+    }
+
+    /// Makes room, if the count is past the budget, every [`RECHECK_EVERY`], until
+    /// dropped: the clients of answers already made run out of grace whether or not
+    /// another answer is made.
+    pub(crate) async fn keep_watch(self) {
+        let mut every = tokio::time::interval(RECHECK_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            every.tick().await;
+            if self.0.held.get() > self.0.max {
+                self.make_room();
+            }
         }
     }
 
@@ -345,6 +363,21 @@ mod tests {
         drop(piece);
         assert_eq!(activity.memory_time(), 0);
         assert_eq!(budget.held(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_holder_is_closed_when_its_grace_ends_though_nothing_more_is_made() {
+        let budget = UnsentBudget::new(100_000, Gauge::default());
+        let watch = tokio::spawn(budget.clone().keep_watch());
+        // Past the budget when made, but within the grace: nobody is closed.
+        let (quiet, _body) = answer(&budget, 150_000);
+        assert!(!closed(&quiet));
+        tokio::time::sleep(GRACE - RECHECK_EVERY).await;
+        assert!(!closed(&quiet));
+        // No other answer is made; the grace ends, and the next look closes it.
+        tokio::time::sleep(RECHECK_EVERY * 2).await;
+        assert!(closed(&quiet));
+        watch.abort();
     }
 
     #[tokio::test(start_paused = true)]

@@ -662,6 +662,39 @@ async fn what_a_client_does_not_read_waits_where_the_budget_counts_it_not_in_the
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_is_closed_when_its_grace_ends_though_nothing_more_is_asked() {
+    // Four pages (some 29 KB) are past this budget and within twice it.
+    let server = Server::start(&[
+        ("HTTP_MAX_UNSENT_BYTES", "20000"),
+        ("HTTP_SEND_TIMEOUT_SECS", "600"),
+    ])
+    .await;
+    let token = user_with_a_page_of_todos(&server, "quiet@example.org").await;
+    let (mut sender, connection) = h2_connect_with_window(server.addr, Some(16 * 1024)).await;
+    let held = sender
+        .send_request(pages_request(&server, &token, 4))
+        .await
+        .unwrap();
+    assert_eq!(held.status(), 200);
+
+    // The client takes nothing past its first window, and nobody asks the server for
+    // anything more: the connection is closed once its five seconds of grace are over,
+    // not before.
+    let asked = tokio::time::Instant::now();
+    let _ = timeout(Duration::from_secs(15), connection)
+        .await
+        .expect("the server closed the quiet connection once its grace ended");
+    let after = asked.elapsed();
+    assert!(after >= Duration::from_secs(4), "closed after {after:?}");
+    assert_eq!(
+        server
+            .metric(r#"http_connections_closed_total{reason="unsent_budget"}"#)
+            .await,
+        1.0
+    );
+}
+
+#[tokio::test]
 async fn a_reader_of_a_larger_answer_outlasts_a_client_that_holds_less_for_longer() {
     // Twice the budget is 100,000 bytes: one reader's answer fits it, two clients' do not.
     let server = Server::start(&[

@@ -36,6 +36,7 @@ use std::{
     time::Duration,
 };
 
+use application::users::Client;
 use axum::body::Body;
 use driving_http::ConnectionSlot;
 use hyper::body::{Body as HttpBody, Buf, Bytes, Frame, SizeHint};
@@ -103,23 +104,14 @@ pub(crate) struct Activity {
     write_blocked_since_ms: AtomicU64,
     /// The responses that have bytes ready for the client, by id, with since when.
     waiting: Mutex<Waiting>,
-    /// What its responses hold in memory until hyper lets go of them, and since when.
-    held: Mutex<HeldAnswers>,
+    /// What its responses hold in memory until hyper lets go of them, in bytes.
+    unsent: AtomicUsize,
     /// Chosen to be closed because answers hold more than their budget.
     closing_for_memory: AtomicBool,
     /// The budget it counts against, and its id there.
     budget: Option<(UnsentBudget, u64)>,
     origin: Instant,
     changed: Notify,
-}
-
-/// What a connection's responses hold in memory.
-#[derive(Debug, Default, Clone, Copy)]
-struct HeldAnswers {
-    bytes: u64,
-    /// The sum, over every byte held, of the millisecond it was made (since the
-    /// connection's `origin`): with `bytes`, how long they have been held.
-    made_ms: u128,
 }
 
 /// The responses of one connection that wait for the client to take their bytes.
@@ -136,10 +128,10 @@ impl Activity {
         Arc::new(Self::with_budget(None))
     }
 
-    /// A connection whose answers count against `budget`, which may close it.
-    pub(crate) fn counted_by(budget: &UnsentBudget) -> Arc<Self> {
+    /// A connection of `client` whose answers count against `budget`, which may close it.
+    pub(crate) fn counted_by(budget: &UnsentBudget, client: Client) -> Arc<Self> {
         Arc::new_cyclic(|this| {
-            let id = budget.register(this.clone());
+            let id = budget.register(this.clone(), client);
             Self::with_budget(Some((budget.clone(), id)))
         })
     }
@@ -152,7 +144,7 @@ impl Activity {
             preface_seen: AtomicUsize::new(0),
             write_blocked_since_ms: AtomicU64::new(NEVER),
             waiting: Mutex::new(Waiting::default()),
-            held: Mutex::new(HeldAnswers::default()),
+            unsent: AtomicUsize::new(0),
             closing_for_memory: AtomicBool::new(false),
             budget,
             origin: Instant::now(),
@@ -160,7 +152,7 @@ impl Activity {
         }
     }
 
-    pub(crate) fn now_ms(&self) -> u64 {
+    fn now_ms(&self) -> u64 {
         self.origin.elapsed().as_millis() as u64
     }
 
@@ -234,41 +226,17 @@ impl Activity {
         (oldest != NEVER).then(|| self.at(oldest))
     }
 
-    fn held(&self) -> std::sync::MutexGuard<'_, HeldAnswers> {
-        // Nothing panics while holding the lock; a poisoned count is still a valid one.
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Its responses hold `bytes` more, made at `made_ms` (see [`Activity::now_ms`]).
-    fn hold(&self, bytes: usize, made_ms: u64) {
-        if bytes == 0 {
-            return;
-        }
-        {
-            let mut held = self.held();
-            held.bytes = held.bytes.saturating_add(bytes as u64);
-            held.made_ms = held
-                .made_ms
-                .saturating_add(u128::from(made_ms) * bytes as u128);
-        }
-        // After the lock: the budget may look at this connection.
+    /// Its responses hold `bytes` more.
+    fn hold(&self, bytes: usize) {
+        self.unsent.fetch_add(bytes, Ordering::AcqRel);
         if let Some((budget, _)) = &self.budget {
             budget.hold(bytes);
         }
     }
 
-    /// Its responses hold `bytes` fewer, which were held from `made_ms`.
-    fn release(&self, bytes: usize, made_ms: u64) {
-        if bytes == 0 {
-            return;
-        }
-        {
-            let mut held = self.held();
-            held.bytes = held.bytes.saturating_sub(bytes as u64);
-            held.made_ms = held
-                .made_ms
-                .saturating_sub(u128::from(made_ms) * bytes as u128);
-        }
+    /// Its responses hold `bytes` fewer.
+    fn release(&self, bytes: usize) {
+        self.unsent.fetch_sub(bytes, Ordering::AcqRel);
         if let Some((budget, _)) = &self.budget {
             budget.release(bytes);
         }
@@ -276,23 +244,11 @@ impl Activity {
 
     /// What its responses hold in memory, in bytes.
     pub(crate) fn unsent_bytes(&self) -> usize {
-        usize::try_from(self.held().bytes).unwrap_or(usize::MAX)
-    }
-
-    /// What its responses have cost in memory so far, in byte-milliseconds: every byte
-    /// held, times how long ago it was made plus one second. The second weighs answers
-    /// made at the same moment by their size alone; time then weighs the answers that
-    /// are held the longest: those of a client that takes a few bytes now and then, more
-    /// than those of one that reads.
-    pub(crate) fn memory_time(&self) -> u128 {
-        let now_ms = u128::from(self.now_ms()) + 1_000;
-        let held = *self.held();
-        // Every byte was made at or before now, so the difference is never negative.
-        (u128::from(held.bytes) * now_ms).saturating_sub(held.made_ms)
+        self.unsent.load(Ordering::Acquire)
     }
 
     /// Asks the watchdog to close the connection now: answers hold more than their budget,
-    /// and this connection costs the most.
+    /// and this connection's client holds the most.
     pub(crate) fn close_for_memory(&self) {
         self.closing_for_memory.store(true, Ordering::Release);
         self.changed.notify_one();
@@ -429,7 +385,8 @@ pub(crate) enum Expired {
     /// It left a response (or the socket) with bytes ready and took none for the send
     /// timeout.
     SendStalled,
-    /// Answers held more than their budget, and it cost the most (see [`crate::unsent`]).
+    /// Answers held more than their budget, and its client held the most (see
+    /// [`crate::unsent`]).
     OverBudget,
 }
 
@@ -488,9 +445,6 @@ pub(crate) struct TrackedBody {
     pending: usize,
     /// Whether what it holds is counted at all.
     counted: bool,
-    /// When it was made, as [`Activity::now_ms`] says: what the size hint counts dates
-    /// from then.
-    made_ms: u64,
     id: u64,
     request: RequestInFlight,
 }
@@ -501,12 +455,11 @@ pub(crate) struct TrackedBody {
 pub(crate) struct Counted {
     activity: Arc<Activity>,
     bytes: usize,
-    made_ms: u64,
 }
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        self.activity.release(self.bytes, self.made_ms);
+        self.activity.release(self.bytes);
     }
 }
 
@@ -543,15 +496,15 @@ impl TrackedBody {
         } else {
             0
         };
-        let made_ms = request.0.now_ms();
-        request.0.hold(pending, made_ms);
+        if pending > 0 {
+            request.0.hold(pending);
+        }
         Self {
             body,
             rest: Bytes::new(),
             rest_counted: None,
             pending,
             counted,
-            made_ms,
             id,
             request,
         }
@@ -564,22 +517,14 @@ impl TrackedBody {
             return None;
         }
         let bytes = data.len();
-        let activity = &self.request.0;
-        let made_ms = if bytes <= self.pending {
-            self.pending -= bytes;
-            self.made_ms
-        } else {
-            // More than the size hint counted: a body made as it goes (or one whose hint
-            // fell short), whose frame dates from now.
-            activity.release(std::mem::take(&mut self.pending), self.made_ms);
-            let now = activity.now_ms();
-            activity.hold(bytes, now);
-            now
-        };
+        let from_pending = bytes.min(self.pending);
+        self.pending -= from_pending;
+        if bytes > from_pending {
+            self.request.0.hold(bytes - from_pending);
+        }
         Some(Arc::new(Counted {
-            activity: activity.clone(),
+            activity: self.request.0.clone(),
             bytes,
-            made_ms,
         }))
     }
 
@@ -599,7 +544,7 @@ impl TrackedBody {
 impl Drop for TrackedBody {
     fn drop(&mut self) {
         self.request.0.response_taken(self.id);
-        self.request.0.release(self.pending, self.made_ms);
+        self.request.0.release(self.pending);
     }
 }
 
@@ -626,9 +571,7 @@ impl HttpBody for TrackedBody {
                 },
                 Poll::Ready(None) => {
                     // A size hint that promised more than came: nothing is left to hold.
-                    this.request
-                        .0
-                        .release(std::mem::take(&mut this.pending), this.made_ms);
+                    this.request.0.release(std::mem::take(&mut this.pending));
                     Poll::Ready(None)
                 }
                 Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(error))),
@@ -788,7 +731,7 @@ impl ConnectionMetrics {
             "http_connections_closed",
             "Connections the server closed for overstaying a timeout, by which one \
              (header_read, idle, send_stalled), or because answers held more than \
-             HTTP_MAX_UNSENT_BYTES and it cost the most memory (unsent_budget)",
+             HTTP_MAX_UNSENT_BYTES and its client held the most (unsent_budget)",
             metrics.closed.clone(),
         );
         registry.register(

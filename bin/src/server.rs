@@ -10,6 +10,7 @@ use std::{
 };
 
 use anyhow::Context;
+use application::users::Client;
 use axum::{
     Router,
     body::Body,
@@ -345,8 +346,8 @@ impl HttpServer {
 /// - **time limits** on each connection (see [`crate::connection`]) and HTTP/2
 ///   keep-alive pings, which find peers that vanished without a FIN;
 /// - **a memory budget** (`HTTP_MAX_UNSENT_BYTES`) for what answers hold until they are
-///   written, which closes the connections that cost the most: what they hold, times how
-///   long they have held it (see [`crate::unsent`]); and a small kernel send queue, so
+///   written, which closes connections of the clients that hold the most (see
+///   [`crate::unsent`]); and a small kernel send queue, so
 ///   that what a client does not read waits where the budget counts it
 ///   ([`KERNEL_UNSENT_BYTES`]).
 ///
@@ -426,7 +427,7 @@ pub(crate) async fn serve<S>(
                     tracing::debug!(%error, "cannot set TCP_NODELAY");
                 }
                 keep_unsent_out_of_the_kernel(&stream);
-                let activity = Activity::counted_by(&budget);
+                let activity = Activity::counted_by(&budget, Client::of(peer.ip()));
                 // Every request carries the client's address, for the limits counted by it
                 // (the peer's, or the one a trusted proxy reports: see `client_address`),
                 // and its connection's slot, which a WebSocket keeps. Its response counts
@@ -590,11 +591,11 @@ async fn drive<C>(
                         tracing::debug!("closing a connection whose client takes none of its responses");
                         return;
                     }
-                    // The send timeout brought forward: it costs the most while answers
-                    // hold more than their budget. (Counted in /metrics; at debug, like
+                    // The send timeout brought forward: its client holds the most while
+                    // answers hold more than their budget. (Counted in /metrics; at debug, like
                     // the other closes, since clients decide how many there are.)
                     Expired::OverBudget => {
-                        tracing::debug!("closing a connection that costs the most memory while answers hold more than HTTP_MAX_UNSENT_BYTES");
+                        tracing::debug!("closing a connection of the client that holds the most while answers hold more than HTTP_MAX_UNSENT_BYTES");
                         return;
                     }
                     // Already asked to finish, and with nothing in progress it has not.

@@ -12,8 +12,8 @@
 //! counts a made answer from its creation until hyper has let go of its last byte
 //! (written to the socket, or dropped with the connection), since the pieces hyper holds
 //! share the answer's memory. A body compiled into the binary holds none and is not
-//! counted. When an answer is made and the count is past the budget, the connections that
-//! cost the most are closed, costliest first, until what is left fits:
+//! counted. When an answer is made and the count is past the budget, connections are
+//! closed until what is left fits, each time one of the client that holds the most:
 //!
 //! - up to twice the budget, only connections whose client has taken nothing for the last
 //!   [`GRACE`]: clients that read get their answers, even when together they hold more
@@ -23,15 +23,15 @@
 //!   would never be past the grace, and a burst of answers all asked at once (a hundred
 //!   streams on each of a few HTTP/2 connections) would hold whatever it could make.
 //!
-//! Costliest first, and the cost is memory-time: every byte a connection holds, times how
-//! long ago it was made, plus one second (see [`Activity::memory_time`]). Answers made at
-//! the same moment, as in a burst, are weighed by their size alone; after that, time tells
-//! a client that takes a few bytes now and then, whose answers stay for tens of seconds,
-//! from a reader, whose answers go within moments of being made. Not stalest first: a
-//! client that holds many answers (streams it reads a window at a time) goes before one
-//! that reads a single download, however often the first takes a few bytes. Not largest
-//! first either: a reader of the largest answers would go before clients that each hold
-//! less but hold it for as long as they like, and enough of those outweigh any reader.
+//! The client that holds the most, not the connection: a client is an address (an IPv6
+//! one by its /64), counted as the login limits count it ([`Client`]). Connections are
+//! cheap to open, so a client that spreads what it holds over many of them, each holding
+//! less than one reader's download, would have the readers closed first if connections
+//! were weighed alone; and one that keeps its answers young, cancelling and asking again,
+//! would pass any test of how long a connection has held them. Among a client's own
+//! connections, the largest goes first. Behind a proxy every connection is the proxy's,
+//! and the order is the connections' by size (see `HTTP_TRUSTED_PROXIES`: the address
+//! it reports is per request, and an answer's memory is per connection).
 //!
 //! The check runs when an answer is made, because that is when more is held, and every
 //! [`RECHECK_EVERY`] while the count is past the budget, because graces end whether or
@@ -48,7 +48,7 @@
 //! [`TrackedBody`]: crate::connection::TrackedBody
 
 use std::{
-    collections::HashMap,
+    collections::{BinaryHeap, HashMap},
     sync::{
         Arc, Mutex, Weak,
         atomic::{AtomicU64, Ordering},
@@ -56,6 +56,7 @@ use std::{
     time::Duration,
 };
 
+use application::users::Client;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::time::Instant;
 
@@ -97,7 +98,7 @@ struct Inner {
 #[derive(Debug, Default)]
 struct Connections {
     next_id: u64,
-    live: HashMap<u64, Weak<Activity>>,
+    live: HashMap<u64, (Weak<Activity>, Client)>,
 }
 
 impl UnsentBudget {
@@ -120,13 +121,13 @@ impl UnsentBudget {
         self.0.connections.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts `activity`'s connection among those the budget may close; the id to
-    /// [`UnsentBudget::forget`] it by.
-    pub(crate) fn register(&self, activity: Weak<Activity>) -> u64 {
+    /// Counts `activity`'s connection, of `client`, among those the budget may close; the
+    /// id to [`UnsentBudget::forget`] it by.
+    pub(crate) fn register(&self, activity: Weak<Activity>, client: Client) -> u64 {
         let mut connections = self.connections();
         connections.next_id += 1;
         let id = connections.next_id;
-        connections.live.insert(id, activity);
+        connections.live.insert(id, (activity, client));
         id
     }
 
@@ -170,10 +171,10 @@ impl UnsentBudget {
         self.0.held.dec_by(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
-    /// Closes the connections that cost the most until what the others hold fits: within
-    /// the budget, counting only those whose client has taken nothing for the [`GRACE`];
-    /// within twice the budget, counting every one. Once per [`SCAN_EVERY`] at most: one
-    /// caller looks, the others in the meantime go on.
+    /// Closes connections, each time one of the client that holds the most, until what the
+    /// others hold fits: within the budget, counting only connections whose client has
+    /// taken nothing for the [`GRACE`]; within twice the budget, counting every one. Once
+    /// per [`SCAN_EVERY`] at most: one caller looks, the others in the meantime go on.
     fn make_room(&self) {
         let now = Instant::now();
         let now_ms = u64::try_from(now.duration_since(self.0.origin).as_millis())
@@ -192,16 +193,18 @@ impl UnsentBudget {
         }
         // Upgraded under the lock, dropped after it: the last reference to a connection
         // that has just ended would otherwise forget itself under the same lock.
-        let live: Vec<Arc<Activity>> = self
+        let live: Vec<(Arc<Activity>, Client)> = self
             .connections()
             .live
             .values()
-            .filter_map(Weak::upgrade)
+            .filter_map(|(activity, client)| Some((activity.upgrade()?, *client)))
             .collect();
-        // Connections already being closed are not counted: what they hold goes soon.
+        // What each client holds, and its connections that hold something, largest last
+        // (the next to close). Connections already being closed are not counted: what
+        // they hold goes soon.
         let mut kept: i64 = 0;
-        let mut holders = Vec::new();
-        for activity in &live {
+        let mut clients: HashMap<Client, (i64, Vec<Holder<'_>>)> = HashMap::new();
+        for (activity, client) in &live {
             let bytes = i64::try_from(activity.unsent_bytes()).unwrap_or(i64::MAX);
             if bytes == 0 || activity.is_closing_for_memory() {
                 continue;
@@ -210,33 +213,63 @@ impl UnsentBudget {
             let stale = activity
                 .send_waiting_since()
                 .is_some_and(|since| now.saturating_duration_since(since) >= GRACE);
-            holders.push((bytes, stale, activity, activity.memory_time()));
+            let (total, holders) = clients.entry(*client).or_default();
+            *total = total.saturating_add(bytes);
+            holders.push(Holder {
+                bytes,
+                stale,
+                activity,
+            });
         }
-        holders.sort_by_key(|(.., cost)| std::cmp::Reverse(*cost));
+        for (_, holders) in clients.values_mut() {
+            holders.sort_by_key(|holder| holder.bytes);
+        }
         let ceiling = self.0.max.saturating_mul(2);
         for (limit, only_stale) in [(self.0.max, true), (ceiling, false)] {
-            for (bytes, stale, activity, _) in &holders {
-                if kept <= limit {
+            // The client that holds the most first; after each close, what it still holds.
+            let mut largest: BinaryHeap<(i64, Client)> = clients
+                .iter()
+                .map(|(client, (total, _))| (*total, *client))
+                .collect();
+            while kept > limit {
+                let Some((_, client)) = largest.pop() else {
                     break;
-                }
-                if (*stale || !only_stale) && !activity.is_closing_for_memory() {
-                    activity.close_for_memory();
-                    kept -= bytes;
+                };
+                let Some((total, holders)) = clients.get_mut(&client) else {
+                    continue;
+                };
+                // Its largest connection this pass may close; none: it is out of this pass.
+                let Some(next) = holders.iter().rposition(|h| h.stale || !only_stale) else {
+                    continue;
+                };
+                let holder = holders.remove(next);
+                holder.activity.close_for_memory();
+                kept -= holder.bytes;
+                *total -= holder.bytes;
+                if !holders.is_empty() {
+                    largest.push((*total, client));
                 }
             }
         }
     }
 }
 
+/// A connection that holds something, as the budget looks at it.
+struct Holder<'a> {
+    bytes: i64,
+    /// Its client has taken nothing for the [`GRACE`].
+    stale: bool,
+    activity: &'a Arc<Activity>,
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::convert::Infallible;
+    use std::net::IpAddr;
 
-    use axum::body::{Body, Bytes};
-    use http_body_util::{BodyExt, StreamBody};
-    use hyper::body::Frame;
+    use axum::body::Body;
+    use http_body_util::BodyExt;
 
     use super::*;
     use crate::connection::{ConnectionTimeouts, Expired, TrackedBody};
@@ -244,9 +277,19 @@ mod tests {
     const TIMEOUTS: ConnectionTimeouts = ConnectionTimeouts::DEFAULTS;
 
     /// A connection of `budget` with a made answer of `bytes` that its client has not
-    /// started to take.
+    /// started to take; every such connection is of one client.
     fn answer(budget: &UnsentBudget, bytes: usize) -> (Arc<Activity>, TrackedBody) {
-        let activity = Activity::counted_by(budget);
+        answer_from(budget, bytes, "192.0.2.1")
+    }
+
+    /// Like [`answer`], of the client at `address`.
+    fn answer_from(
+        budget: &UnsentBudget,
+        bytes: usize,
+        address: &str,
+    ) -> (Arc<Activity>, TrackedBody) {
+        let client = Client::of(address.parse::<IpAddr>().unwrap());
+        let activity = Activity::counted_by(budget, client);
         let body = TrackedBody::new(
             Body::from(vec![7u8; bytes]),
             activity.request_started(),
@@ -262,7 +305,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn past_the_budget_the_quiet_holders_that_cost_the_most_are_closed_until_the_rest_fits() {
+    async fn past_the_budget_the_largest_quiet_holders_are_closed_until_the_rest_fits() {
         let budget = UnsentBudget::new(100_000, Gauge::default());
         let (small, _a) = answer(&budget, 30_000);
         let (large, _b) = answer(&budget, 60_000);
@@ -271,8 +314,7 @@ mod tests {
         assert_eq!(budget.held(), 90_000);
         assert!(!closed(&small) && !closed(&large));
 
-        // 130,000 held: closing the quiet one that costs the most (the larger, held as
-        // long as the other) is enough.
+        // 130,000 held: closing the largest quiet one (60,000) is enough.
         let (newest, _c) = answer(&budget, 40_000);
         assert!(closed(&large));
         assert!(!closed(&small) && !closed(&newest));
@@ -300,7 +342,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn past_twice_the_budget_even_clients_within_the_grace_are_closed_costliest_first() {
+    async fn past_twice_the_budget_even_clients_within_the_grace_are_closed_largest_first() {
         let budget = UnsentBudget::new(100_000, Gauge::default());
         let (first, _a) = answer(&budget, 80_000);
         tokio::time::advance(Duration::from_millis(100)).await;
@@ -309,60 +351,34 @@ mod tests {
         // 180,000: past the budget, within twice it, and nobody past the grace.
         assert!(!closed(&first) && !closed(&second));
 
-        // 270,000: the largest goes (made within a second of the others, it costs the
-        // most), and 170,000 is back within the ceiling.
+        // 270,000: the largest goes, and 170,000 is back within the ceiling.
         let (third, _c) = answer(&budget, 90_000);
         assert!(closed(&second));
         assert!(!closed(&first) && !closed(&third));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_answer_held_for_long_costs_more_than_a_larger_one_just_made() {
+    async fn a_client_that_spreads_what_it_holds_over_connections_loses_them_before_a_reader() {
         let budget = UnsentBudget::new(100_000, Gauge::default());
-        // A client that takes a piece now and then, so never past the grace, of an answer
-        // made twenty seconds ago.
-        let (trickling, mut body) = answer(&budget, 60_000);
-        let mut pieces = Vec::new();
-        for _ in 0..4 {
-            tokio::time::advance(GRACE - Duration::from_millis(100)).await;
-            pieces.push(body.frame().await.unwrap().unwrap());
-        }
-        assert_eq!(budget.held(), 60_000);
+        // One client holds 150,000 bytes on five connections of 30,000 each.
+        let spread: Vec<_> = (0..5)
+            .map(|_| answer_from(&budget, 30_000, "2001:db8::1"))
+            .collect();
+        // Another address of its /64 is the same client.
+        let (same, _held) = answer_from(&budget, 10_000, "2001:db8::2");
+        assert!(spread.iter().all(|(activity, _)| !closed(activity)));
+        tokio::time::advance(SCAN_EVERY).await;
 
-        // A reader's larger answer takes the count past twice the budget: the trickling
-        // client's answer has cost 60,000 bytes for 21 s, the reader's 150,000 for 1 s.
-        let (reader, _body) = answer(&budget, 150_000);
-        assert!(closed(&trickling));
+        // A reader's larger answer takes the count past twice the budget: a connection of
+        // the client that holds the most goes, not the reader's, which is the largest.
+        let (reader, _body) = answer_from(&budget, 60_000, "198.51.100.7");
         assert!(!closed(&reader));
-        assert!(trickling.memory_time() > reader.memory_time());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn memory_time_dates_a_streamed_frame_from_when_it_was_made() {
-        let budget = UnsentBudget::new(0, Gauge::default());
-        let activity = Activity::counted_by(&budget);
-        // A body with no size hint, whose frames come as they are made (a live stream).
-        let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(1);
-        let frames = futures_util::stream::unfold(receiver, |mut receiver| async move {
-            let data = receiver.recv().await?;
-            Some((Ok::<_, Infallible>(Frame::data(data)), receiver))
-        });
-        let mut body = TrackedBody::new(
-            Body::new(StreamBody::new(frames)),
-            activity.request_started(),
-            true,
-        );
-        assert_eq!(activity.memory_time(), 0);
-        tokio::time::advance(Duration::from_secs(60)).await;
-        sender.send(Bytes::from(vec![1u8; 1_000])).await.unwrap();
-        let piece = body.frame().await.unwrap().unwrap();
-        // A minute after the body began, the frame is new: a second's worth of it.
-        assert_eq!(activity.memory_time(), 1_000 * 1_000);
-        tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(activity.memory_time(), 1_000 * 3_000);
-        drop(piece);
-        assert_eq!(activity.memory_time(), 0);
-        assert_eq!(budget.held(), 0);
+        let gone = spread
+            .iter()
+            .filter(|(activity, _)| closed(activity))
+            .count();
+        assert_eq!(gone, 1);
+        assert!(!closed(&same), "its largest connection goes first");
     }
 
     #[tokio::test(start_paused = true)]
@@ -425,7 +441,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_compiled_into_the_binary_is_not_counted() {
         let budget = UnsentBudget::new(10, Gauge::default());
-        let activity = Activity::counted_by(&budget);
+        let activity = Activity::counted_by(&budget, Client::of([192, 0, 2, 1].into()));
         let mut body = TrackedBody::new(
             Body::from(&b"compiled in"[..]),
             activity.request_started(),

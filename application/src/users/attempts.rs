@@ -89,11 +89,14 @@ pub struct Attempts {
 /// One IPv6 host usually holds a whole /64 and may use any address in it, so counting by
 /// the address would let it try 2^64 times as often. An IPv4 address written as IPv6
 /// (`::ffff:192.0.2.7`) counts as the IPv4 address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Client(IpAddr);
+///
+/// The HTTP server weighs what clients' answers hold in memory by the same count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Client(IpAddr);
 
 impl Client {
-    fn of(address: IpAddr) -> Self {
+    /// The client that `address` counts as.
+    pub fn of(address: IpAddr) -> Self {
         match address {
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                 Some(v4) => Self(IpAddr::V4(v4)),

@@ -10,7 +10,7 @@ mod log_out;
 mod log_out_everywhere;
 mod register;
 
-pub use attempts::{AttemptLimits, Attempts, TooManyAttempts};
+pub use attempts::{AttemptLimits, Attempts, Client, TooManyAttempts};
 pub use authenticate::{Authenticate, AuthenticateError};
 pub use current_user::{CurrentUser, CurrentUserError};
 pub use input::RegistrationInput;

@@ -50,14 +50,14 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// The most bytes that made answers may hold in memory, all connections together,
     /// until they are written (a page of todos, a GraphQL document; not a compiled-in
-    /// asset). Past it, each time an answer is made and every second, the connections that
-    /// cost the most (what they hold, times how long they have held it) whose clients have
-    /// taken nothing for five seconds are closed, as the send timeout would close them
-    /// later, until what is left fits; past twice it, the connections that cost the most,
-    /// whatever their clients do. A client that reads a few bytes now and then, or opens
-    /// many HTTP/2 streams and reads none, cannot hold the process's memory. Keep it well
-    /// above what clients that read hold at your peak, and above twice the largest answer.
-    /// 0: no limit.
+    /// asset). Past it, each time an answer is made and every second, connections whose
+    /// clients have taken nothing for five seconds are closed, as the send timeout would
+    /// close them later, until what is left fits; past twice it, any connections. Each
+    /// time, one of the client that holds the most (an address, an IPv6 one by its /64),
+    /// its largest. A client that reads a few bytes now and then, or opens many HTTP/2
+    /// streams or connections and reads none, cannot hold the process's memory. Keep it
+    /// well above what clients that read hold at your peak, and above twice the largest
+    /// answer. 0: no limit.
     #[arg(id = "HTTP_MAX_UNSENT_BYTES", long, default_value = "33554432", value_parser = at_least(0usize))]
     pub max_unsent_bytes: usize,
     /// A new connection's first request head (or HTTP/2 preface), and each later HTTP/1.1

@@ -327,14 +327,19 @@ async fn a_commit_wakes_the_worker_at_once_and_a_lost_listener_comes_back() {
         || async { stream(&app.redis).await.len() >= 5 },
     )
     .await;
-    let listening: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity \
-         WHERE datname = current_database() AND query = 'LISTEN \"outbox_recorded\"'",
-    )
-    .fetch_one(app.db.pool())
-    .await
-    .unwrap();
-    assert_eq!(listening, 1, "listening again");
+    // The fifth event may go out before the listener is back (a worker that has just
+    // delivered claims again at once), so the new connection is waited for, not assumed.
+    eventually(Duration::from_secs(5), "listening again", || async {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query = 'LISTEN \"outbox_recorded\"'",
+        )
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        listening == 1
+    })
+    .await;
     assert_eq!(
         claims(&app, "poll").await,
         1,

@@ -445,8 +445,28 @@ pub(crate) struct TrackedBody {
     pending: usize,
     /// Whether what it holds is counted at all.
     counted: bool,
-    id: u64,
+    /// Its send clock, shared with every piece handed over: it runs until hyper has let go
+    /// of the last of them.
+    clock: Arc<SendClock>,
     request: RequestInFlight,
+}
+
+/// A response's send clock, stopped for good once the body and every piece of it that
+/// hyper holds are gone. The end of an answer can outlive its body: hyper asks for the
+/// last piece once the client has room for some of it, and then holds what does not fit
+/// (an HTTP/2 window a few bytes short of the answer) for as long as the client likes,
+/// with the whole answer's memory. The clock keeps running for it, so the send timeout
+/// and the budget's grace see a client that takes nothing.
+#[derive(Debug)]
+struct SendClock {
+    activity: Arc<Activity>,
+    id: u64,
+}
+
+impl Drop for SendClock {
+    fn drop(&mut self) {
+        self.activity.response_taken(self.id);
+    }
 }
 
 /// A frame's bytes counted against the budget, given back when the last piece that
@@ -463,12 +483,14 @@ impl Drop for Counted {
     }
 }
 
-/// A piece of a response as hyper gets it: the bytes, and the count of the frame they
-/// share memory with, which hyper drops once it has written them.
+/// A piece of a response as hyper gets it: the bytes, the count of the frame they share
+/// memory with, and the response's send clock, all of which hyper drops once it has
+/// written them.
 #[derive(Debug)]
 pub(crate) struct Piece {
     data: Bytes,
     _held: Option<Arc<Counted>>,
+    _clock: Option<Arc<SendClock>>,
 }
 
 impl Buf for Piece {
@@ -505,7 +527,10 @@ impl TrackedBody {
             rest_counted: None,
             pending,
             counted,
-            id,
+            clock: Arc::new(SendClock {
+                activity: request.0.clone(),
+                id,
+            }),
             request,
         }
     }
@@ -537,13 +562,17 @@ impl TrackedBody {
         } else {
             self.rest_counted = None;
         }
-        Piece { data, _held: held }
+        Piece {
+            data,
+            _held: held,
+            _clock: Some(self.clock.clone()),
+        }
     }
 }
 
 impl Drop for TrackedBody {
     fn drop(&mut self) {
-        self.request.0.response_taken(self.id);
+        // Its clock stops with the last piece hyper holds (see `SendClock`).
         self.request.0.release(self.pending);
     }
 }
@@ -557,7 +586,7 @@ impl HttpBody for TrackedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = &mut *self;
-        this.request.0.response_taken(this.id);
+        this.request.0.response_taken(this.clock.id);
         let polled = if this.rest.is_empty() {
             match Pin::new(&mut this.body).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
@@ -565,9 +594,11 @@ impl HttpBody for TrackedBody {
                         let held = this.count(&data);
                         Poll::Ready(Some(Ok(Frame::data(this.piece(data, held)))))
                     }
-                    Err(frame) => {
-                        Poll::Ready(Some(Ok(frame.map_data(|data| Piece { data, _held: None }))))
-                    }
+                    Err(frame) => Poll::Ready(Some(Ok(frame.map_data(|data| Piece {
+                        data,
+                        _held: None,
+                        _clock: None,
+                    })))),
                 },
                 Poll::Ready(None) => {
                     // A size hint that promised more than came: nothing is left to hold.
@@ -591,7 +622,7 @@ impl HttpBody for TrackedBody {
             Poll::Ready(Some(Ok(Frame::data(this.piece(rest, held)))))
         };
         if let Poll::Ready(Some(Ok(_))) = &polled {
-            this.request.0.response_waits(this.id);
+            this.request.0.response_waits(this.clock.id);
         }
         polled
     }
@@ -874,6 +905,37 @@ mod tests {
         assert_eq!(handed.elapsed(), TIMEOUTS.send);
         // Gone: nothing waits.
         drop(body);
+        assert_eq!(activity.deadline(TIMEOUTS).unwrap().1, Expired::Idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_end_of_an_answer_that_hyper_still_holds_keeps_the_send_clock_running() {
+        use http_body_util::BodyExt;
+
+        let activity = Activity::new();
+        let mut body = TrackedBody::new(
+            Body::from(vec![7u8; 20 * 1024]),
+            activity.request_started(),
+            true,
+        );
+        // hyper asks for pieces until the body says it has ended, then drops it.
+        let mut pieces = Vec::new();
+        while !body.is_end_stream() {
+            pieces.push(body.frame().await.unwrap().unwrap().into_data().unwrap());
+        }
+        let handed = Instant::now();
+        drop(body);
+        // It still holds the last piece (an HTTP/2 window a few bytes short of the answer):
+        // the client owes a read, and the clock runs.
+        let last = pieces.pop().unwrap();
+        drop(pieces);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            activity.deadline(TIMEOUTS),
+            Some((handed + TIMEOUTS.send, Expired::SendStalled))
+        );
+        // Written at last: nothing waits.
+        drop(last);
         assert_eq!(activity.deadline(TIMEOUTS).unwrap().1, Expired::Idle);
     }
 

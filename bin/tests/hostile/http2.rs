@@ -498,6 +498,38 @@ async fn a_client_that_shuts_its_window_holds_its_answers_no_longer_than_the_sen
 }
 
 #[tokio::test]
+async fn a_client_that_takes_all_but_the_end_of_an_answer_is_closed_after_the_send_timeout() {
+    let server = Server::start(&[("HTTP_SEND_TIMEOUT_SECS", "2")]).await;
+    let token = user_with_a_page_of_todos(&server, "end@example.org").await;
+    let (mut probe, _probing) = h2_connect(server.addr).await;
+    let whole = probe
+        .send_request(pages_request(&server, &token, 4))
+        .await
+        .unwrap();
+    let size = whole.into_body().collect().await.unwrap().to_bytes().len();
+
+    // A stream window a thousand bytes short of the answer: the server sends all but its
+    // end, and the client reads nothing more. hyper has taken the whole body by then and
+    // holds its last piece for the window.
+    let window = u32::try_from(size - 1000).unwrap();
+    let (mut sender, connection) = h2_connect_with_window(server.addr, Some(window)).await;
+    let held = sender
+        .send_request(pages_request(&server, &token, 4))
+        .await
+        .unwrap();
+    assert_eq!(held.status(), 200);
+    let _ = timeout(Duration::from_secs(10), connection)
+        .await
+        .expect("the server closed the connection that owes it the end of an answer");
+    assert_eq!(
+        server
+            .metric(r#"http_connections_closed_total{reason="send_stalled"}"#)
+            .await,
+        1.0
+    );
+}
+
+#[tokio::test]
 async fn a_client_that_stops_reading_is_closed_once_answers_hold_more_than_their_budget() {
     // A small budget (twice it is the ceiling past which even fresh clients go), and a
     // send timeout far off: only the budget can close anything here.

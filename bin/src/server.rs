@@ -347,9 +347,8 @@ impl HttpServer {
 ///   keep-alive pings, which find peers that vanished without a FIN;
 /// - **a memory budget** (`HTTP_MAX_UNSENT_BYTES`) for what answers hold until they are
 ///   written, which closes connections of the clients that hold the most (see
-///   [`crate::unsent`]); and a small kernel send queue, so
-///   that what a client does not read waits where the budget counts it
-///   ([`KERNEL_UNSENT_BYTES`]).
+///   [`crate::unsent`]); and a small kernel send queue, so that what a client does not
+///   read waits where the budget counts it ([`KERNEL_UNSENT_BYTES`]).
 ///
 /// Accept errors (out of file descriptors, say) are logged and retried.
 pub(crate) async fn serve<S>(

@@ -1,14 +1,26 @@
 //! HTTP/2 and gRPC: idle connections, peers that vanish without a word or shut their
 //! windows, and protobuf messages nested past the decoder's limit.
 
-use std::time::Duration;
+use std::{
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use driving_grpc::api::{self, todo_service_client::TodoServiceClient};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, client::conn::http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::{net::TcpStream, time::timeout};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
+    time::timeout,
+};
 use tonic_types::StatusExt;
 
 use crate::{
@@ -482,12 +494,7 @@ async fn a_client_that_shuts_its_window_holds_its_answers_no_longer_than_the_sen
     let _ = timeout(Duration::from_secs(10), connection)
         .await
         .expect("the server closed the connection that took nothing");
-    assert_eq!(
-        server
-            .metric(r#"http_connections_closed_total{reason="send_stalled"}"#)
-            .await,
-        1.0
-    );
+    assert_eq!(server.closed("send_stalled").await, 1.0);
     let served = server
         .client
         .get(format!("{}/openapi.json", server.base))
@@ -521,12 +528,7 @@ async fn a_client_that_takes_all_but_the_end_of_an_answer_is_closed_after_the_se
     let _ = timeout(Duration::from_secs(10), connection)
         .await
         .expect("the server closed the connection that owes it the end of an answer");
-    assert_eq!(
-        server
-            .metric(r#"http_connections_closed_total{reason="send_stalled"}"#)
-            .await,
-        1.0
-    );
+    assert_eq!(server.closed("send_stalled").await, 1.0);
 }
 
 #[tokio::test]
@@ -590,44 +592,38 @@ async fn a_client_that_stops_reading_is_closed_once_answers_hold_more_than_their
 /// takes nothing more of what the server sends, while it can still write.
 struct Deaf {
     stream: TcpStream,
-    deaf: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    deaf: Arc<AtomicBool>,
 }
 
-impl tokio::io::AsyncRead for Deaf {
+impl AsyncRead for Deaf {
     fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        if self.deaf.load(std::sync::atomic::Ordering::SeqCst) {
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.deaf.load(Ordering::SeqCst) {
             // Never woken: nothing is read again.
-            return std::task::Poll::Pending;
+            return Poll::Pending;
         }
-        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+        Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
-impl tokio::io::AsyncWrite for Deaf {
+impl AsyncWrite for Deaf {
     fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
         buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 
@@ -642,7 +638,7 @@ async fn what_a_client_does_not_read_waits_where_the_budget_counts_it_not_in_the
     // only the sockets stand between the answers and the client.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let deaf = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let deaf = Arc::new(AtomicBool::new(false));
     let io = Deaf {
         stream: socket.connect(server.addr).await.unwrap(),
         deaf: deaf.clone(),
@@ -661,7 +657,7 @@ async fn what_a_client_does_not_read_waits_where_the_budget_counts_it_not_in_the
     assert!(size > 25_000, "one answer is {size} bytes");
 
     // Then forty more, and the client reads nothing of them.
-    deaf.store(true, std::sync::atomic::Ordering::SeqCst);
+    deaf.store(true, Ordering::SeqCst);
     let asked = 40;
     let mut held = Vec::new();
     for _ in 0..asked {
@@ -718,12 +714,7 @@ async fn a_client_that_stops_reading_is_closed_when_its_grace_ends_though_nothin
         .expect("the server closed the quiet connection once its grace ended");
     let after = asked.elapsed();
     assert!(after >= Duration::from_secs(4), "closed after {after:?}");
-    assert_eq!(
-        server
-            .metric(r#"http_connections_closed_total{reason="unsent_budget"}"#)
-            .await,
-        1.0
-    );
+    assert_eq!(server.closed("unsent_budget").await, 1.0);
 }
 
 #[tokio::test]

@@ -95,6 +95,15 @@ impl Server {
             .unwrap_or_else(|| panic!("no {series} in {text}"))
     }
 
+    /// How many connections the server has closed for `reason`
+    /// (`http_connections_closed_total`).
+    pub async fn closed(&self, reason: &str) -> f64 {
+        self.metric(&format!(
+            r#"http_connections_closed_total{{reason="{reason}"}}"#
+        ))
+        .await
+    }
+
     /// Waits up to `within` for the metric `series` to reach `value`.
     pub async fn await_metric(&self, series: &str, value: f64, within: Duration) {
         let deadline = tokio::time::Instant::now() + within;
